@@ -1,0 +1,113 @@
+//! Loss combinators: the [`MetaLoss`] trait and its implementations.
+//!
+//! A meta-loss turns the K task losses of a step, `l = (l_1 .. l_K)`, into
+//! one scalar `f_φ(l)`. Besides the value it reports the per-task weights
+//! `a = ∇_l f_φ(l)` (the backbone step backpropagates `Σ_k a_k l_k`), the
+//! parameter gradient `∂f/∂φ`, and the *head term* of DESIGN §2,
+//! `∂/∂φ D_l f_φ(l)[c] = ∂/∂φ (c · ∇_l f_φ(l))`, from which every
+//! hypergradient strategy is assembled.
+//!
+//! Parameters travel as one flat `Vec<f32>` whose layout
+//! [`MetaLoss::param_layout`] describes, so optimisers and strategies work
+//! on any combinator.
+//!
+//! ```
+//! use meltr::meta_loss::{MetaLoss, Weighted};
+//! let w = Weighted::new(vec![1.0, 0.5]).unwrap();
+//! let e = w.eval(&[2.0, 4.0]).unwrap();
+//! assert_eq!(e.value, 4.0);
+//! assert_eq!(e.weights, vec![1.0, 0.5]);
+//! ```
+
+mod learned_linear;
+mod sum;
+mod weighted;
+
+pub use learned_linear::LearnedLinear;
+pub use sum::Sum;
+pub use weighted::Weighted;
+
+use crate::error::Result;
+
+/// The value of a meta-loss and its per-task weights at one point.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Evaluation {
+    /// `f_φ(l)`.
+    pub value: f32,
+    /// `∂f/∂l_k`, one per task.
+    pub weights: Vec<f32>,
+}
+
+/// One named block of a combinator's flat parameter vector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamBlock {
+    /// Name (for the MELTR head: the reference `state_dict` name).
+    pub name: String,
+    /// Shape in the reference layout (row-major).
+    pub shape: Vec<usize>,
+}
+
+impl ParamBlock {
+    /// Number of scalars in the block.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Whether the block holds no scalars.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Combines K task losses into one; see the module docs.
+///
+/// Object-safe, and (de)serialisable as `Box<dyn MetaLoss>` from a TOML
+/// table whose `type` names the implementation:
+///
+/// ```
+/// let m: Box<dyn meltr::meta_loss::MetaLoss> =
+///     toml::from_str("type = \"weighted\"\nweights = [1.0, 0.1]").unwrap();
+/// assert_eq!(m.eval(&[1.0, 10.0]).unwrap().value, 2.0);
+/// ```
+#[typetag::serde(tag = "type")]
+pub trait MetaLoss: std::fmt::Debug + Send + Sync {
+    /// The number of losses this combinator takes, or `None` if any number.
+    fn num_tasks(&self) -> Option<usize>;
+
+    /// `f(l)` and `∇_l f(l)`. Errors on a wrong length or a non-finite loss.
+    fn eval(&self, losses: &[f32]) -> Result<Evaluation>;
+
+    /// The layout of the flat parameter vector (empty for fixed combinators).
+    fn param_layout(&self) -> Vec<ParamBlock>;
+
+    /// The current parameters, flat, in [`MetaLoss::param_layout`] order.
+    fn params(&self) -> Vec<f32>;
+
+    /// Replaces the parameters; errors on a wrong length or non-finite value.
+    fn set_params(&mut self, params: &[f32]) -> Result<()>;
+
+    /// `upstream · ∂f/∂φ` at `losses`, flat.
+    fn param_grad(&self, losses: &[f32], upstream: f32) -> Result<Vec<f32>>;
+
+    /// The head term `∂/∂φ D_l f_φ(l)[c]` for direction `c`, flat.
+    fn mixed_grad(&self, losses: &[f32], direction: &[f32]) -> Result<Vec<f32>>;
+
+    /// Number of scalar parameters.
+    fn num_params(&self) -> usize {
+        self.param_layout().iter().map(ParamBlock::len).sum()
+    }
+
+    /// Selects the dropout masks of the next evaluations (`None`: eval mode).
+    /// Combinators without dropout ignore it.
+    fn set_dropout_seed(&mut self, _seed: Option<u64>) {}
+}
+
+/// Checks the losses given to a combinator that takes `expected` of them.
+pub(crate) fn check_losses(losses: &[f32], expected: Option<usize>) -> Result<()> {
+    crate::error::check_finite("losses", losses, expected.unwrap_or(losses.len()))
+}
+
+/// Checks a direction `c` against the losses it goes with.
+pub(crate) fn check_direction(direction: &[f32], k: usize) -> Result<()> {
+    crate::error::check_finite("direction", direction, k)
+}

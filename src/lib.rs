@@ -8,6 +8,7 @@
 
 pub mod atomic;
 pub mod error;
+pub mod hypergrad;
 pub mod meltr;
 pub mod meta_loss;
 

@@ -14,9 +14,29 @@
 //! | conjugate gradient | `(H + λI)⁻¹ ∇_w L_out` |
 //! | one-step unrolled | `η ∇L_out(w − η ∇_w L_aux)` |
 
+mod adam;
+mod conjugate_gradient;
+mod identity;
+mod meta_step;
+mod model;
+mod neumann;
+mod none;
 mod param_vec;
+mod problem;
+mod schedule;
+mod unrolled;
 
+pub use adam::Adam;
+pub use conjugate_gradient::ConjugateGradient;
+pub use identity::Identity;
+pub use meta_step::{MetaLearner, MetaOutcome, MetaSettings};
+pub use model::InnerModel;
+pub use neumann::Neumann;
+pub use none::NoMeta;
 pub use param_vec::ParamVec;
+pub use problem::{OuterPoint, PassCount, Problem};
+pub use schedule::{BatchRing, MetaSchedule};
+pub use unrolled::Unrolled;
 
 use crate::error::Result;
 

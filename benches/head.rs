@@ -19,7 +19,9 @@ fn heads(c: &mut Criterion) {
         let l: Vec<f32> = (0..k).map(|i| 0.3 + i as f32).collect();
         let dir: Vec<f32> = (0..k).map(|i| 1.0 - 0.2 * i as f32).collect();
         let id = |what: &str| BenchmarkId::new(what, format!("{}-k{k}", preset.name()));
-        g.bench_function(id("forward"), |b| b.iter(|| head.value(black_box(&l)).unwrap()));
+        g.bench_function(id("forward"), |b| {
+            b.iter(|| head.value(black_box(&l)).unwrap())
+        });
         g.bench_function(id("forward+backward"), |b| {
             b.iter(|| head.eval(black_box(&l)).unwrap())
         });

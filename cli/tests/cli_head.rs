@@ -4,7 +4,10 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn meltr(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_meltr")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_meltr"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn dir() -> PathBuf {
@@ -24,7 +27,9 @@ fn stderr(o: &Output) -> String {
 fn init(name: &str, preset: &str, tasks: &str) -> String {
     let p = dir().join(name);
     let p = p.to_str().unwrap().to_string();
-    let o = meltr(&["head", "init", "--preset", preset, "--tasks", tasks, "--seed", "1", "--out", &p]);
+    let o = meltr(&[
+        "head", "init", "--preset", preset, "--tasks", tasks, "--seed", "1", "--out", &p,
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     p
 }
@@ -32,14 +37,27 @@ fn init(name: &str, preset: &str, tasks: &str) -> String {
 #[test]
 fn init_then_inspect_json_agrees_with_the_library() {
     let p = init("a.safetensors", "allinone", "3");
-    let o = meltr(&["head", "inspect", "--weights", &p, "--losses", "1.2,0.3,2", "--json"]);
+    let o = meltr(&[
+        "head",
+        "inspect",
+        "--weights",
+        &p,
+        "--losses",
+        "1.2,0.3,2",
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     use meltr::meta_loss::MetaLoss;
     let head = meltr::meltr::Meltr::init(meltr::meltr::Preset::Allinone, 3, 1).unwrap();
     let e = head.eval(&[1.2, 0.3, 2.0]).unwrap();
     assert_eq!(v["value"].as_f64().unwrap() as f32, e.value);
-    let w: Vec<f32> = v["weights"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+    let w: Vec<f32> = v["weights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect();
     assert_eq!(w, e.weights);
 }
 
@@ -48,7 +66,16 @@ fn inspect_table_lists_every_task() {
     let p = dir().join("named.safetensors");
     let p = p.to_str().unwrap();
     let o = meltr(&[
-        "head", "init", "--preset", "univl", "--tasks", "2", "--names", "align,cmlm", "--out", p,
+        "head",
+        "init",
+        "--preset",
+        "univl",
+        "--tasks",
+        "2",
+        "--names",
+        "align,cmlm",
+        "--out",
+        p,
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let o = meltr(&["head", "inspect", "--weights", p, "--losses", "0.5,4"]);
@@ -60,15 +87,42 @@ fn inspect_table_lists_every_task() {
 #[test]
 fn mixed_grad_is_keyed_by_reference_names_in_reference_layout() {
     let p = init("m.safetensors", "allinone", "2");
-    let o = meltr(&["head", "mixed-grad", "--weights", &p, "--losses", "1,2", "--direction", "-1,0.5"]);
+    let o = meltr(&[
+        "head",
+        "mixed-grad",
+        "--weights",
+        &p,
+        "--losses",
+        "1,2",
+        "--direction",
+        "-1,0.5",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     let obj = v.as_object().unwrap();
     assert_eq!(obj.len(), 18);
-    assert_eq!(obj["encoder.self_attn.in_proj_weight"].as_array().unwrap().len(), 3 * 128 * 128);
-    assert_eq!(obj["task_embedding.weight"].as_array().unwrap().len(), 2 * 128);
+    assert_eq!(
+        obj["encoder.self_attn.in_proj_weight"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3 * 128 * 128
+    );
+    assert_eq!(
+        obj["task_embedding.weight"].as_array().unwrap().len(),
+        2 * 128
+    );
     // D_l f[c] is linear in c: the head term for -c is the negative.
-    let o2 = meltr(&["head", "mixed-grad", "--weights", &p, "--losses", "1,2", "--direction", "1,-0.5"]);
+    let o2 = meltr(&[
+        "head",
+        "mixed-grad",
+        "--weights",
+        &p,
+        "--losses",
+        "1,2",
+        "--direction",
+        "1,-0.5",
+    ]);
     let v2: serde_json::Value = serde_json::from_str(&stdout(&o2)).unwrap();
     let a = obj["fc1.weight"].as_array().unwrap();
     let b = v2["fc1.weight"].as_array().unwrap();
@@ -82,17 +136,56 @@ fn mixed_grad_is_keyed_by_reference_names_in_reference_layout() {
 fn bad_input_is_one_line_and_exit_code_2() {
     let p = init("b.safetensors", "allinone", "3");
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["head", "inspect", "--weights", &p, "--losses", "1,2"], "expected 3 values, found 2"),
-        (vec!["head", "inspect", "--weights", &p, "--losses", "1,x,2"], "`x` is not a number"),
-        (vec!["head", "inspect", "--weights", &p, "--losses", "1,inf,2"], "value #1 is inf"),
-        (vec!["head", "inspect", "--weights", &p, "--losses", "1,NaN,2"], "value #1 is NaN"),
-        (vec!["head", "inspect", "--weights", "/no/such/file", "--losses", "1"], "/no/such/file"),
         (
-            vec!["head", "mixed-grad", "--weights", &p, "--losses", "1,2,3", "--direction", "1"],
+            vec!["head", "inspect", "--weights", &p, "--losses", "1,2"],
+            "expected 3 values, found 2",
+        ),
+        (
+            vec!["head", "inspect", "--weights", &p, "--losses", "1,x,2"],
+            "`x` is not a number",
+        ),
+        (
+            vec!["head", "inspect", "--weights", &p, "--losses", "1,inf,2"],
+            "value #1 is inf",
+        ),
+        (
+            vec!["head", "inspect", "--weights", &p, "--losses", "1,NaN,2"],
+            "value #1 is NaN",
+        ),
+        (
+            vec![
+                "head",
+                "inspect",
+                "--weights",
+                "/no/such/file",
+                "--losses",
+                "1",
+            ],
+            "/no/such/file",
+        ),
+        (
+            vec![
+                "head",
+                "mixed-grad",
+                "--weights",
+                &p,
+                "--losses",
+                "1,2,3",
+                "--direction",
+                "1",
+            ],
             "direction: expected 3 values",
         ),
-        (vec!["head", "init", "--preset", "big", "--tasks", "2", "--out", "/tmp/x"], "preset = big"),
-        (vec!["head", "init", "--tasks", "17", "--out", "/tmp/x"], "tasks = 17"),
+        (
+            vec![
+                "head", "init", "--preset", "big", "--tasks", "2", "--out", "/tmp/x",
+            ],
+            "preset = big",
+        ),
+        (
+            vec!["head", "init", "--tasks", "17", "--out", "/tmp/x"],
+            "tasks = 17",
+        ),
     ];
     for (args, needle) in cases {
         let o = meltr(&args);
@@ -108,14 +201,32 @@ fn bad_input_is_one_line_and_exit_code_2() {
 fn a_corrupt_weights_file_is_refused() {
     let p = dir().join("corrupt.safetensors");
     std::fs::write(&p, b"\x08\x00\x00\x00\x00\x00\x00\x00{\"a\":1}").unwrap();
-    let o = meltr(&["head", "inspect", "--weights", p.to_str().unwrap(), "--losses", "1"]);
+    let o = meltr(&[
+        "head",
+        "inspect",
+        "--weights",
+        p.to_str().unwrap(),
+        "--losses",
+        "1",
+    ]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("not a valid weights file"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not a valid weights file"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
 fn init_refuses_a_missing_folder_and_leaves_nothing_behind() {
-    let o = meltr(&["head", "init", "--tasks", "2", "--out", "/no/such/dir/h.safetensors"]);
+    let o = meltr(&[
+        "head",
+        "init",
+        "--tasks",
+        "2",
+        "--out",
+        "/no/such/dir/h.safetensors",
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("/no/such/dir/h.safetensors"));
 }

@@ -96,7 +96,9 @@ impl<'a, M: InnerModel> Problem<'a, M> {
 
     /// `∇_w L_out` at the model's current parameters, and where it was taken.
     fn outer_here(&mut self) -> Result<(ParamVec, OuterPoint)> {
-        let (primary, g_primary) = self.model.primary_grad(self.meta_batch.0, self.meta_batch.1)?;
+        let (primary, g_primary) = self
+            .model
+            .primary_grad(self.meta_batch.0, self.meta_batch.1)?;
         self.passes.backwards += 1;
         let (head, gamma) = (self.head, self.gamma);
         let mut sign = 0.0;

@@ -22,15 +22,22 @@ pub struct Batch {
 }
 
 fn formula(seed: u64, t: u64, n: usize, scale: f64) -> Vec<f32> {
-    (0..n).map(|i| (scale * u(seed, t, i as u64)) as f32).collect()
+    (0..n)
+        .map(|i| (scale * u(seed, t, i as u64)) as f32)
+        .collect()
 }
 
 impl Mlp {
     /// Weights from the splitmix formula, seed 500.
     pub fn new() -> Mlp {
         let dev = Dev::default();
-        let w = [formula(500, 0, 32, 0.5), formula(500, 1, 8, 0.1), formula(500, 2, 24, 0.35), formula(500, 3, 3, 0.1)]
-            .concat();
+        let w = [
+            formula(500, 0, 32, 0.5),
+            formula(500, 1, 8, 0.1),
+            formula(500, 2, 24, 0.35),
+            formula(500, 3, 3, 0.1),
+        ]
+        .concat();
         let mut m = Mlp {
             w1: dev.zeros(),
             b1: dev.zeros(),
@@ -51,7 +58,9 @@ impl Mlp {
 
     /// Batch `index` (0: A, 1: B) of 16 rows.
     pub fn batch(&self, index: u64) -> Batch {
-        let x: Vec<f32> = (0..64).map(|i| (2.0 * u(600 + index, 0, i)) as f32).collect();
+        let x: Vec<f32> = (0..64)
+            .map(|i| (2.0 * u(600 + index, 0, i)) as f32)
+            .collect();
         let y: Vec<f32> = x
             .chunks(4)
             .flat_map(|r| {
@@ -73,7 +82,9 @@ impl Mlp {
         let n = x.shape().0;
         let h = x.matmul(self.w1.retaped::<T>().permute::<Rank2<4, 8>, _>())
             + self.b1.retaped::<T>().broadcast_like(&(n, Const::<8>));
-        let o = h.tanh().matmul(self.w2.retaped::<T>().permute::<Rank2<8, 3>, _>())
+        let o = h
+            .tanh()
+            .matmul(self.w2.retaped::<T>().permute::<Rank2<8, 3>, _>())
             + self.b2.retaped::<T>().broadcast_like(&(n, Const::<3>));
         (o - y.clone()).square().mean::<Rank1<3>, Axis<0>>()
     }
@@ -96,7 +107,13 @@ impl InnerModel for Mlp {
     }
 
     fn params(&self) -> ParamVec {
-        let w = [self.w1.as_vec(), self.b1.as_vec(), self.w2.as_vec(), self.b2.as_vec()].concat();
+        let w = [
+            self.w1.as_vec(),
+            self.b1.as_vec(),
+            self.w2.as_vec(),
+            self.b2.as_vec(),
+        ]
+        .concat();
         ParamVec::from_vec(&self.dev, w)
     }
 

@@ -60,3 +60,59 @@ pub fn formula_weights(dims: Dims, k: usize, seed: u64) -> HeadWeights {
     }
 }
 
+/// Largest relative error of a flat head-sized vector against a reference
+/// stored per tensor as {norm, stride, values, probe} (the generators'
+/// format). Errors are relative to the tensor's norm, floored at
+/// `floor_frac` of the largest tensor norm (blocks that are exactly zero
+/// in exact arithmetic hold only round-off).
+pub fn head_sized_error(
+    flat: &[f32],
+    shapes: &[Vec<usize>],
+    reference: &serde_json::Value,
+    floor_frac: f64,
+) -> f64 {
+    let max_norm = PARAM_NAMES
+        .iter()
+        .map(|n| reference[*n]["norm"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    let floor = floor_frac * max_norm;
+    let mut worst = 0.0f64;
+    let mut offset = 0;
+    for (t, shape) in shapes.iter().enumerate() {
+        let n: usize = shape.iter().product();
+        let ours = &flat[offset..offset + n];
+        offset += n;
+        let r = &reference[PARAM_NAMES[t]];
+        let stride = r["stride"].as_u64().unwrap() as usize;
+        let norm_ref = r["norm"].as_f64().unwrap().max(floor);
+        let values: Vec<f64> = r["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let diff: f64 = (0..n)
+            .step_by(stride)
+            .zip(&values)
+            .map(|(i, v)| (ours[i] as f64 - v).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        let sampled_norm: f64 = values.iter().map(|v| v * v).sum::<f64>().sqrt().max(floor);
+        let norm: f64 = ours.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
+        let probe: f64 = ours
+            .iter()
+            .enumerate()
+            .map(|(i, v)| *v as f64 * u(999, t as u64, i as u64))
+            .sum();
+        let probe_err = (probe - r["probe"].as_f64().unwrap()).abs() / (norm_ref / 3f64.sqrt());
+        for e in [
+            diff / sampled_norm,
+            (norm - r["norm"].as_f64().unwrap()).abs() / norm_ref,
+            probe_err,
+        ] {
+            worst = worst.max(e);
+        }
+    }
+    assert_eq!(offset, flat.len());
+    worst
+}

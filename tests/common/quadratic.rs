@@ -33,10 +33,19 @@ impl Quadratic {
             })
             .collect();
         let t = (0..k)
-            .map(|kk| (0..p).map(|i| 2.0 * u(seed + 1, kk as u64, i as u64)).collect())
+            .map(|kk| {
+                (0..p)
+                    .map(|i| 2.0 * u(seed + 1, kk as u64, i as u64))
+                    .collect()
+            })
             .collect();
         let w = (0..p).map(|i| u(seed + 2, 0, i as u64) as f32).collect();
-        Quadratic { a, t, w, dev: Dev::default() }
+        Quadratic {
+            a,
+            t,
+            w,
+            dev: Dev::default(),
+        }
     }
 
     pub fn w64(&self) -> Vec<f64> {
@@ -67,9 +76,15 @@ pub fn matvec(m: &[Vec<f64>], v: &[f64]) -> Vec<f64> {
 /// Solves `m x = b` by Gaussian elimination with partial pivoting.
 pub fn solve(m: &[Vec<f64>], b: &[f64]) -> Vec<f64> {
     let n = b.len();
-    let mut a: Vec<Vec<f64>> = m.iter().zip(b).map(|(r, v)| [r.clone(), vec![*v]].concat()).collect();
+    let mut a: Vec<Vec<f64>> = m
+        .iter()
+        .zip(b)
+        .map(|(r, v)| [r.clone(), vec![*v]].concat())
+        .collect();
     for c in 0..n {
-        let piv = (c..n).max_by(|&i, &j| a[i][c].abs().total_cmp(&a[j][c].abs())).unwrap();
+        let piv = (c..n)
+            .max_by(|&i, &j| a[i][c].abs().total_cmp(&a[j][c].abs()))
+            .unwrap();
         a.swap(c, piv);
         for r in 0..n {
             if r != c {
@@ -105,7 +120,9 @@ impl InnerModel for Quadratic {
 
     fn losses(&self, _: &(), _: u64) -> Result<Vec<f32>> {
         let w = self.w64();
-        Ok((0..self.num_tasks()).map(|k| self.loss(k, &w) as f32).collect())
+        Ok((0..self.num_tasks())
+            .map(|k| self.loss(k, &w) as f32)
+            .collect())
     }
 
     fn weighted_grad(

@@ -144,16 +144,10 @@ impl MetaLearner {
             }
             Err(e) => return Err(e),
         };
-        let norm = grad.iter().map(|g| g * g).sum::<f32>().sqrt();
+        let (grad, norm) = clip_global_norm(grad, self.settings.clip);
         if !norm.is_finite() || alignment.iter().any(|c| !c.is_finite()) {
             return Ok(self.skip("hypergradient".into()));
         }
-        let scale = if self.settings.clip > 0.0 && norm > self.settings.clip {
-            self.settings.clip / norm
-        } else {
-            1.0
-        };
-        let grad: Vec<f32> = grad.iter().map(|g| g * scale).collect();
         let mut params = head.params();
         let mut adam = self.adam.clone();
         adam.step(&mut params, &grad);
@@ -177,10 +171,35 @@ impl MetaLearner {
     }
 }
 
+/// Scales `grad` so that its L2 norm is at most `max` (`0`: no clipping);
+/// returns it with the norm it had before.
+pub fn clip_global_norm(mut grad: Vec<f32>, max: f32) -> (Vec<f32>, f32) {
+    let norm = grad.iter().map(|g| g * g).sum::<f32>().sqrt();
+    if max > 0.0 && norm > max {
+        let scale = max / norm;
+        grad.iter_mut().for_each(|g| *g *= scale);
+    }
+    (grad, norm)
+}
+
 fn non_finite(what: &str) -> Error {
     Error::NonFinite {
         what: what.into(),
         index: 0,
         value: f32::NAN,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clip_global_norm;
+
+    #[test]
+    fn clipping_scales_down_to_the_bound_and_leaves_small_gradients() {
+        let (g, n) = clip_global_norm(vec![3.0, 4.0], 1.0);
+        assert_eq!(n, 5.0);
+        assert!((g[0] - 0.6).abs() < 1e-7 && (g[1] - 0.8).abs() < 1e-7);
+        assert_eq!(clip_global_norm(vec![0.3, 0.4], 1.0).0, vec![0.3, 0.4]);
+        assert_eq!(clip_global_norm(vec![30.0, 40.0], 0.0).0, vec![30.0, 40.0]);
     }
 }

@@ -29,7 +29,7 @@ mod unrolled;
 pub use adam::Adam;
 pub use conjugate_gradient::ConjugateGradient;
 pub use identity::Identity;
-pub use meta_step::{MetaLearner, MetaOutcome, MetaSettings};
+pub use meta_step::{clip_global_norm, MetaLearner, MetaOutcome, MetaSettings};
 pub use model::InnerModel;
 pub use neumann::Neumann;
 pub use none::NoMeta;

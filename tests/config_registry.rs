@@ -71,3 +71,42 @@ fn a_head_serialises_back_to_its_spec() {
     );
     assert_eq!(parse(&text).unwrap().params(), m.params());
 }
+
+fn strategy(text: &str) -> Result<Box<dyn meltr::hypergrad::HypergradStrategy>, String> {
+    toml::from_str(text).map_err(|e| e.to_string())
+}
+
+#[test]
+fn every_strategy_builds_from_toml_with_its_settings() {
+    for text in [
+        "type = \"none\"",
+        "type = \"identity\"",
+        "type = \"neumann\"\nterms = 5\nalpha = 0.25",
+        "type = \"neumann\"\nterms = 5\nalpha = 0.25\nleading_alpha = true",
+        "type = \"conjugate_gradient\"\niters = 4\ndamping = 0.125",
+        "type = \"unrolled\"\nlr = 0.5",
+    ] {
+        let s = strategy(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        // Serialising gives back the same settings (values exact in f32).
+        let again = toml::to_string(&s).unwrap();
+        for line in text.lines() {
+            assert!(again.contains(line), "{line} missing from {again}");
+        }
+    }
+}
+
+#[test]
+fn strategy_errors_name_the_type_field_or_value() {
+    assert!(strategy("type = \"implicit\"")
+        .unwrap_err()
+        .contains("implicit"));
+    assert!(strategy("type = \"neumann\"\nsteps = 3")
+        .unwrap_err()
+        .contains("steps"));
+    assert!(strategy("type = \"unrolled\"\nlr = -1.0")
+        .unwrap_err()
+        .contains("lr = -1"));
+    assert!(strategy("type = \"conjugate_gradient\"\ndamping = -0.5")
+        .unwrap_err()
+        .contains("damping"));
+}

@@ -12,3 +12,4 @@ pub mod meltr;
 pub mod meta_loss;
 
 pub use error::{Error, Result};
+pub mod world;

@@ -13,3 +13,5 @@ pub mod meta_loss;
 
 pub use error::{Error, Result};
 pub mod world;
+pub mod aux_task;
+pub mod backbone;

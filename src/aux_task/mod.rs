@@ -48,6 +48,7 @@
 mod capability;
 mod registry;
 mod set;
+pub mod testing;
 
 pub use capability::Capability;
 pub use registry::{build_task, find_task, from_config, registered_tasks, tasks_from_toml, TaskRegistration};
@@ -56,6 +57,12 @@ pub use set::{task_seed, TapedLosses, TaskSet};
 use crate::backbone::{Free, Loss, Net, Taped};
 use crate::error::Result;
 use crate::world::Batch;
+
+/// The random generator a task draws its choices from: a pure function of `seed`.
+pub fn task_rng(seed: u64) -> rand_chacha::ChaCha8Rng {
+    use rand::SeedableRng;
+    rand_chacha::ChaCha8Rng::seed_from_u64(seed)
+}
 
 /// An auxiliary (or primary) task: a scalar loss of the backbone on a batch.
 ///

@@ -86,6 +86,7 @@ impl TaskSet {
 
     /// The K losses at parameters `w`, recording no tape.
     pub fn losses_at(&self, model: &VideoText, w: &ParamVec, batch: &Batch, seed: u64) -> Result<Vec<f32>> {
+        batch.validate()?;
         let net = model.net_at(w);
         self.tasks
             .iter()
@@ -103,6 +104,7 @@ impl TaskSet {
         batch: &Batch,
         seed: u64,
     ) -> Result<TapedLosses<'m>> {
+        batch.validate()?;
         let net = model.net_taped_at(w);
         let mut losses = Vec::with_capacity(self.len());
         for (k, t) in self.tasks.iter().enumerate() {
@@ -119,6 +121,7 @@ impl TaskSet {
             value: k.to_string(),
             reason: format!("there are {} tasks", self.len()),
         })?;
+        batch.validate()?;
         let net = model.net_taped_at(w);
         let loss = task.loss_taped(&net, batch, task_seed(seed, k))?;
         let value = loss.array();

@@ -196,6 +196,11 @@ impl VideoText {
         &self.params
     }
 
+    /// The parameters, mutably (for optimisers; keep the length).
+    pub fn params_mut(&mut self) -> &mut ParamVec {
+        &mut self.params
+    }
+
     /// Replaces the parameters; errors on a wrong length or a non-finite value.
     pub fn set_params(&mut self, w: ParamVec) -> Result<()> {
         if w.len() != self.num_params() {

@@ -65,6 +65,15 @@ impl<'m, T: Tape<f32, Dev>> Net<'m, T> {
         self.model
     }
 
+    /// A tape-free copy of this net (same parameters): its outputs are
+    /// constants here, e.g. regression or contrastive targets.
+    pub fn detached(&self) -> Net<'m, Free> {
+        Net {
+            model: self.model,
+            w: self.w.retaped::<Free>(),
+        }
+    }
+
     /// The device.
     pub fn dev(&self) -> &Dev {
         self.w.device()

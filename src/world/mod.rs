@@ -117,6 +117,28 @@ impl Batch {
         b
     }
 
+    /// Checks that the batch is non-empty and its parts agree in size.
+    pub fn validate(&self) -> crate::Result<()> {
+        let b = self.tokens.len() / MAX_TOKENS;
+        if b == 0 || self.tokens.len() != b * MAX_TOKENS || self.frames.len() != b * CLIP_LEN {
+            return Err(crate::Error::InvalidSetting {
+                field: "batch".into(),
+                value: format!("{} tokens, {} pixel values", self.tokens.len(), self.frames.len()),
+                reason: format!(
+                    "expected a positive number of examples, each {MAX_TOKENS} tokens and {CLIP_LEN} values"
+                ),
+            });
+        }
+        if let Some(&t) = self.tokens.iter().find(|&&t| t >= VOCAB_SIZE) {
+            return Err(crate::Error::InvalidSetting {
+                field: "batch token".into(),
+                value: t.to_string(),
+                reason: format!("token ids must be below {VOCAB_SIZE}"),
+            });
+        }
+        Ok(())
+    }
+
     /// Number of examples.
     pub fn size(&self) -> usize {
         self.tokens.len() / MAX_TOKENS

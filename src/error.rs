@@ -106,6 +106,32 @@ pub enum Error {
         /// The registered names, comma separated.
         known: String,
     },
+    /// A task's settings are invalid.
+    #[error("task `{task}`: {message}")]
+    TaskConfig {
+        /// The task's name (or its position in the run file).
+        task: String,
+        /// What is wrong, naming the field.
+        message: String,
+    },
+    /// A task needs a part of the backbone that the backbone lacks.
+    #[error("task `{task}` needs the backbone's {needs}, which this backbone does not have (it has: {has})")]
+    TaskNotServed {
+        /// The task's name.
+        task: String,
+        /// The missing capability.
+        needs: String,
+        /// What the backbone offers, comma separated.
+        has: String,
+    },
+    /// A weights file holds a NaN or infinite value.
+    #[error("{path}: tensor `{name}` holds a non-finite value")]
+    NonFiniteTensor {
+        /// The file.
+        path: PathBuf,
+        /// The tensor.
+        name: String,
+    },
     /// A tensor backend error (allocation, device).
     #[error("tensor backend: {0}")]
     Backend(String),

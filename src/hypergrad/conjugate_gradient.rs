@@ -58,7 +58,7 @@ impl From<ConjugateGradient> for CgSpec {
 impl HypergradStrategy for ConjugateGradient {
     fn direction(&self, p: &mut dyn BilevelProblem) -> Result<Option<ParamVec>> {
         let b = p.outer_grad()?;
-        let mut x = b.scale(0.0);
+        let mut x = b.zeros_like();
         let mut r = b.clone();
         let mut d = b;
         let mut rr = r.dot(&r);
@@ -66,7 +66,7 @@ impl HypergradStrategy for ConjugateGradient {
             if rr == 0.0 {
                 break;
             }
-            let hd = p.hessian_vector(&d)?.lincomb(1.0, &d, self.damping);
+            let hd = p.hessian_vector(&d)?.add_scaled(self.damping, &d);
             let curvature = d.dot(&hd);
             if !(curvature > 0.0) {
                 // Negative or zero curvature: CG's step is undefined; keep
@@ -77,10 +77,10 @@ impl HypergradStrategy for ConjugateGradient {
                 break;
             }
             let step = rr / curvature;
-            x = x.lincomb(1.0, &d, step);
-            r = r.lincomb(1.0, &hd, -step);
+            x.axpy(step, &d);
+            r.axpy(-step, &hd);
             let rr_next = r.dot(&r);
-            d = r.lincomb(1.0, &d, rr_next / rr);
+            d = r.add_scaled(rr_next / rr, &d);
             rr = rr_next;
         }
         Ok(Some(x))

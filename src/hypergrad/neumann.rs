@@ -78,13 +78,12 @@ impl HypergradStrategy for Neumann {
         let mut sum = g;
         for _ in 0..self.terms {
             let h = p.hessian_vector(&term)?;
-            term = term.lincomb(1.0, &h, -self.alpha);
-            sum = sum.lincomb(1.0, &term, 1.0);
+            term.axpy(-self.alpha, &h);
+            sum.axpy(1.0, &term);
         }
-        Ok(Some(if self.leading_alpha {
-            sum.scale(self.alpha)
-        } else {
-            sum
-        }))
+        if self.leading_alpha {
+            sum.scale(self.alpha);
+        }
+        Ok(Some(sum))
     }
 }

@@ -81,7 +81,7 @@ impl<'a, M: InnerModel> Problem<'a, M> {
         scale: f32,
         f: impl FnOnce(&mut Self) -> Result<T>,
     ) -> Result<T> {
-        self.model.set_params(&self.w.lincomb(1.0, dir, scale))?;
+        self.model.set_params(&self.w.add_scaled(scale, dir))?;
         let out = f(self);
         let restored = self.model.set_params(&self.w);
         let out = out?;
@@ -116,7 +116,7 @@ impl<'a, M: InnerModel> Problem<'a, M> {
                         Ok(e.weights.iter().map(|a| gamma * sign * (1.0 - a)).collect())
                     })?;
             self.passes.backwards += 1;
-            (l, g_primary.lincomb(1.0, &g_reg, 1.0))
+            (l, g_primary.add_scaled(1.0, &g_reg))
         };
         let point = OuterPoint {
             primary,
@@ -194,7 +194,9 @@ impl<M: InnerModel> BilevelProblem for Problem<'_, M> {
         let eps = self.step_for(u);
         let up = self.shifted(u, eps, |p| p.aux_grad_here())?;
         let down = self.shifted(u, -eps, |p| p.aux_grad_here())?;
-        Ok(up.lincomb(0.5 / eps, &down, -0.5 / eps))
+        let mut diff = up.add_scaled(-1.0, &down);
+        diff.scale(0.5 / eps);
+        Ok(diff)
     }
 
     fn outer_grad_after_step(&mut self, lr: f32) -> Result<ParamVec> {

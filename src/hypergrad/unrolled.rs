@@ -46,6 +46,8 @@ impl From<Unrolled> for UnrolledSpec {
 #[typetag::serde(name = "unrolled")]
 impl HypergradStrategy for Unrolled {
     fn direction(&self, p: &mut dyn BilevelProblem) -> Result<Option<ParamVec>> {
-        Ok(Some(p.outer_grad_after_step(self.lr)?.scale(self.lr)))
+        let mut v = p.outer_grad_after_step(self.lr)?;
+        v.scale(self.lr);
+        Ok(Some(v))
     }
 }

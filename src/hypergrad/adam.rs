@@ -16,8 +16,10 @@ pub struct Adam {
     pub weight_decay: f32,
     /// Steps taken.
     pub t: u64,
-    m: Vec<f32>,
-    v: Vec<f32>,
+    /// First moment.
+    pub m: Vec<f32>,
+    /// Second moment.
+    pub v: Vec<f32>,
 }
 
 impl Adam {

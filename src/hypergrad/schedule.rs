@@ -38,16 +38,14 @@ impl MetaSchedule {
 pub struct BatchRing<B> {
     items: VecDeque<(B, u64)>,
     cap: usize,
-    rng: ChaCha8Rng,
 }
 
 impl<B> BatchRing<B> {
-    /// An empty ring of capacity `cap` (≥ 1); `seed` drives the draws.
-    pub fn new(cap: usize, seed: u64) -> Self {
+    /// An empty ring of capacity `cap` (≥ 1).
+    pub fn new(cap: usize) -> Self {
         BatchRing {
             items: VecDeque::with_capacity(cap.max(1)),
             cap: cap.max(1),
-            rng: ChaCha8Rng::seed_from_u64(seed),
         }
     }
 
@@ -69,19 +67,17 @@ impl<B> BatchRing<B> {
         self.items.is_empty()
     }
 
-    /// Two batches drawn at random, distinct when the ring holds two or more:
-    /// `(meta batch for the primary loss, training batch for the K losses)`.
-    pub fn draw_pair(&mut self) -> Option<(&(B, u64), &(B, u64))> {
+    /// Two batches drawn at random (a pure function of `seed`), distinct when
+    /// the ring holds two or more: `(meta batch for the primary loss,
+    /// training batch for the K losses)`.
+    pub fn draw_pair(&self, seed: u64) -> Option<(&(B, u64), &(B, u64))> {
         let n = self.items.len();
         if n == 0 {
             return None;
         }
-        let i = self.rng.gen_range(0..n);
-        let j = if n == 1 {
-            i
-        } else {
-            (i + self.rng.gen_range(1..n)) % n
-        };
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let i = rng.gen_range(0..n);
+        let j = if n == 1 { i } else { (i + rng.gen_range(1..n)) % n };
         Some((&self.items[i], &self.items[j]))
     }
 }
@@ -92,13 +88,14 @@ mod tests {
 
     #[test]
     fn ring_keeps_the_last_n_and_draws_distinct_pairs() {
-        let mut r = BatchRing::new(3, 0);
+        let mut r = BatchRing::new(3);
         for i in 0..5u64 {
             r.push(i, 100 + i);
         }
         assert_eq!(r.len(), 3);
-        for _ in 0..50 {
-            let (a, b) = r.draw_pair().unwrap();
+        assert_eq!(r.draw_pair(7), r.draw_pair(7));
+        for seed in 0..50 {
+            let (a, b) = r.draw_pair(seed).unwrap();
             assert_ne!(a.0, b.0);
             assert!(a.0 >= 2 && b.0 >= 2);
             assert_eq!(a.1, 100 + a.0);

@@ -267,4 +267,12 @@ impl MetaLoss for Meltr {
     fn set_dropout_seed(&mut self, seed: Option<u64>) {
         self.dropout_seed = seed;
     }
+
+    fn head_weights(&self) -> Option<&HeadWeights> {
+        Some(&self.weights)
+    }
+
+    fn head_info_mut(&mut self) -> Option<&mut HeadInfo> {
+        Some(&mut self.weights.info)
+    }
 }

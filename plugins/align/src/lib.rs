@@ -36,7 +36,8 @@ pub fn symmetric_nce<T: Tape<f32, Dev>>(net: &Net<T>, logits: Tensor<(usize, usi
         eye[i * b + i] = 1.0;
     }
     let t2v = cross_entropy_with_logits_loss(logits.retaped::<T>(), net.constant(eye.clone(), (b, b)));
-    let v2t = cross_entropy_with_logits_loss(logits.permute::<_, Axes2<1, 0>>(), net.constant(eye, (b, b)));
+    // `contiguous`: dfdx 0.13 differentiates log-softmax of a transposed view wrongly.
+    let v2t = cross_entropy_with_logits_loss(logits.permute::<_, Axes2<1, 0>>().contiguous(), net.constant(eye, (b, b)));
     (t2v + v2t) * 0.5
 }
 

@@ -12,6 +12,7 @@ use super::{Dev, Layout, Net, ParamVec, Taped, D_MODEL, FF_WIDTH, ROTATIONS};
 use crate::aux_task::Capability;
 use crate::error::{Error, Result};
 use crate::world::{FRAMES, FRAME_LEN, MAX_TOKENS, VOCAB_SIZE};
+use dfdx::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -117,6 +118,20 @@ pub struct VideoText {
     config: BackboneConfig,
     layout: Layout,
     params: ParamVec,
+    /// Per block, the indices of its scalars in the flat vector (see [`Net::param`]).
+    indices: Vec<Tensor<(usize,), usize, Dev>>,
+}
+
+/// The flat-vector indices of every block of `layout`, on `dev`.
+fn block_indices(dev: &Dev, layout: &Layout) -> Vec<Tensor<(usize,), usize, Dev>> {
+    layout
+        .blocks()
+        .iter()
+        .map(|p| {
+            let n = p.block.len();
+            dev.tensor_from_vec((p.offset..p.offset + n).collect(), (n,))
+        })
+        .collect()
 }
 
 impl VideoText {
@@ -149,11 +164,13 @@ impl VideoText {
             }
         }
         let params = ParamVec::from_vec(&dev, w);
+        let indices = block_indices(&dev, &layout);
         VideoText {
             dev,
             config,
             layout,
             params,
+            indices,
         }
     }
 
@@ -168,11 +185,13 @@ impl VideoText {
                 found: params.len(),
             });
         }
+        let indices = block_indices(&dev, &layout);
         Ok(VideoText {
             dev,
             config,
             layout,
             params,
+            indices,
         })
     }
 
@@ -184,6 +203,11 @@ impl VideoText {
     /// The configuration.
     pub fn config(&self) -> &BackboneConfig {
         &self.config
+    }
+
+    /// The flat-vector indices of block number `i` of the layout.
+    pub(crate) fn block_indices(&self, i: usize) -> &Tensor<(usize,), usize, Dev> {
+        &self.indices[i]
     }
 
     /// Names, shapes and offsets of the parameters.

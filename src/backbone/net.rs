@@ -103,17 +103,18 @@ impl<'m, T: Tape<f32, Dev>> Net<'m, T> {
     /// Panics if the model has no such block or its size differs from `S`
     /// (a programming error: tasks check [`crate::aux_task::Capability`] first).
     pub fn param<S: ConstShape>(&self, name: &str) -> Tensor<S, f32, Dev, T> {
-        let p = self
-            .model
-            .layout()
-            .get(name)
+        let layout = self.model.layout();
+        let i = layout
+            .position(name)
             .unwrap_or_else(|| panic!("backbone has no parameter `{name}`"));
-        let n = p.block.len();
+        let n = layout.blocks()[i].block.len();
         assert_eq!(n, S::NUMEL, "parameter `{name}` has {n} values");
-        self.w
-            .retaped::<T>()
-            .slice((p.offset..p.offset + n,))
-            .reshape_like(&S::default())
+        // `gather`, not `slice`: dfdx 0.13's slice backward *assigns* its
+        // gradient instead of adding it, so a block read twice on one tape
+        // (two tasks, or one task twice) would keep only one gradient.
+        let idx = self.model.block_indices(i).clone();
+        let flat: Tensor<(usize,), f32, Dev, T> = self.w.retaped::<T>().gather(idx);
+        flat.reshape_like(&S::default())
     }
 
     /// A constant (untracked) tensor made of host values.

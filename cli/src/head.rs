@@ -7,7 +7,7 @@ use meltr::meta_loss::MetaLoss;
 use serde_json::{json, Map, Value};
 use std::path::PathBuf;
 
-#[derive(Subcommand)]
+#[derive(Debug, Subcommand)]
 pub enum HeadCommand {
     /// Write a freshly initialised head (PyTorch's default init, seeded).
     Init {
@@ -47,7 +47,7 @@ pub enum HeadCommand {
 }
 
 /// A head file and a point in loss space.
-#[derive(Args)]
+#[derive(Debug, Args)]
 pub struct Point {
     /// A head in safetensors (written by `meltr head init` or by training).
     #[arg(long)]

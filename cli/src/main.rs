@@ -1,38 +1,61 @@
-//! `meltr`: the command-line front end. It parses arguments, calls the
-//! library, and prints what it returns; a user mistake ends with a one-line error and exit
-//! code 2, never a panic.
+//! The `meltr` command-line tool: parses arguments, calls the library,
+//! prints. A user mistake ends with a one-line error and exit code 2, never
+//! a panic.
 
 mod head;
+mod pretrain;
+mod tasks;
+mod train;
+
+// Link every task crate so that its `inventory::submit!` registration is seen.
+use meltr_align as _;
+use meltr_cmfm as _;
+use meltr_cmlm as _;
+use meltr_mixup as _;
+use meltr_rotation as _;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-/// Fine-tune with many losses and learn how to combine them (MELTR).
-#[derive(Parser)]
+/// MELTR: fine-tune with many losses and learn how to combine them.
+#[derive(Debug, Parser)]
 #[command(name = "meltr", version, about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
-#[derive(Subcommand)]
+#[derive(Debug, Subcommand)]
 enum Command {
     /// Create, inspect and differentiate a MELTR head.
     #[command(subcommand)]
     Head(head::HeadCommand),
+    /// Pretrain the reference backbone on the synthetic world.
+    Pretrain(pretrain::Args),
+    /// Fine-tune with a learned loss (the main job).
+    Train(train::TrainArgs),
+    /// Text-to-video retrieval of a backbone checkpoint.
+    Eval(train::EvalArgs),
+    /// List the registered auxiliary tasks.
+    Tasks(tasks::Args),
+}
+
+/// Prints `text` to stdout; a closed pipe (`meltr ... | head`) is not an error.
+pub fn print_out(text: &str) {
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Head(c) => head::run(c),
+        Command::Head(c) => head::run(c).map(|text| print_out(&text)),
+        Command::Pretrain(a) => pretrain::run(a),
+        Command::Train(a) => train::run(a),
+        Command::Eval(a) => train::eval(a),
+        Command::Tasks(a) => tasks::run(a),
     };
     match result {
-        Ok(text) => {
-            // A closed pipe (`meltr ... | head`) is not an error worth a panic.
-            let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
-            ExitCode::SUCCESS
-        }
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)

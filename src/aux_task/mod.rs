@@ -46,11 +46,13 @@
 //! ```
 
 mod capability;
+mod contrastive;
 mod registry;
 mod set;
 pub mod testing;
 
 pub use capability::Capability;
+pub use contrastive::{info_nce, symmetric_info_nce, Logits};
 pub use registry::{
     build_task, find_task, from_config, registered_tasks, tasks_from_toml, TaskRegistration,
 };

@@ -1,9 +1,66 @@
 //! The contract every task crate tests: [`check_task`].
 
-use super::{find_task, tasks_from_toml, AuxTask, TaskSet};
-use crate::backbone::{BackboneConfig, VideoText};
+use super::{find_task, tasks_from_toml, AuxTask, Capability, TaskSet};
+use crate::backbone::{BackboneConfig, ParamVec, VideoText};
 use crate::pretrain::{pretrain, PretrainConfig};
 use crate::world::World;
+
+/// A parameter block of the reference backbone that a task needing `c` must read.
+fn probe(c: Capability) -> &'static str {
+    match c {
+        Capability::TextEncoder => "text.token_embedding",
+        Capability::VideoEncoder => "video.frame_embedding.weight",
+        Capability::CrossEncoder => "cross.layer.ff1.weight",
+        Capability::Retrieval => "align.video_proj.weight",
+        Capability::MaskedTokenHead => "heads.mlm.weight",
+        Capability::FrameHead => "heads.frame.weight",
+        Capability::RotationHead => "heads.rotation.weight",
+    }
+}
+
+/// For each part the task needs: its gradient block is non-zero, and the
+/// central difference of the loss along that block (`v = g_B`, best of steps
+/// `{1e-2, 1e-3, 1e-4}·‖w‖/‖v‖`) matches `‖g_B‖²` to 5 %.
+fn check_gradient(set: &TaskSet, model: &VideoText, batch: &crate::world::Batch, g: &ParamVec) {
+    let name = set.names()[0].clone();
+    let w = model.params();
+    let gv = g.to_vec();
+    for c in set.tasks()[0].needs() {
+        let p = model.layout().get(probe(c)).expect("probe block exists");
+        let mut v = vec![0.0f32; gv.len()];
+        v[p.offset..p.offset + p.block.len()]
+            .copy_from_slice(&gv[p.offset..p.offset + p.block.len()]);
+        let v = ParamVec::from_vec(model.dev(), v);
+        let exact = v.dot(&v);
+        assert!(
+            exact > 0.0,
+            "{name}: no gradient reaches {} (needed for {c})",
+            p.block.name
+        );
+        // The best of three steps: f32 round-off spoils small steps,
+        // curvature large ones; a wrong gradient disagrees at every step.
+        let (fd, rel) = [1e-2f32, 1e-3, 1e-4]
+            .into_iter()
+            .map(|k| {
+                let eps = k * w.norm() / v.norm();
+                let up = set
+                    .losses_at(model, &w.add_scaled(eps, &v), batch, 42)
+                    .unwrap()[0] as f64;
+                let down = set
+                    .losses_at(model, &w.add_scaled(-eps, &v), batch, 42)
+                    .unwrap()[0] as f64;
+                let fd = (up - down) / (2.0 * eps as f64);
+                (fd, (fd - exact as f64).abs() / exact as f64)
+            })
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .expect("three steps");
+        assert!(
+            rel < 0.05,
+            "{name}: along {}: central difference {fd}, gradient says {exact} ({rel:.3} rel)",
+            p.block.name
+        );
+    }
+}
 
 /// Checks a task against the contract, panicking with a message on failure:
 ///
@@ -12,6 +69,8 @@ use crate::world::World;
 ///   `Box<dyn AuxTask>` (typetag) with the same loss;
 /// * its loss is finite, its tape-free value equals its taped value, the
 ///   same seed gives the same loss, and its gradient is finite and non-zero;
+/// * the gradient reaches every part of the backbone the task says it
+///   needs, and agrees there with a central difference of the loss;
 /// * 200 steps of the task alone (batch 16, Adam lr 2e-3) bring its
 ///   held-out loss below `ratio` times its initial value.
 pub fn check_task(task: Box<dyn AuxTask>, ratio: f32) {
@@ -76,6 +135,7 @@ pub fn check_task(task: Box<dyn AuxTask>, ratio: f32) {
         "{name}: gradient norm {}",
         g.norm()
     );
+    check_gradient(&set, &model, &batch, &g);
 
     let cfg = PretrainConfig {
         steps: 200,

@@ -55,6 +55,11 @@ impl Layout {
         &self.blocks
     }
 
+    /// The position of the block called `name` in [`Layout::blocks`].
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied()
+    }
+
     /// The block called `name`.
     pub fn get(&self, name: &str) -> Option<&Placed> {
         self.index.get(name).map(|&i| &self.blocks[i])

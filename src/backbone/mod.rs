@@ -34,7 +34,7 @@ mod param_vec;
 pub use adam::{Adam, AdamConfig};
 pub use layout::{Layout, Placed};
 pub use model::{BackboneConfig, VideoText};
-pub use net::{Free, Loss, Net, Rows, Taped};
+pub use net::{cross_text_row, cross_video_row, Free, Loss, Net, Rows, Taped, CROSS_LEN};
 pub use param_vec::ParamVec;
 
 /// The tensor device: dfdx's `AutoDevice` (CUDA when built with `--features cuda`).

@@ -12,6 +12,7 @@ use super::{Dev, Layout, Net, ParamVec, Taped, D_MODEL, FF_WIDTH, ROTATIONS};
 use crate::aux_task::Capability;
 use crate::error::{Error, Result};
 use crate::world::{FRAMES, FRAME_LEN, MAX_TOKENS, VOCAB_SIZE};
+use dfdx::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -102,6 +103,14 @@ impl BackboneConfig {
     }
 }
 
+/// Turns on dfdx's buffer cache: a step allocates the same buffers every
+/// time, and reusing them avoids fresh pages (on this CPU, page faults were
+/// a quarter of a step's time without it).
+fn enable_buffer_cache(dev: &Dev) {
+    use dfdx::tensor::Cache;
+    dev.enable_cache();
+}
+
 /// The reference video-text backbone; see the module docs.
 #[derive(Debug, Clone)]
 pub struct VideoText {
@@ -109,6 +118,20 @@ pub struct VideoText {
     config: BackboneConfig,
     layout: Layout,
     params: ParamVec,
+    /// Per block, the indices of its scalars in the flat vector (see [`Net::param`]).
+    indices: Vec<Tensor<(usize,), usize, Dev>>,
+}
+
+/// The flat-vector indices of every block of `layout`, on `dev`.
+fn block_indices(dev: &Dev, layout: &Layout) -> Vec<Tensor<(usize,), usize, Dev>> {
+    layout
+        .blocks()
+        .iter()
+        .map(|p| {
+            let n = p.block.len();
+            dev.tensor_from_vec((p.offset..p.offset + n).collect(), (n,))
+        })
+        .collect()
 }
 
 impl VideoText {
@@ -122,6 +145,7 @@ impl VideoText {
     /// uniform in ±1/√fan_in (PyTorch's default), embeddings uniform in
     /// ±0.1, biases 0, norm scales 1.
     pub fn with_device(dev: Dev, config: BackboneConfig, seed: u64) -> VideoText {
+        enable_buffer_cache(&dev);
         let layout = config.layout();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut w = Vec::with_capacity(layout.num_params());
@@ -140,11 +164,13 @@ impl VideoText {
             }
         }
         let params = ParamVec::from_vec(&dev, w);
+        let indices = block_indices(&dev, &layout);
         VideoText {
             dev,
             config,
             layout,
             params,
+            indices,
         }
     }
 
@@ -154,6 +180,7 @@ impl VideoText {
         config: BackboneConfig,
         params: ParamVec,
     ) -> Result<VideoText> {
+        enable_buffer_cache(&dev);
         let layout = config.layout();
         if params.len() != layout.num_params() {
             return Err(Error::Length {
@@ -162,11 +189,13 @@ impl VideoText {
                 found: params.len(),
             });
         }
+        let indices = block_indices(&dev, &layout);
         Ok(VideoText {
             dev,
             config,
             layout,
             params,
+            indices,
         })
     }
 
@@ -178,6 +207,11 @@ impl VideoText {
     /// The configuration.
     pub fn config(&self) -> &BackboneConfig {
         &self.config
+    }
+
+    /// The flat-vector indices of block number `i` of the layout.
+    pub(crate) fn block_indices(&self, i: usize) -> &Tensor<(usize,), usize, Dev> {
+        &self.indices[i]
     }
 
     /// Names, shapes and offsets of the parameters.

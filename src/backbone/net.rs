@@ -6,6 +6,12 @@
 //! engine's two extra forward passes at `w ± εv`). Every method is generic
 //! over the tape, so a task writes its loss once.
 //!
+//! A taped tensor carries its tape; to use a tensor twice, take
+//! `x.retaped::<T>()` for the extra uses and keep the original (the one
+//! holding the tape) in the result — dropping it drops the gradient of
+//! everything before it. [`crate::aux_task::testing::check_task`] checks
+//! that the gradient reaches every part a task reads.
+//!
 //! Tokens travel as row matrices `(rows, D_MODEL)`: a text batch of `b`
 //! captions is `b * MAX_TOKENS` rows, a video batch `b * FRAMES` rows,
 //! example-major. Each transformer layer is post-norm, as PyTorch's
@@ -26,6 +32,19 @@ pub type Loss<T> = Tensor<Rank0, f32, Dev, T>;
 pub type Rows<T, const N: usize = D_MODEL> = Tensor<(usize, Const<N>), f32, Dev, T>;
 
 const HEAD_DIM: usize = D_MODEL / HEADS;
+
+/// Rows per example in the cross-modal encoder: caption tokens, then frames.
+pub const CROSS_LEN: usize = MAX_TOKENS + FRAMES;
+
+/// The cross-encoder row of example `i`'s caption token `j`.
+pub fn cross_text_row(i: usize, j: usize) -> usize {
+    i * CROSS_LEN + j
+}
+
+/// The cross-encoder row of example `i`'s frame `f`.
+pub fn cross_video_row(i: usize, f: usize) -> usize {
+    i * CROSS_LEN + MAX_TOKENS + f
+}
 
 /// The backbone's forward pass at one parameter vector; see the module docs.
 pub struct Net<'m, T> {
@@ -87,17 +106,18 @@ impl<'m, T: Tape<f32, Dev>> Net<'m, T> {
     /// Panics if the model has no such block or its size differs from `S`
     /// (a programming error: tasks check [`crate::aux_task::Capability`] first).
     pub fn param<S: ConstShape>(&self, name: &str) -> Tensor<S, f32, Dev, T> {
-        let p = self
-            .model
-            .layout()
-            .get(name)
+        let layout = self.model.layout();
+        let i = layout
+            .position(name)
             .unwrap_or_else(|| panic!("backbone has no parameter `{name}`"));
-        let n = p.block.len();
+        let n = layout.blocks()[i].block.len();
         assert_eq!(n, S::NUMEL, "parameter `{name}` has {n} values");
-        self.w
-            .retaped::<T>()
-            .slice((p.offset..p.offset + n,))
-            .reshape_like(&S::default())
+        // `gather`, not `slice`: dfdx 0.13's slice backward *assigns* its
+        // gradient instead of adding it, so a block read twice on one tape
+        // (two tasks, or one task twice) would keep only one gradient.
+        let idx = self.model.block_indices(i).clone();
+        let flat: Tensor<(usize,), f32, Dev, T> = self.w.retaped::<T>().gather(idx);
+        flat.reshape_like(&S::default())
     }
 
     /// A constant (untracked) tensor made of host values.
@@ -221,8 +241,12 @@ impl<'m, T: Tape<f32, Dev>> Net<'m, T> {
 
     /// The cross-modal encoder: one encoder layer over each caption's tokens
     /// followed by its clip's frames (with a learned type embedding per
-    /// modality). Returns the (text rows, video rows).
-    pub fn cross(&self, text: Rows<T>, video: Rows<T>) -> (Rows<T>, Rows<T>) {
+    /// modality). Returns `b * (MAX_TOKENS + FRAMES)` rows; pick rows with
+    /// [`cross_text_row`] and [`cross_video_row`] and [`Net::gather_rows`].
+    ///
+    /// (One output, not a text half and a video half: with dfdx the tape
+    /// travels with one tensor, and a dropped half would drop it.)
+    pub fn cross(&self, text: Rows<T>, video: Rows<T>) -> Rows<T> {
         let b = text.shape().0 / MAX_TOKENS;
         let types: Tensor<Rank2<2, D_MODEL>, f32, Dev, T> = self.param("cross.type_embedding");
         let t_type = types
@@ -235,21 +259,11 @@ impl<'m, T: Tape<f32, Dev>> Net<'m, T> {
         let video = video + v_type.broadcast_like(&vs);
         let t3 = text.reshape_like(&(b, MAX_TOKENS, Const::<D_MODEL>));
         let v3 = video.reshape_like(&(b, FRAMES, Const::<D_MODEL>));
-        let s = MAX_TOKENS + FRAMES;
+        let s = CROSS_LEN;
         let joint = (t3, v3)
             .concat_along(Axis::<1>)
             .reshape_like(&(b * s, Const::<D_MODEL>));
-        let h = self
-            .encoder_layer(joint, b, s, "cross.layer")
-            .reshape_like(&(b, s, Const::<D_MODEL>));
-        let ht = h
-            .retaped::<T>()
-            .slice((.., 0..MAX_TOKENS, ..))
-            .reshape_like(&(b * MAX_TOKENS, Const::<D_MODEL>));
-        let hv = h
-            .slice((.., MAX_TOKENS..s, ..))
-            .reshape_like(&(b * FRAMES, Const::<D_MODEL>));
-        (ht, hv)
+        self.encoder_layer(joint, b, s, "cross.layer")
     }
 
     /// Mean of each run of `per` consecutive rows: `(b * per, D) -> (b, D)`.

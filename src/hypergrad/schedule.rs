@@ -77,7 +77,11 @@ impl<B> BatchRing<B> {
         }
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let i = rng.gen_range(0..n);
-        let j = if n == 1 { i } else { (i + rng.gen_range(1..n)) % n };
+        let j = if n == 1 {
+            i
+        } else {
+            (i + rng.gen_range(1..n)) % n
+        };
         Some((&self.items[i], &self.items[j]))
     }
 }

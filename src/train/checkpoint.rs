@@ -81,7 +81,8 @@ impl Checkpoint {
             "position".to_string(),
             serde_json::to_string(&self.position).expect("position serialises"),
         );
-        let bytes = safetensors::serialize(views, &Some(meta)).map_err(|e| Error::Backend(e.to_string()))?;
+        let bytes = safetensors::serialize(views, &Some(meta))
+            .map_err(|e| Error::Backend(e.to_string()))?;
         write_atomic(path, &bytes)
     }
 
@@ -96,11 +97,18 @@ impl Checkpoint {
         let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| bad(e.to_string()))?;
         let meta = header.metadata().clone().unwrap_or_default();
         if meta.get("format").map(String::as_str) != Some(FORMAT) {
-            return Err(bad(format!("not a training checkpoint (format {:?}, expected {FORMAT})", meta.get("format"))));
+            return Err(bad(format!(
+                "not a training checkpoint (format {:?}, expected {FORMAT})",
+                meta.get("format")
+            )));
         }
-        let config = meta.get("config").cloned().ok_or_else(|| bad("metadata `config` missing".into()))?;
-        let position: RunPosition = serde_json::from_str(meta.get("position").map(String::as_str).unwrap_or(""))
-            .map_err(|e| bad(format!("metadata `position`: {e}")))?;
+        let config = meta
+            .get("config")
+            .cloned()
+            .ok_or_else(|| bad("metadata `config` missing".into()))?;
+        let position: RunPosition =
+            serde_json::from_str(meta.get("position").map(String::as_str).unwrap_or(""))
+                .map_err(|e| bad(format!("metadata `position`: {e}")))?;
         let mut tensors = Vec::with_capacity(NAMES.len());
         for name in NAMES {
             let v = st.tensor(name).map_err(|_| Error::MissingTensor {
@@ -109,7 +117,11 @@ impl Checkpoint {
                 expected: vec![],
             })?;
             if v.dtype() != Dtype::F32 || v.shape().len() != 1 {
-                return Err(bad(format!("tensor `{name}` must be 1-D F32, found {:?} {:?}", v.shape(), v.dtype())));
+                return Err(bad(format!(
+                    "tensor `{name}` must be 1-D F32, found {:?} {:?}",
+                    v.shape(),
+                    v.dtype()
+                )));
             }
             let data: Vec<f32> = v
                 .data()
@@ -126,10 +138,14 @@ impl Checkpoint {
         let backbone = [next(), next(), next()];
         let head = [next(), next(), next()];
         if backbone[1].len() != backbone[0].len() || backbone[2].len() != backbone[0].len() {
-            return Err(bad("backbone optimiser state does not match the parameters".into()));
+            return Err(bad(
+                "backbone optimiser state does not match the parameters".into(),
+            ));
         }
         if head[1].len() != head[0].len() || head[2].len() != head[0].len() {
-            return Err(bad("head optimiser state does not match the parameters".into()));
+            return Err(bad(
+                "head optimiser state does not match the parameters".into()
+            ));
         }
         Ok(Checkpoint {
             config,

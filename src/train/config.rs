@@ -90,7 +90,9 @@ impl TrainConfig {
             path: path.into(),
             message: message.trim_end().replace('\n', " | "),
         };
-        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| cfg_err(e.to_string()))?;
+        let mut table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| cfg_err(e.to_string()))?;
         let preset = match table.remove("preset") {
             None => None,
             Some(toml::Value::String(s)) => Some(s),
@@ -126,7 +128,10 @@ impl TrainConfig {
 
     /// Index of the primary task.
     pub fn primary_index(&self) -> usize {
-        self.tasks.iter().position(|t| *t == self.primary).expect("checked")
+        self.tasks
+            .iter()
+            .position(|t| *t == self.primary)
+            .expect("checked")
     }
 
     /// The run file as TOML (what checkpoints store to compare on resume).
@@ -145,7 +150,11 @@ impl TrainConfig {
             return bad("tasks", "[]".into(), "list at least one task".into());
         }
         if !self.tasks.contains(&self.primary) {
-            return bad("primary", format!("{:?}", self.primary), format!("must be one of {:?}", self.tasks));
+            return bad(
+                "primary",
+                format!("{:?}", self.primary),
+                format!("must be one of {:?}", self.tasks),
+            );
         }
         if let Some(k) = self.meta_loss.num_tasks() {
             if k != self.tasks.len() {
@@ -157,13 +166,21 @@ impl TrainConfig {
             }
         }
         if self.batch_size < 2 {
-            return bad("batch_size", self.batch_size.to_string(), "must be at least 2 (contrastive tasks need negatives)".into());
+            return bad(
+                "batch_size",
+                self.batch_size.to_string(),
+                "must be at least 2 (contrastive tasks need negatives)".into(),
+            );
         }
         if self.epochs == 0 {
             return bad("epochs", "0".into(), "must be at least 1".into());
         }
         if !(self.optimizer.lr.is_finite() && self.optimizer.lr > 0.0) {
-            return bad("optimizer.lr", self.optimizer.lr.to_string(), "must be a positive number".into());
+            return bad(
+                "optimizer.lr",
+                self.optimizer.lr.to_string(),
+                "must be a positive number".into(),
+            );
         }
         Ok(())
     }
@@ -180,7 +197,10 @@ pub fn config_diff(a: &str, b: &str) -> Vec<String> {
     keys.into_iter()
         .filter(|k| a.get(*k) != b.get(*k))
         .map(|k| {
-            let show = |v: Option<&toml::Value>| v.map(|v| v.to_string()).unwrap_or_else(|| "(absent)".into());
+            let show = |v: Option<&toml::Value>| {
+                v.map(|v| v.to_string())
+                    .unwrap_or_else(|| "(absent)".into())
+            };
             format!("{k}: {} vs {}", show(a.get(k)), show(b.get(k)))
         })
         .collect()

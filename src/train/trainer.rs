@@ -147,7 +147,10 @@ impl Trainer {
             return Err(Error::InvalidSetting {
                 field: "resume".into(),
                 value: checkpoint.display().to_string(),
-                reason: format!("the checkpoint was made with another run file: {}", diff.join("; ")),
+                reason: format!(
+                    "the checkpoint was made with another run file: {}",
+                    diff.join("; ")
+                ),
             });
         }
         let dev = crate::backbone::Dev::default();
@@ -200,12 +203,17 @@ impl Trainer {
             writeln!(log, "{v}").map_err(|e| Error::io(&log_path, e))
         };
         if self.position.step == 0 {
-            write_log(json!({"kind": "run", "tasks": self.config.tasks, "primary": self.config.primary}))?;
+            write_log(
+                json!({"kind": "run", "tasks": self.config.tasks, "primary": self.config.primary}),
+            )?;
         }
         let mut epochs = vec![];
         let primary = self.config.primary_index();
         for epoch in self.position.epochs_done..self.config.epochs {
-            let order = shuffled(self.train.len(), mix64(self.config.seed ^ mix64(epoch as u64 + 1)));
+            let order = shuffled(
+                self.train.len(),
+                mix64(self.config.seed ^ mix64(epoch as u64 + 1)),
+            );
             let batches: Vec<&[usize]> = order
                 .chunks(self.config.batch_size)
                 .filter(|c| c.len() >= 2)
@@ -229,7 +237,12 @@ impl Trainer {
                         counted += 1;
                         write_log(json!({"kind": "step", "epoch": epoch, "step": step,
                             "losses": losses, "weights": weights, "value": value}))?;
-                        on_event(&Event::Step { epoch, index: i + 1, of: batches.len(), losses });
+                        on_event(&Event::Step {
+                            epoch,
+                            index: i + 1,
+                            of: batches.len(),
+                            losses,
+                        });
                     }
                     None => {
                         self.position.skipped_steps += 1;
@@ -239,15 +252,25 @@ impl Trainer {
                 ring.push(batch, seed);
                 if self.config.schedule.is_meta_step(step) {
                     let t0 = Instant::now();
-                    let (a, b) = ring.draw_pair(mix64(seed ^ 0x6d65_7461)).expect("ring holds a batch");
+                    let (a, b) = ring
+                        .draw_pair(mix64(seed ^ 0x6d65_7461))
+                        .expect("ring holds a batch");
                     let mut tm = TaskModel {
                         model: &mut self.model,
                         tasks: &self.tasks,
                         primary,
                     };
-                    let outcome = self.learner.step(&mut tm, &mut *self.head, (&a.0, a.1), (&b.0, b.1))?;
+                    let outcome =
+                        self.learner
+                            .step(&mut tm, &mut *self.head, (&a.0, a.1), (&b.0, b.1))?;
                     meta_seconds += t0.elapsed().as_secs_f64();
-                    if let MetaOutcome::Updated { primary, alignment, grad_norm, .. } = &outcome {
+                    if let MetaOutcome::Updated {
+                        primary,
+                        alignment,
+                        grad_norm,
+                        ..
+                    } = &outcome
+                    {
                         write_log(json!({"kind": "meta", "step": step, "primary": primary,
                             "alignment": alignment, "grad_norm": grad_norm}))?;
                     }
@@ -258,7 +281,11 @@ impl Trainer {
             self.position.backbone_t = self.optimizer.t;
             self.position.head_t = self.learner.adam.t;
             self.position.skipped_meta = self.learner.skipped;
-            let mean = |s: &[f64]| s.iter().map(|v| (v / counted.max(1) as f64) as f32).collect();
+            let mean = |s: &[f64]| {
+                s.iter()
+                    .map(|v| (v / counted.max(1) as f64) as f32)
+                    .collect()
+            };
             let report = EpochReport {
                 epoch,
                 seconds,
@@ -288,8 +315,14 @@ impl Trainer {
 
     /// One backbone step on `f_φ(l)`; `None` (and nothing changed) when a
     /// loss, a weight or the gradient is not finite.
-    fn backbone_step(&mut self, batch: &Batch, seed: u64) -> Result<Option<(Vec<f32>, Vec<f32>, f32)>> {
-        let taped = self.tasks.forward_taped(&self.model, self.model.params(), batch, seed)?;
+    fn backbone_step(
+        &mut self,
+        batch: &Batch,
+        seed: u64,
+    ) -> Result<Option<(Vec<f32>, Vec<f32>, f32)>> {
+        let taped = self
+            .tasks
+            .forward_taped(&self.model, self.model.params(), batch, seed)?;
         let losses = taped.values().to_vec();
         let e = match self.head.eval(&losses) {
             Ok(e) if e.value.is_finite() && e.weights.iter().all(|w| w.is_finite()) => e,

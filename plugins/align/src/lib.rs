@@ -7,7 +7,7 @@
 //! the positive and the rest of the batch as negatives. It uses no
 //! randomness: the seed is ignored.
 
-use meltr::aux_task::{AuxTask, Capability, TaskRegistration};
+use meltr::aux_task::{symmetric_info_nce, AuxTask, Capability, TaskRegistration};
 use meltr::backbone::{Dev, Free, Loss, Net, Taped};
 use meltr::dfdx::prelude::*;
 use meltr::world::Batch;
@@ -28,25 +28,6 @@ impl Default for Align {
     }
 }
 
-/// `(CE(S) + CE(Sᵀ)) / 2` for a square logit matrix `S` with the diagonal as targets.
-pub fn symmetric_nce<T: Tape<f32, Dev>>(
-    net: &Net<T>,
-    logits: Tensor<(usize, usize), f32, Dev, T>,
-) -> Loss<T> {
-    let b = logits.shape().0;
-    let mut eye = vec![0.0; b * b];
-    for i in 0..b {
-        eye[i * b + i] = 1.0;
-    }
-    let t2v =
-        cross_entropy_with_logits_loss(logits.retaped::<T>(), net.constant(eye.clone(), (b, b)));
-    let v2t = cross_entropy_with_logits_loss(
-        logits.permute::<_, Axes2<1, 0>>(),
-        net.constant(eye, (b, b)),
-    );
-    (t2v + v2t) * 0.5
-}
-
 impl Align {
     fn loss<T: Tape<f32, Dev>>(&self, net: &Net<T>, batch: &Batch) -> Result<Loss<T>> {
         if !(self.temperature.is_finite() && self.temperature > 0.0) {
@@ -58,7 +39,7 @@ impl Align {
         let t = net.text_embedding(&batch.tokens);
         let v = net.video_embedding(&batch.frames);
         let logits = t.matmul(v.permute()) / self.temperature;
-        Ok(symmetric_nce(net, logits))
+        Ok(symmetric_info_nce(net, logits))
     }
 }
 

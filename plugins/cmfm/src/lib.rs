@@ -8,8 +8,8 @@
 //! frames in the batch. Loss: InfoNCE with the true frame as the positive.
 //! The masks come from the seed only.
 
-use meltr::aux_task::{task_rng, AuxTask, Capability, TaskRegistration};
-use meltr::backbone::{Dev, Free, Loss, Net, Taped, D_MODEL};
+use meltr::aux_task::{info_nce, task_rng, AuxTask, Capability, TaskRegistration};
+use meltr::backbone::{cross_video_row, Dev, Free, Loss, Net, Taped, D_MODEL};
 use meltr::dfdx::prelude::*;
 use meltr::world::{Batch, FRAMES};
 use meltr::{Error, Result};
@@ -58,19 +58,14 @@ impl Cmfm {
         let frames = net.mask_frames(net.embed_frames(&batch.frames), &masked);
         let video = net.encode_frames(frames);
         let text = net.encode_text(&batch.tokens);
-        let (_, video) = net.cross(text, video);
-        let pred = net.frame_prediction(net.gather_rows(video, &rows));
+        let joint = net.cross(text, video);
+        let cross_rows: Vec<usize> = rows
+            .iter()
+            .map(|r| cross_video_row(r / FRAMES, r % FRAMES))
+            .collect();
+        let pred = net.frame_prediction(net.gather_rows(joint, &cross_rows));
         let scale = 1.0 / (D_MODEL as f32).sqrt();
-        let logits = pred.matmul(targets.permute()) * scale;
-        let m = rows.len();
-        let mut eye = vec![0.0; m * m];
-        for i in 0..m {
-            eye[i * m + i] = 1.0;
-        }
-        Ok(cross_entropy_with_logits_loss(
-            logits,
-            net.constant(eye, (m, m)),
-        ))
+        Ok(info_nce(net, pred.matmul(targets.permute()) * scale))
     }
 }
 

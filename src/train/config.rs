@@ -81,43 +81,45 @@ pub struct TrainConfig {
 impl TrainConfig {
     /// A built-in preset.
     pub fn preset(name: &str) -> Result<TrainConfig> {
-        Self::from_toml(preset_text(name)?, Path::new(&format!("<preset {name}>")))
+        Self::from_toml(
+            &format!("preset = \"{name}\""),
+            Path::new(&format!("<preset {name}>")),
+        )
     }
 
-    /// Parses a run file's text; `path` names it in errors.
+    /// Parses a run file's text; `path` names it in errors. Every field
+    /// defaults to the named `preset` (`quick` when none is named).
     pub fn from_toml(text: &str, path: &Path) -> Result<TrainConfig> {
         let cfg_err = |message: String| Error::Config {
             path: path.into(),
             message: message.trim_end().replace('\n', " | "),
         };
-        let mut table: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| cfg_err(e.to_string()))?;
-        let preset = match table.remove("preset") {
-            None => None,
-            Some(toml::Value::String(s)) => Some(s),
-            Some(v) => return Err(cfg_err(format!("`preset` must be a string, found {v}"))),
-        };
-        // A file without a preset must be complete; one with a preset
-        // overrides whole top-level keys of it.
-        let merged = match preset {
-            None => text.to_string(),
-            Some(name) => {
-                let mut base: toml::Table = preset_text(&name)?.parse().expect("presets parse");
-                for (k, v) in table {
-                    base.insert(k, v);
-                }
-                toml::to_string(&base).expect("tables serialise")
-            }
-        };
-        // Field errors are reported against the user's own text when it is
-        // complete, so the line numbers are the user's.
-        let config: TrainConfig = toml::from_str(&merged).map_err(|e| {
-            let e2 = toml::from_str::<toml::Table>(text).err();
-            cfg_err(e2.map(|e| e.to_string()).unwrap_or_else(|| e.to_string()))
-        })?;
-        config.check(path)?;
-        Ok(config)
+        // Parsed straight from the user's text, so errors carry its lines.
+        let o: Overrides = toml::from_str(text).map_err(|e| cfg_err(e.to_string()))?;
+        let name = o.preset.as_deref().unwrap_or("quick");
+        let mut c: TrainConfig = toml::from_str(preset_text(name)?).expect("presets parse");
+        macro_rules! take {
+            ($($f:ident),*) => { $(if let Some(v) = o.$f { c.$f = v; })* };
+        }
+        take!(
+            tasks,
+            primary,
+            epochs,
+            batch_size,
+            seed,
+            world_seed,
+            pretrain_preset,
+            optimizer,
+            meta_loss,
+            strategy,
+            meta,
+            schedule
+        );
+        c.train_limit = o.train_limit.or(c.train_limit);
+        c.eval_limit = o.eval_limit.or(c.eval_limit);
+        c.backbone = o.backbone.or(c.backbone);
+        c.check(path)?;
+        Ok(c)
     }
 
     /// Reads and parses a run file.
@@ -186,8 +188,31 @@ impl TrainConfig {
     }
 }
 
+/// A run file as written: any field may be left to the preset.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Overrides {
+    preset: Option<String>,
+    tasks: Option<Vec<String>>,
+    primary: Option<String>,
+    epochs: Option<usize>,
+    batch_size: Option<usize>,
+    seed: Option<u64>,
+    world_seed: Option<u64>,
+    train_limit: Option<usize>,
+    eval_limit: Option<usize>,
+    backbone: Option<PathBuf>,
+    pretrain_preset: Option<String>,
+    optimizer: Option<AdamConfig>,
+    meta_loss: Option<Box<dyn MetaLoss>>,
+    strategy: Option<Box<dyn HypergradStrategy>>,
+    meta: Option<MetaSettings>,
+    schedule: Option<MetaSchedule>,
+}
+
 /// The top-level keys whose values differ between two run files (for
-/// `--resume`), with both values.
+/// `--resume`), with both values. `epochs` is not compared: a resumed run
+/// may be extended.
 pub fn config_diff(a: &str, b: &str) -> Vec<String> {
     let parse = |s: &str| s.parse::<toml::Table>().unwrap_or_default();
     let (a, b) = (parse(a), parse(b));
@@ -195,7 +220,7 @@ pub fn config_diff(a: &str, b: &str) -> Vec<String> {
     keys.sort();
     keys.dedup();
     keys.into_iter()
-        .filter(|k| a.get(*k) != b.get(*k))
+        .filter(|k| k.as_str() != "epochs" && a.get(*k) != b.get(*k))
         .map(|k| {
             let show = |v: Option<&toml::Value>| {
                 v.map(|v| v.to_string())

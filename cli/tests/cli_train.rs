@@ -1,0 +1,235 @@
+//! End-to-end tests of `meltr train` / `meltr eval` on the tiny preset.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn meltr(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_meltr"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("meltr-cli-train-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn ok(o: &Output) {
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A tiny pretrained backbone shared by the tests of this file.
+fn backbone() -> PathBuf {
+    static ONCE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ONCE.get_or_init(|| {
+        let d = dir("backbone");
+        let p = d.join("backbone.safetensors");
+        ok(&meltr(&[
+            "pretrain",
+            "--preset",
+            "tiny",
+            "--quiet",
+            "--out",
+            s(&p),
+        ]));
+        p
+    })
+    .clone()
+}
+
+fn run_file(d: &Path, epochs: usize, extra: &str) -> PathBuf {
+    let p = d.join("run.toml");
+    let text = format!(
+        "preset = \"tiny\"\nepochs = {epochs}\nbackbone = \"{}\"\n{extra}",
+        s(&backbone())
+    );
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn tiny_run_writes_log_checkpoint_head_and_summary() {
+    let d = dir("run");
+    let cfg = run_file(&d, 2, "");
+    let out = d.join("out");
+    let o = meltr(&["train", "--config", s(&cfg), "--out", s(&out), "--quiet"]);
+    ok(&o);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("test R@1"));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["epochs"].as_array().unwrap().len(), 2);
+    let r1 = summary["final_test"]["r1"].as_f64().unwrap();
+    assert!((0.0..=100.0).contains(&r1));
+    let log = std::fs::read_to_string(out.join("log.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let steps = lines.iter().filter(|l| l["kind"] == "step").count();
+    let metas = lines.iter().filter(|l| l["kind"] == "meta").count();
+    assert_eq!(steps, 12, "48 examples / batch 8 × 2 epochs");
+    assert_eq!(metas, 4, "a meta step every 3 steps");
+    let step = lines.iter().find(|l| l["kind"] == "step").unwrap();
+    assert_eq!(step["weights"].as_array().unwrap().len(), 3);
+    // The trained head loads and is evaluated by `meltr head inspect`.
+    let o = meltr(&[
+        "head",
+        "inspect",
+        "--weights",
+        s(&out.join("head.safetensors")),
+        "--losses",
+        "1,2,0.1",
+    ]);
+    ok(&o);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("align") && text.contains("rotation"),
+        "{text}"
+    );
+    // And the backbone by `meltr eval`.
+    let o = meltr(&[
+        "eval",
+        "--checkpoint",
+        s(&out.join("backbone.safetensors")),
+        "--json",
+    ]);
+    ok(&o);
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(r["median_rank"].as_f64().unwrap() >= 1.0);
+}
+
+#[test]
+fn resume_ends_with_the_same_weights_as_an_uninterrupted_run() {
+    let d = dir("resume");
+    let full = d.join("full");
+    let cfg2 = run_file(&d, 2, "");
+    ok(&meltr(&[
+        "train",
+        "--config",
+        s(&cfg2),
+        "--out",
+        s(&full),
+        "--quiet",
+    ]));
+    let split = d.join("split");
+    let cfg1 = run_file(&d, 1, "");
+    ok(&meltr(&[
+        "train",
+        "--config",
+        s(&cfg1),
+        "--out",
+        s(&split),
+        "--quiet",
+    ]));
+    let cfg2 = run_file(&d, 2, "");
+    ok(&meltr(&[
+        "train",
+        "--config",
+        s(&cfg2),
+        "--out",
+        s(&split),
+        "--resume",
+        "--quiet",
+    ]));
+    // Compare the numbers (file bytes also hold metadata in hash order).
+    let backbone = |d: &Path| {
+        meltr::backbone::VideoText::load(&d.join("backbone.safetensors"))
+            .unwrap()
+            .params()
+            .to_vec()
+    };
+    let head = |d: &Path| {
+        meltr::meltr::HeadWeights::load(&d.join("head.safetensors"))
+            .unwrap()
+            .flat()
+    };
+    let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect::<Vec<_>>();
+    assert!(
+        bits(backbone(&full)) == bits(backbone(&split)),
+        "backbone differs after resume"
+    );
+    assert!(
+        bits(head(&full)) == bits(head(&split)),
+        "head differs after resume"
+    );
+    // And the run really trained: the head moved from its initialisation.
+    let fresh = meltr::meltr::Meltr::init(meltr::meltr::Preset::Allinone, 3, 0).unwrap();
+    assert!(head(&full) != fresh.weights().flat());
+}
+
+#[test]
+fn resume_with_another_run_file_says_what_differs() {
+    let d = dir("resume-diff");
+    let out = d.join("out");
+    let cfg = run_file(&d, 1, "");
+    ok(&meltr(&[
+        "train",
+        "--config",
+        s(&cfg),
+        "--out",
+        s(&out),
+        "--quiet",
+    ]));
+    let cfg = run_file(&d, 2, "seed = 9\n");
+    let o = meltr(&[
+        "train",
+        "--config",
+        s(&cfg),
+        "--out",
+        s(&out),
+        "--resume",
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("seed: 0 vs 9"), "{err}");
+}
+
+#[test]
+fn bad_run_files_name_the_file_field_and_line() {
+    let d = dir("bad");
+    let cases = [
+        ("preset = \"tiny\"\nepohcs = 3\n", "epohcs"),
+        ("preset = \"tiny\"\n\nbatch_size = \"big\"\n", "line 3"),
+        ("preset = \"tiny\"\nprimary = \"mixup\"\n", "primary"),
+        ("preset = \"huge\"\n", "huge"),
+        (
+            "preset = \"tiny\"\ntasks = [\"align\", \"cmlm\", \"nope\"]\n",
+            "unknown task `nope`",
+        ),
+        (
+            "preset = \"tiny\"\n[strategy]\ntype = \"neumann\"\nalpha = -1.0\n",
+            "alpha",
+        ),
+    ];
+    for (i, (text, needle)) in cases.iter().enumerate() {
+        let p = d.join(format!("bad{i}.toml"));
+        std::fs::write(&p, text).unwrap();
+        let o = meltr(&[
+            "train",
+            "--config",
+            s(&p),
+            "--out",
+            s(&d.join("o")),
+            "--quiet",
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{text}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(needle), "{text}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+    let o = meltr(&["train", "--config", "/no/such/run.toml", "--quiet"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/no/such/run.toml"));
+}

@@ -2,6 +2,7 @@
 //! prints. A user mistake ends with a one-line error and exit code 2, never
 //! a panic.
 
+mod compare;
 mod head;
 mod pretrain;
 mod tasks;
@@ -36,6 +37,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Text-to-video retrieval of a backbone checkpoint.
     Eval(train::EvalArgs),
+    /// Compare ways of combining the losses (the paper's table 8).
+    Compare(compare::Args),
     /// List the registered auxiliary tasks.
     Tasks(tasks::Args),
 }
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
         Command::Pretrain(a) => pretrain::run(a),
         Command::Train(a) => train::run(a),
         Command::Eval(a) => train::eval(a),
+        Command::Compare(a) => compare::run(a),
         Command::Tasks(a) => tasks::run(a),
     };
     match result {

@@ -3,6 +3,7 @@
 //! built-in world).
 
 mod checkpoint;
+pub mod compare;
 mod config;
 mod retrieval;
 mod task_model;

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::hypergrad::{BatchRing, MetaLearner, MetaOutcome};
 use crate::meta_loss::MetaLoss;
 use crate::world::{mix64, Batch, Example, Split, World};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -38,7 +38,7 @@ pub enum Event {
 }
 
 /// One epoch's figures.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EpochReport {
     /// Zero-based epoch.
     pub epoch: usize,
@@ -57,7 +57,7 @@ pub struct EpochReport {
 }
 
 /// What a whole run did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunSummary {
     /// Task names.
     pub tasks: Vec<String>,

@@ -1,0 +1,164 @@
+//! The comparison of the paper's table 8 on the built-in world: the same
+//! backbone, data and seeds, fine-tuned with each way of combining the
+//! losses; test R@1 (mean ± spread over seeds), epoch time and peak memory
+//! relative to the plain multi-task sum.
+
+use super::trainer::RunSummary;
+use crate::error::{Error, Result};
+use serde::Serialize;
+use std::path::Path;
+
+/// A way of combining the losses, as a run-file fragment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Method {
+    /// Short name (`--methods` takes these).
+    pub name: &'static str,
+    /// What it is, for the table.
+    pub label: &'static str,
+}
+
+/// Every method, in the table's order.
+pub const METHODS: [Method; 8] = [
+    Method { name: "primary", label: "primary task only" },
+    Method { name: "sum", label: "plain multi-task sum" },
+    Method { name: "weighted", label: "fixed weights (primary 1, others 0.3)" },
+    Method { name: "linear", label: "learned linear (AID-FP-Lite)" },
+    Method { name: "meltr", label: "MELTR, AID-FP-Lite" },
+    Method { name: "neumann", label: "MELTR, Neumann (3 terms)" },
+    Method { name: "cg", label: "MELTR, conjugate gradient (3 iters)" },
+    Method { name: "unrolled", label: "MELTR, one-step unrolled" },
+];
+
+/// Looks methods up by name; the error lists the known names.
+pub fn methods_by_name(names: &[String]) -> Result<Vec<Method>> {
+    names
+        .iter()
+        .map(|n| {
+            METHODS.iter().copied().find(|m| m.name == n).ok_or_else(|| Error::InvalidSetting {
+                field: "methods".into(),
+                value: n.clone(),
+                reason: format!(
+                    "known methods: {}",
+                    METHODS.iter().map(|m| m.name).collect::<Vec<_>>().join(", ")
+                ),
+            })
+        })
+        .collect()
+}
+
+/// The run file of `method` on top of `base` (a run file with the shared
+/// settings: preset, backbone, tasks with the primary first, ...).
+pub fn run_file(base: &str, method: Method, tasks: &[String], primary: &str, seed: u64) -> String {
+    let k = tasks.len();
+    let list = |v: &[String]| format!("[{}]", v.iter().map(|t| format!("{t:?}")).collect::<Vec<_>>().join(", "));
+    let none = "[strategy]\ntype = \"none\"\n";
+    let meltr = |strategy: &str| {
+        format!("[meta_loss]\ntype = \"meltr\"\npreset = \"univl\"\ntasks = {k}\nseed = {seed}\n[strategy]\n{strategy}\n")
+    };
+    let body = match method.name {
+        "primary" => format!("tasks = [{primary:?}]\n[meta_loss]\ntype = \"sum\"\n{none}"),
+        "sum" => format!("[meta_loss]\ntype = \"sum\"\n{none}"),
+        "weighted" => {
+            let w: Vec<String> = tasks.iter().map(|t| if t == primary { "1.0".into() } else { "0.3".into() }).collect();
+            format!("[meta_loss]\ntype = \"weighted\"\nweights = [{}]\n{none}", w.join(", "))
+        }
+        "linear" => format!("[meta_loss]\ntype = \"learned_linear\"\ntasks = {k}\n[strategy]\ntype = \"identity\"\n"),
+        "meltr" => meltr("type = \"identity\""),
+        "neumann" => meltr("type = \"neumann\"\nterms = 3\nalpha = 0.1"),
+        "cg" => meltr("type = \"conjugate_gradient\"\niters = 3\ndamping = 0.1"),
+        "unrolled" => meltr("type = \"unrolled\"\nlr = 0.01"),
+        other => unreachable!("unknown method {other}"),
+    };
+    let tasks_line = if method.name == "primary" { String::new() } else { format!("tasks = {}\n", list(tasks)) };
+    format!("{base}\nseed = {seed}\n{tasks_line}{body}")
+}
+
+/// One method's row of the table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    /// The method's short name.
+    pub method: String,
+    /// What it is.
+    pub label: String,
+    /// Test R@1 per seed.
+    pub test_r1: Vec<f32>,
+    /// Mean test R@1.
+    pub r1_mean: f32,
+    /// Half the range of test R@1 over seeds.
+    pub r1_spread: f32,
+    /// Mean validation R@1 (what settings are chosen on).
+    pub val_r1_mean: f32,
+    /// Mean seconds per epoch (training only).
+    pub epoch_seconds: f64,
+    /// Epoch time relative to the plain sum.
+    pub time_vs_sum: f64,
+    /// Peak resident memory, MiB.
+    pub peak_mib: f64,
+    /// Peak memory relative to the plain sum.
+    pub memory_vs_sum: f64,
+}
+
+/// Builds the rows from each method's summaries (one per seed).
+pub fn rows(results: &[(Method, Vec<RunSummary>)]) -> Vec<Row> {
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let mut rows: Vec<Row> = results
+        .iter()
+        .map(|(m, runs)| {
+            let r1: Vec<f32> = runs.iter().map(|r| r.final_test.r1).collect();
+            let (lo, hi) = r1.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+            let val: Vec<f64> = runs.iter().filter_map(|r| r.epochs.last()).map(|e| e.val.r1 as f64).collect();
+            let secs: Vec<f64> = runs.iter().flat_map(|r| r.epochs.iter().map(|e| e.seconds)).collect();
+            let peak: Vec<f64> = runs.iter().map(|r| r.peak_rss_mib).collect();
+            Row {
+                method: m.name.into(),
+                label: m.label.into(),
+                r1_mean: mean(&r1.iter().map(|x| *x as f64).collect::<Vec<_>>()) as f32,
+                r1_spread: (hi - lo) / 2.0,
+                test_r1: r1,
+                val_r1_mean: mean(&val) as f32,
+                epoch_seconds: mean(&secs),
+                time_vs_sum: f64::NAN,
+                peak_mib: mean(&peak),
+                memory_vs_sum: f64::NAN,
+            }
+        })
+        .collect();
+    if let Some(sum) = rows.iter().find(|r| r.method == "sum").cloned() {
+        for r in &mut rows {
+            r.time_vs_sum = r.epoch_seconds / sum.epoch_seconds;
+            r.memory_vs_sum = r.peak_mib / sum.peak_mib;
+        }
+    }
+    rows
+}
+
+/// The table in markdown.
+pub fn markdown(rows: &[Row], seeds: usize) -> String {
+    let mut s = format!(
+        "| method | test R@1 (mean ± half-range, {seeds} seed{}) | val R@1 | epoch time vs sum | peak memory vs sum |\n|---|---|---|---|---|\n",
+        if seeds == 1 { "" } else { "s" }
+    );
+    let ratio = |x: f64| if x.is_finite() { format!("{x:.3}×") } else { "—".into() };
+    for r in rows {
+        s += &format!(
+            "| {} | {:.1} ± {:.1} | {:.1} | {} ({:.2} s) | {} ({:.0} MiB) |\n",
+            r.label,
+            r.r1_mean,
+            r.r1_spread,
+            r.val_r1_mean,
+            ratio(r.time_vs_sum),
+            r.epoch_seconds,
+            ratio(r.memory_vs_sum),
+            r.peak_mib
+        );
+    }
+    s
+}
+
+/// Writes `compare.md` and `compare.json` into `out` atomically.
+pub fn write(rows: &[Row], seeds: usize, out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    crate::atomic::write_atomic(&out.join("compare.md"), markdown(rows, seeds).as_bytes())?;
+    let json = serde_json::to_string_pretty(rows).expect("rows serialise");
+    crate::atomic::write_atomic(&out.join("compare.json"), json.as_bytes())
+}

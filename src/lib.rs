@@ -15,7 +15,7 @@ pub use error::{Error, Result};
 
 /// The tensor library, re-exported so task crates use the same version and features.
 pub use dfdx;
-pub mod world;
 pub mod aux_task;
 pub mod backbone;
 pub mod pretrain;
+pub mod world;

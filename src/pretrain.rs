@@ -122,7 +122,11 @@ impl PretrainConfig {
             return bad("lr", self.lr.to_string(), "must be a positive number");
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return bad("weight_decay", self.weight_decay.to_string(), "must be a non-negative number");
+            return bad(
+                "weight_decay",
+                self.weight_decay.to_string(),
+                "must be a non-negative number",
+            );
         }
         Ok(())
     }
@@ -285,7 +289,11 @@ pub fn pretrain(
         let losses = taped.values().to_vec();
         if losses.iter().any(|l| !l.is_finite()) {
             skipped += 1;
-            tracing::warn!(step, "non-finite loss ({}); step skipped", pairs(&names, &losses));
+            tracing::warn!(
+                step,
+                "non-finite loss ({}); step skipped",
+                pairs(&names, &losses)
+            );
             continue;
         }
         let grad = taped.backward(&ones)?;
@@ -322,7 +330,11 @@ pub fn pretrain(
     let seconds = start.elapsed().as_secs_f64();
     let eval_after = tasks.losses_at(&model, model.params(), &eval, eval_seed)?;
     tracing::info!("held-out after: {}", pairs(&names, &eval_after));
-    let mean = |v: Vec<f64>, n: u64| v.into_iter().map(|s| (s / n.max(1) as f64) as f32).collect();
+    let mean = |v: Vec<f64>, n: u64| {
+        v.into_iter()
+            .map(|s| (s / n.max(1) as f64) as f32)
+            .collect()
+    };
     Ok((
         model,
         PretrainReport {

@@ -11,9 +11,17 @@ use rand::{Rng, SeedableRng};
 type F = fn(&Net<meltr::backbone::Taped>, &meltr::world::Batch) -> Loss<meltr::backbone::Taped>;
 type G = fn(&Net<meltr::backbone::Free>, &meltr::world::Batch) -> Loss<meltr::backbone::Free>;
 
-fn weights<T: Tape<f32, Dev>>(net: &Net<T>, rows: usize) -> Tensor<(usize, Const<D_MODEL>), f32, Dev> {
+fn weights<T: Tape<f32, Dev>>(
+    net: &Net<T>,
+    rows: usize,
+) -> Tensor<(usize, Const<D_MODEL>), f32, Dev> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
-    net.constant((0..rows * D_MODEL).map(|_| rng.gen_range(-1.0..1.0)).collect(), (rows, Const::<D_MODEL>))
+    net.constant(
+        (0..rows * D_MODEL)
+            .map(|_| rng.gen_range(-1.0..1.0))
+            .collect(),
+        (rows, Const::<D_MODEL>),
+    )
 }
 
 fn check(what: &str, block: &str, f: F, g: G) {
@@ -43,7 +51,10 @@ fn check(what: &str, block: &str, f: F, g: G) {
         .min_by(|a, b| a.1.total_cmp(&b.1))
         .unwrap();
     println!("{what:<28} along {block:<32} fd {fd:12.6} grad {exact:12.6} rel {rel:.2e}");
-    assert!(rel < 0.03, "{what}: along {block}: fd {fd} vs gradient {exact}");
+    assert!(
+        rel < 0.03,
+        "{what}: along {block}: fd {fd} vs gradient {exact}"
+    );
 }
 
 macro_rules! both {
@@ -85,11 +96,23 @@ fn net_pieces_match_central_differences() {
     }
     let cases: [(&str, &str, (F, G)); 6] = [
         ("text encoder", "text.token_embedding", both!(text)),
-        ("text encoder (attention)", "text.layer.attn.q.weight", both!(text)),
+        (
+            "text encoder (attention)",
+            "text.layer.attn.q.weight",
+            both!(text),
+        ),
         ("pooled text", "text.token_embedding", both!(pooled)),
-        ("normalised pooled text", "text.token_embedding", both!(normed)),
+        (
+            "normalised pooled text",
+            "text.token_embedding",
+            both!(normed),
+        ),
         ("text embedding", "text.token_embedding", both!(embedded)),
-        ("similarity softmax", "video.frame_embedding.weight", both!(sims)),
+        (
+            "similarity softmax",
+            "video.frame_embedding.weight",
+            both!(sims),
+        ),
     ];
     for (what, block, (f, g)) in cases {
         check(what, block, f, g);

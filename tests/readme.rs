@@ -15,6 +15,13 @@ fn readme_example_is_the_tested_file_and_short() {
         .nth(1)
         .and_then(|s| s.split("```").next())
         .expect("the section has a rust block");
-    assert_eq!(block, example, "README example differs from tests/custom_task.rs");
-    assert!(example.lines().count() < 50, "{} lines", example.lines().count());
+    assert_eq!(
+        block, example,
+        "README example differs from tests/custom_task.rs"
+    );
+    assert!(
+        example.lines().count() < 50,
+        "{} lines",
+        example.lines().count()
+    );
 }

@@ -39,13 +39,20 @@ impl AuxTask for Spin {
 inventory::submit!(TaskRegistration::of::<Spin>("spin", "test task"));
 
 fn err_of(text: &str) -> String {
-    PretrainRun::from_toml(text, "run.toml".as_ref()).unwrap_err().to_string()
+    PretrainRun::from_toml(text, "run.toml".as_ref())
+        .unwrap_err()
+        .to_string()
 }
 
 #[test]
 fn unknown_task_lists_the_known_ones() {
-    let e = build_task("nope", &toml::Value::Table(Default::default())).unwrap_err().to_string();
-    assert!(e.contains("unknown task `nope`") && e.contains("spin"), "{e}");
+    let e = build_task("nope", &toml::Value::Table(Default::default()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("unknown task `nope`") && e.contains("spin"),
+        "{e}"
+    );
     let e = err_of("[[tasks]]\ntype = \"nope\"\n");
     assert!(e.contains("unknown task `nope`"), "{e}");
 }
@@ -72,10 +79,19 @@ fn run_file_mistakes_are_named() {
 
 #[test]
 fn a_task_the_backbone_cannot_serve_is_refused_by_name() {
-    let model = VideoText::new(BackboneConfig { rotation_head: false, ..Default::default() }, 0);
+    let model = VideoText::new(
+        BackboneConfig {
+            rotation_head: false,
+            ..Default::default()
+        },
+        0,
+    );
     let set = TaskSet::from_names(&["spin"]).unwrap();
     let e = set.check_served(&model).unwrap_err().to_string();
-    assert!(e.contains("task `spin`") && e.contains("rotation_head"), "{e}");
+    assert!(
+        e.contains("task `spin`") && e.contains("rotation_head"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -83,21 +99,39 @@ fn task_set_checks_weights_and_batches() {
     let model = VideoText::new(BackboneConfig::default(), 0);
     let set = TaskSet::from_names(&["spin"]).unwrap();
     let batch = World::new(0).pretrain_batch(0, 2);
-    let taped = set.forward_taped(&model, model.params(), &batch, 0).unwrap();
+    let taped = set
+        .forward_taped(&model, model.params(), &batch, 0)
+        .unwrap();
     let e = taped.backward(&[1.0, 2.0]).unwrap_err().to_string();
-    assert!(e.contains("task weights") && e.contains("expected 1"), "{e}");
-    let empty = Batch { tokens: vec![], frames: vec![] };
-    let e = set.losses_at(&model, model.params(), &empty, 0).unwrap_err().to_string();
+    assert!(
+        e.contains("task weights") && e.contains("expected 1"),
+        "{e}"
+    );
+    let empty = Batch {
+        tokens: vec![],
+        frames: vec![],
+    };
+    let e = set
+        .losses_at(&model, model.params(), &empty, 0)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("batch"), "{e}");
 }
 
 #[test]
 fn taped_backward_with_weights_is_the_weighted_sum_of_single_gradients() {
     let model = VideoText::new(BackboneConfig::default(), 0);
-    let set = TaskSet::new(vec![Box::new(Spin { scale: 1.0 }), Box::new(Spin { scale: 2.0 })]);
+    let set = TaskSet::new(vec![
+        Box::new(Spin { scale: 1.0 }),
+        Box::new(Spin { scale: 2.0 }),
+    ]);
     let batch = World::new(0).pretrain_batch(0, 4);
     let w = model.params();
-    let g = set.forward_taped(&model, w, &batch, 3).unwrap().backward(&[0.5, -1.5]).unwrap();
+    let g = set
+        .forward_taped(&model, w, &batch, 3)
+        .unwrap()
+        .backward(&[0.5, -1.5])
+        .unwrap();
     let (_, g0) = set.task_grad(&model, w, &batch, 3, 0).unwrap();
     let (_, g1) = set.task_grad(&model, w, &batch, 3, 1).unwrap();
     let expect = g0.add_scaled(1.0, &g0).add_scaled(-1.0, &g0); // g0, via axpy

@@ -94,7 +94,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         tasks = TaskSet::from_names(names)?;
     }
     if let Some(dir) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        anyhow::ensure!(dir.is_dir(), "--out {}: folder {} does not exist", args.out.display(), dir.display());
+        anyhow::ensure!(
+            dir.is_dir(),
+            "--out {}: folder {} does not exist",
+            args.out.display(),
+            dir.display()
+        );
     }
 
     let bar = if args.quiet {
@@ -103,9 +108,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ProgressBar::new(config.steps)
     };
     bar.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps ({eta} left) {msg}")
-            .expect("valid template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:30}] {pos}/{len} steps ({eta} left) {msg}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
     );
     let log_bar = bar.clone();
     tracing_subscriber::fmt()
@@ -136,7 +143,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut meta = BTreeMap::new();
     meta.insert("tasks".to_string(), report.tasks.join(","));
     meta.insert("steps".to_string(), report.steps.to_string());
-    meta.insert("pretrain_config".to_string(), serde_json::to_string(&config)?);
+    meta.insert(
+        "pretrain_config".to_string(),
+        serde_json::to_string(&config)?,
+    );
     model
         .save_with(&args.out, &meta)
         .with_context(|| format!("writing {}", args.out.display()))?;
@@ -152,7 +162,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         report.skipped,
         args.out.display()
     );
-    println!("{:<10} {:>12} {:>12} {:>14} {:>14}", "task", "train first", "train last", "held-out before", "held-out after");
+    println!(
+        "{:<10} {:>12} {:>12} {:>14} {:>14}",
+        "task", "train first", "train last", "held-out before", "held-out after"
+    );
     for (i, name) in report.tasks.iter().enumerate() {
         println!(
             "{:<10} {:>12.4} {:>12.4} {:>14.4} {:>14.4}",

@@ -9,7 +9,9 @@ use dfdx::prelude::*;
 pub type Logits<T> = Tensor<(usize, usize), f32, Dev, T>;
 
 fn identity<T: Tape<f32, Dev>>(net: &Net<T>, n: usize) -> Tensor<(usize, usize), f32, Dev> {
-    let eye = (0..n * n).map(|i| if i % (n + 1) == 0 { 1.0 } else { 0.0 }).collect();
+    let eye = (0..n * n)
+        .map(|i| if i % (n + 1) == 0 { 1.0 } else { 0.0 })
+        .collect();
     net.constant(eye, (n, n))
 }
 

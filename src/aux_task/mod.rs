@@ -53,7 +53,9 @@ pub mod testing;
 
 pub use capability::Capability;
 pub use contrastive::{info_nce, symmetric_info_nce, Logits};
-pub use registry::{build_task, find_task, from_config, registered_tasks, tasks_from_toml, TaskRegistration};
+pub use registry::{
+    build_task, find_task, from_config, registered_tasks, tasks_from_toml, TaskRegistration,
+};
 pub use set::{task_seed, TapedLosses, TaskSet};
 
 use crate::backbone::{Free, Loss, Net, Taped};

@@ -44,11 +44,20 @@ impl TaskRegistration {
 
 /// Deserialises task `T` from its settings; an unknown or ill-typed field is
 /// an error naming the task and the field.
-pub fn from_config<T: AuxTask + DeserializeOwned + 'static>(config: &toml::Value) -> Result<Box<dyn AuxTask>> {
-    let task: T = config.clone().try_into().map_err(|e: toml::de::Error| Error::TaskConfig {
-        task: std::any::type_name::<T>().rsplit("::").next().unwrap_or("?").to_lowercase(),
-        message: e.message().to_string(),
-    })?;
+pub fn from_config<T: AuxTask + DeserializeOwned + 'static>(
+    config: &toml::Value,
+) -> Result<Box<dyn AuxTask>> {
+    let task: T = config
+        .clone()
+        .try_into()
+        .map_err(|e: toml::de::Error| Error::TaskConfig {
+            task: std::any::type_name::<T>()
+                .rsplit("::")
+                .next()
+                .unwrap_or("?")
+                .to_lowercase(),
+            message: e.message().to_string(),
+        })?;
     Ok(Box::new(task))
 }
 
@@ -63,14 +72,17 @@ pub fn registered_tasks() -> Vec<&'static TaskRegistration> {
 /// The registration called `name`, or an error listing the known tasks.
 pub fn find_task(name: &str) -> Result<&'static TaskRegistration> {
     let all = registered_tasks();
-    all.iter().find(|r| r.name == name).copied().ok_or_else(|| Error::UnknownTask {
-        name: name.to_string(),
-        known: if all.is_empty() {
-            "(none registered)".to_string()
-        } else {
-            all.iter().map(|r| r.name).collect::<Vec<_>>().join(", ")
-        },
-    })
+    all.iter()
+        .find(|r| r.name == name)
+        .copied()
+        .ok_or_else(|| Error::UnknownTask {
+            name: name.to_string(),
+            known: if all.is_empty() {
+                "(none registered)".to_string()
+            } else {
+                all.iter().map(|r| r.name).collect::<Vec<_>>().join(", ")
+            },
+        })
 }
 
 /// Builds task `name` from its settings.

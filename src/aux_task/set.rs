@@ -77,7 +77,11 @@ impl TaskSet {
                 return Err(Error::TaskNotServed {
                     task: t.name().to_string(),
                     needs: missing.to_string(),
-                    has: has.iter().map(Capability::to_string).collect::<Vec<_>>().join(", "),
+                    has: has
+                        .iter()
+                        .map(Capability::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 });
             }
         }
@@ -85,7 +89,13 @@ impl TaskSet {
     }
 
     /// The K losses at parameters `w`, recording no tape.
-    pub fn losses_at(&self, model: &VideoText, w: &ParamVec, batch: &Batch, seed: u64) -> Result<Vec<f32>> {
+    pub fn losses_at(
+        &self,
+        model: &VideoText,
+        w: &ParamVec,
+        batch: &Batch,
+        seed: u64,
+    ) -> Result<Vec<f32>> {
         batch.validate()?;
         let net = model.net_at(w);
         self.tasks
@@ -111,11 +121,22 @@ impl TaskSet {
             losses.push(t.loss_taped(&net, batch, task_seed(seed, k))?);
         }
         let values = losses.iter().map(|l| l.array()).collect();
-        Ok(TapedLosses { net, losses, values })
+        Ok(TapedLosses {
+            net,
+            losses,
+            values,
+        })
     }
 
     /// Task `k`'s loss and its gradient at `w` (seeded as within the set).
-    pub fn task_grad(&self, model: &VideoText, w: &ParamVec, batch: &Batch, seed: u64, k: usize) -> Result<(f32, ParamVec)> {
+    pub fn task_grad(
+        &self,
+        model: &VideoText,
+        w: &ParamVec,
+        batch: &Batch,
+        seed: u64,
+        k: usize,
+    ) -> Result<(f32, ParamVec)> {
         let task = self.tasks.get(k).ok_or_else(|| Error::InvalidSetting {
             field: "task index".into(),
             value: k.to_string(),

@@ -28,24 +28,37 @@ fn check_gradient(set: &TaskSet, model: &VideoText, batch: &crate::world::Batch,
     for c in set.tasks()[0].needs() {
         let p = model.layout().get(probe(c)).expect("probe block exists");
         let mut v = vec![0.0f32; gv.len()];
-        v[p.offset..p.offset + p.block.len()].copy_from_slice(&gv[p.offset..p.offset + p.block.len()]);
+        v[p.offset..p.offset + p.block.len()]
+            .copy_from_slice(&gv[p.offset..p.offset + p.block.len()]);
         let v = ParamVec::from_vec(model.dev(), v);
         let exact = v.dot(&v);
-        assert!(exact > 0.0, "{name}: no gradient reaches {} (needed for {c})", p.block.name);
+        assert!(
+            exact > 0.0,
+            "{name}: no gradient reaches {} (needed for {c})",
+            p.block.name
+        );
         // The best of three steps: f32 round-off spoils small steps,
         // curvature large ones; a wrong gradient disagrees at every step.
         let (fd, rel) = [1e-2f32, 1e-3, 1e-4]
             .into_iter()
             .map(|k| {
                 let eps = k * w.norm() / v.norm();
-                let up = set.losses_at(model, &w.add_scaled(eps, &v), batch, 42).unwrap()[0] as f64;
-                let down = set.losses_at(model, &w.add_scaled(-eps, &v), batch, 42).unwrap()[0] as f64;
+                let up = set
+                    .losses_at(model, &w.add_scaled(eps, &v), batch, 42)
+                    .unwrap()[0] as f64;
+                let down = set
+                    .losses_at(model, &w.add_scaled(-eps, &v), batch, 42)
+                    .unwrap()[0] as f64;
                 let fd = (up - down) / (2.0 * eps as f64);
                 (fd, (fd - exact as f64).abs() / exact as f64)
             })
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .expect("three steps");
-        assert!(rel < 0.05, "{name}: along {}: central difference {fd}, gradient says {exact} ({rel:.3} rel)", p.block.name);
+        assert!(
+            rel < 0.05,
+            "{name}: along {}: central difference {fd}, gradient says {exact} ({rel:.3} rel)",
+            p.block.name
+        );
     }
 }
 
@@ -72,17 +85,25 @@ pub fn check_task(task: Box<dyn AuxTask>, ratio: f32) {
     let err = super::build_task(&name, &toml::Value::Table(bad))
         .expect_err("an unknown field must be refused")
         .to_string();
-    assert!(err.contains("no_such_field") && err.contains(&name), "{err}");
+    assert!(
+        err.contains("no_such_field") && err.contains(&name),
+        "{err}"
+    );
 
     #[derive(serde::Serialize)]
     struct Run<'a> {
         tasks: Vec<&'a dyn AuxTask>,
     }
-    let text = toml::to_string(&Run { tasks: vec![task.as_ref()] }).expect("serialises");
+    let text = toml::to_string(&Run {
+        tasks: vec![task.as_ref()],
+    })
+    .expect("serialises");
     let table: toml::Table = text.parse().expect("parses");
-    let back = tasks_from_toml(table["tasks"].as_array().expect("array")).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    let typetag_back: Box<dyn AuxTask> = toml::from_str(&toml::to_string(&task).expect("serialises"))
-        .unwrap_or_else(|e| panic!("typetag round trip of {name}: {e}"));
+    let back = tasks_from_toml(table["tasks"].as_array().expect("array"))
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let typetag_back: Box<dyn AuxTask> =
+        toml::from_str(&toml::to_string(&task).expect("serialises"))
+            .unwrap_or_else(|e| panic!("typetag round trip of {name}: {e}"));
 
     let model = VideoText::new(BackboneConfig::default(), 1);
     let batch = World::new(1).pretrain_batch(3, 16);
@@ -91,16 +112,29 @@ pub fn check_task(task: Box<dyn AuxTask>, ratio: f32) {
     let w = model.params();
     let free = set.losses_at(&model, w, &batch, 42).unwrap()[0];
     assert!(free.is_finite(), "{name}: loss {free}");
-    assert_eq!(set.losses_at(&model, w, &batch, 42).unwrap()[0], free, "{name}: same seed, different loss");
+    assert_eq!(
+        set.losses_at(&model, w, &batch, 42).unwrap()[0],
+        free,
+        "{name}: same seed, different loss"
+    );
     let again = TaskSet::new(back).losses_at(&model, w, &batch, 42).unwrap()[0];
     assert_eq!(again, free, "{name}: run-file round trip changed the loss");
-    let again = TaskSet::new(vec![typetag_back]).losses_at(&model, w, &batch, 42).unwrap()[0];
+    let again = TaskSet::new(vec![typetag_back])
+        .losses_at(&model, w, &batch, 42)
+        .unwrap()[0];
     assert_eq!(again, free, "{name}: typetag round trip changed the loss");
     let taped = set.forward_taped(&model, w, &batch, 42).unwrap();
     let tv = taped.values()[0];
-    assert!((tv - free).abs() <= 1e-5 * free.abs().max(1.0), "{name}: taped {tv} vs free {free}");
+    assert!(
+        (tv - free).abs() <= 1e-5 * free.abs().max(1.0),
+        "{name}: taped {tv} vs free {free}"
+    );
     let g = taped.backward(&[1.0]).unwrap();
-    assert!(g.is_finite() && g.norm() > 0.0, "{name}: gradient norm {}", g.norm());
+    assert!(
+        g.is_finite() && g.norm() > 0.0,
+        "{name}: gradient norm {}",
+        g.norm()
+    );
     check_gradient(&set, &model, &batch, &g);
 
     let cfg = PretrainConfig {
@@ -116,5 +150,8 @@ pub fn check_task(task: Box<dyn AuxTask>, ratio: f32) {
         "{name}: held-out loss {before:.4} -> {after:.4} in {} steps ({:.2} s; train {:.4} -> {:.4})",
         r.steps, r.seconds, r.first[0], r.last[0]
     );
-    assert!(after < ratio * before, "{name}: held-out loss {before} -> {after}, wanted below {ratio} x");
+    assert!(
+        after < ratio * before,
+        "{name}: held-out loss {before} -> {after}, wanted below {ratio} x"
+    );
 }

@@ -101,10 +101,19 @@ mod tests {
         let dev = Dev::default();
         let mut w = ParamVec::from_vec(&dev, vec![1.0, -2.0, 0.5]);
         let g = ParamVec::from_vec(&dev, vec![0.3, -4.0, 0.0]);
-        let mut opt = Adam::new(AdamConfig { lr: 0.1, ..Default::default() }, &w);
+        let mut opt = Adam::new(
+            AdamConfig {
+                lr: 0.1,
+                ..Default::default()
+            },
+            &w,
+        );
         opt.step(&mut w, &g).unwrap();
         let w = w.to_vec();
-        assert!((w[0] - 0.9).abs() < 1e-5 && (w[1] + 1.9).abs() < 1e-5 && w[2] == 0.5, "{w:?}");
+        assert!(
+            (w[0] - 0.9).abs() < 1e-5 && (w[1] + 1.9).abs() < 1e-5 && w[2] == 0.5,
+            "{w:?}"
+        );
     }
 
     #[test]

@@ -69,7 +69,11 @@ impl VideoText {
 
     /// Parses checkpoint bytes onto `dev`, returning the model and its
     /// metadata; `path` is only used in error messages.
-    pub fn from_bytes(bytes: &[u8], path: &Path, dev: Dev) -> Result<(VideoText, BTreeMap<String, String>)> {
+    pub fn from_bytes(
+        bytes: &[u8],
+        path: &Path,
+        dev: Dev,
+    ) -> Result<(VideoText, BTreeMap<String, String>)> {
         let bad = |reason: String| Error::BadWeightsFile {
             path: path.into(),
             reason,
@@ -83,7 +87,11 @@ impl VideoText {
             .unwrap_or_default();
         match meta.get("format") {
             Some(f) if f == FORMAT => {}
-            Some(f) => return Err(bad(format!("format `{f}`, expected `{FORMAT}` (is this a head file?)"))),
+            Some(f) => {
+                return Err(bad(format!(
+                    "format `{f}`, expected `{FORMAT}` (is this a head file?)"
+                )))
+            }
             None => return Err(bad(format!("no `format` metadata; expected `{FORMAT}`"))),
         }
         if let Some(w) = meta.get("widths") {
@@ -92,7 +100,9 @@ impl VideoText {
             }
         }
         let config: BackboneConfig = match meta.get("config") {
-            Some(c) => serde_json::from_str(c).map_err(|e| bad(format!("metadata `config`: {e}")))?,
+            Some(c) => {
+                serde_json::from_str(c).map_err(|e| bad(format!("metadata `config`: {e}")))?
+            }
             None => BackboneConfig::default(),
         };
         let layout = config.layout();
@@ -173,15 +183,29 @@ mod tests {
         assert!(e.contains("not a valid weights file"), "{e}");
 
         // A checkpoint without the rotation head whose metadata claims one.
-        let small = VideoText::new(BackboneConfig { rotation_head: false, ..Default::default() }, 0);
+        let small = VideoText::new(
+            BackboneConfig {
+                rotation_head: false,
+                ..Default::default()
+            },
+            0,
+        );
         let bytes = small.to_bytes(&BTreeMap::new()).unwrap();
         let st = SafeTensors::deserialize(&bytes).unwrap();
         let mut md = HashMap::new();
         md.insert("format".to_string(), FORMAT.to_string());
-        md.insert("config".to_string(), serde_json::to_string(&BackboneConfig::default()).unwrap());
+        md.insert(
+            "config".to_string(),
+            serde_json::to_string(&BackboneConfig::default()).unwrap(),
+        );
         let b = safetensors::serialize(st.tensors(), &Some(md)).unwrap();
-        let e = VideoText::from_bytes(&b, &p, Dev::default()).unwrap_err().to_string();
-        assert!(e.contains("missing tensor `heads.rotation.weight`") && e.contains("[4, 32]"), "{e}");
+        let e = VideoText::from_bytes(&b, &p, Dev::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("missing tensor `heads.rotation.weight`") && e.contains("[4, 32]"),
+            "{e}"
+        );
 
         // A tensor with the wrong shape.
         let full = VideoText::new(BackboneConfig::default(), 0);
@@ -197,7 +221,12 @@ mod tests {
         let mut md = HashMap::new();
         md.insert("format".to_string(), FORMAT.to_string());
         let b = safetensors::serialize(views, &Some(md)).unwrap();
-        let e = VideoText::from_bytes(&b, &p, Dev::default()).unwrap_err().to_string();
-        assert!(e.contains("heads.rotation.bias") && e.contains("[5]") && e.contains("[4]"), "{e}");
+        let e = VideoText::from_bytes(&b, &p, Dev::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("heads.rotation.bias") && e.contains("[5]") && e.contains("[4]"),
+            "{e}"
+        );
     }
 }

@@ -33,7 +33,10 @@ impl Layout {
     /// Appends a block. Panics on a duplicate name (a programming error).
     pub fn push(&mut self, name: impl Into<String>, shape: &[usize]) {
         let name = name.into();
-        assert!(!self.index.contains_key(&name), "duplicate parameter {name}");
+        assert!(
+            !self.index.contains_key(&name),
+            "duplicate parameter {name}"
+        );
         let block = ParamBlock {
             name: name.clone(),
             shape: shape.to_vec(),

@@ -175,7 +175,11 @@ impl VideoText {
     }
 
     /// Assembles a backbone from parts (used by checkpoint loading).
-    pub(crate) fn from_parts(dev: Dev, config: BackboneConfig, params: ParamVec) -> Result<VideoText> {
+    pub(crate) fn from_parts(
+        dev: Dev,
+        config: BackboneConfig,
+        params: ParamVec,
+    ) -> Result<VideoText> {
         enable_buffer_cache(&dev);
         let layout = config.layout();
         if params.len() != layout.num_params() {

@@ -74,7 +74,10 @@ impl<'m> Net<'m, Taped> {
 impl<'m> Net<'m, Free> {
     /// A tape-free net at `w`.
     pub(crate) fn free(model: &'m VideoText, w: &ParamVec) -> Self {
-        Net { model, w: w.0.clone() }
+        Net {
+            model,
+            w: w.0.clone(),
+        }
     }
 }
 
@@ -170,7 +173,9 @@ impl<'m, T: Tape<f32, Dev>> Net<'m, T> {
         let a = self.self_attention(x, b, s, &format!("{name}.attn"));
         let x = self.layer_norm(res + a, &format!("{name}.norm1"));
         let res = x.retaped::<T>();
-        let h = self.linear::<D_MODEL, FF_WIDTH>(x, &format!("{name}.ff1")).relu();
+        let h = self
+            .linear::<D_MODEL, FF_WIDTH>(x, &format!("{name}.ff1"))
+            .relu();
         let h = self.linear::<FF_WIDTH, D_MODEL>(h, &format!("{name}.ff2"));
         self.layer_norm(res + h, &format!("{name}.norm2"))
     }
@@ -188,7 +193,8 @@ impl<'m, T: Tape<f32, Dev>> Net<'m, T> {
     pub fn embed_text(&self, tokens: &[usize]) -> Rows<T> {
         let b = tokens.len() / MAX_TOKENS;
         let idx = self.dev().tensor_from_vec(tokens.to_vec(), (tokens.len(),));
-        let table: Tensor<Rank2<VOCAB_SIZE, D_MODEL>, f32, Dev, T> = self.param("text.token_embedding");
+        let table: Tensor<Rank2<VOCAB_SIZE, D_MODEL>, f32, Dev, T> =
+            self.param("text.token_embedding");
         let x: Rows<T> = table.gather(idx);
         self.add_positions::<MAX_TOKENS>(x, b, "text.position_embedding")
     }
@@ -243,7 +249,10 @@ impl<'m, T: Tape<f32, Dev>> Net<'m, T> {
     pub fn cross(&self, text: Rows<T>, video: Rows<T>) -> Rows<T> {
         let b = text.shape().0 / MAX_TOKENS;
         let types: Tensor<Rank2<2, D_MODEL>, f32, Dev, T> = self.param("cross.type_embedding");
-        let t_type = types.retaped::<T>().slice((0..1, ..)).reshape_like(&(Const::<D_MODEL>,));
+        let t_type = types
+            .retaped::<T>()
+            .slice((0..1, ..))
+            .reshape_like(&(Const::<D_MODEL>,));
         let v_type = types.slice((1..2, ..)).reshape_like(&(Const::<D_MODEL>,));
         let (ts, vs) = (*text.shape(), *video.shape());
         let text = text + t_type.broadcast_like(&ts);
@@ -260,7 +269,8 @@ impl<'m, T: Tape<f32, Dev>> Net<'m, T> {
     /// Mean of each run of `per` consecutive rows: `(b * per, D) -> (b, D)`.
     pub fn pool(&self, x: Rows<T>, per: usize) -> Rows<T> {
         let b = x.shape().0 / per;
-        x.reshape_like(&(b, per, Const::<D_MODEL>)).mean::<_, Axis<1>>()
+        x.reshape_like(&(b, per, Const::<D_MODEL>))
+            .mean::<_, Axis<1>>()
     }
 
     /// The rows listed in `rows`, in that order.

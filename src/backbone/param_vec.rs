@@ -80,7 +80,8 @@ impl ParamVec {
 
     /// `<self, other>`. Panics if the lengths differ (a programming error).
     pub fn dot(&self, other: &ParamVec) -> f32 {
-        self.try_dot(other).expect("ParamVec::dot on vectors of different lengths")
+        self.try_dot(other)
+            .expect("ParamVec::dot on vectors of different lengths")
     }
 
     /// `<self, other>`, or an error on different lengths.
@@ -96,7 +97,8 @@ impl ParamVec {
 
     /// `self <- self + alpha * x`, in place. Panics on different lengths.
     pub fn axpy(&mut self, alpha: f32, x: &ParamVec) {
-        self.check_len(x).expect("ParamVec::axpy on vectors of different lengths");
+        self.check_len(x)
+            .expect("ParamVec::axpy on vectors of different lengths");
         self.0.axpy(1.0, &x.0, alpha);
     }
 

@@ -56,7 +56,9 @@ fn speed_words(s: Speed) -> &'static [&'static str] {
     }
 }
 
-const VERBS: [&str; 7] = ["moves", "goes", "travels", "slides", "drifts", "glides", "heads"];
+const VERBS: [&str; 7] = [
+    "moves", "goes", "travels", "slides", "drifts", "glides", "heads",
+];
 
 fn pick<R: Rng>(rng: &mut R, words: &[&'static str]) -> &'static str {
     words.choose(rng).copied().unwrap_or_default()
@@ -89,6 +91,10 @@ pub fn caption<R: Rng>(rng: &mut R, objects: &[Object]) -> String {
     for o in objects {
         parts.push(phrase(rng, o, objects.len() == 1));
     }
-    let joiner = if rng.gen_bool(0.5) { " and " } else { " while " };
+    let joiner = if rng.gen_bool(0.5) {
+        " and "
+    } else {
+        " while "
+    };
     parts.join(joiner)
 }

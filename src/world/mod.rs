@@ -31,8 +31,8 @@ mod vocab;
 pub use caption::caption;
 pub use render::{render, rotate_clip, CHANNELS, CLIP_LEN, FRAMES, FRAME_LEN, NOISE, SIDE};
 pub use scene::{
-    held_out, sample_scene, Colour, Direction, Distractor, Object, Scene, Shape, Size, Speed, COLOURS,
-    DIRECTIONS, SHAPES,
+    held_out, sample_scene, Colour, Direction, Distractor, Object, Scene, Shape, Size, Speed,
+    COLOURS, DIRECTIONS, SHAPES,
 };
 pub use vocab::{token_id, tokenize, MASK, MAX_TOKENS, PAD, UNK, VOCAB_SIZE, WORDS};
 

@@ -53,7 +53,10 @@ pub fn render<R: Rng>(scene: &Scene, rng: &mut R) -> Vec<f32> {
                     rgb[c] = SKY[c] * (1.0 - g) + GROUND[c] * g;
                 }
                 for d in &scene.distractors {
-                    let (px, py) = (d.start.0 + d.velocity.0 * t as f32, d.start.1 + d.velocity.1 * t as f32);
+                    let (px, py) = (
+                        d.start.0 + d.velocity.0 * t as f32,
+                        d.start.1 + d.velocity.1 * t as f32,
+                    );
                     let (fx, fy) = (x as f32 - px, y as f32 - py);
                     if (0.0..2.0).contains(&fx) && (0.0..2.0).contains(&fy) {
                         rgb = GREY;
@@ -109,6 +112,9 @@ mod tests {
         assert_ne!(once, clip);
         let four = rotate_clip(&rotate_clip(&rotate_clip(&once, 1), 1), 1);
         assert_eq!(four, clip);
-        assert_eq!(rotate_clip(&rotate_clip(&clip, 1), 1), rotate_clip(&clip, 2));
+        assert_eq!(
+            rotate_clip(&rotate_clip(&clip, 1), 1),
+            rotate_clip(&clip, 2)
+        );
     }
 }

@@ -71,7 +71,13 @@ pub enum Speed {
 }
 
 /// All shapes, in index order.
-pub const SHAPES: [Shape; 5] = [Shape::Square, Shape::Circle, Shape::Triangle, Shape::Cross, Shape::Diamond];
+pub const SHAPES: [Shape; 5] = [
+    Shape::Square,
+    Shape::Circle,
+    Shape::Triangle,
+    Shape::Cross,
+    Shape::Diamond,
+];
 /// All colours, in index order.
 pub const COLOURS: [Colour; 6] = [
     Colour::Red,
@@ -82,7 +88,12 @@ pub const COLOURS: [Colour; 6] = [
     Colour::Orange,
 ];
 /// All directions, in index order.
-pub const DIRECTIONS: [Direction; 4] = [Direction::Left, Direction::Right, Direction::Up, Direction::Down];
+pub const DIRECTIONS: [Direction; 4] = [
+    Direction::Left,
+    Direction::Right,
+    Direction::Up,
+    Direction::Down,
+];
 
 impl Colour {
     /// Linear RGB in [0, 1].
@@ -194,9 +205,17 @@ fn sample_object<R: Rng>(rng: &mut R, side: f32, frames: usize, allow_held_out: 
             break (s, c);
         }
     };
-    let size = if rng.gen_bool(0.5) { Size::Small } else { Size::Big };
+    let size = if rng.gen_bool(0.5) {
+        Size::Small
+    } else {
+        Size::Big
+    };
     let direction = DIRECTIONS[rng.gen_range(0..4)];
-    let speed = if rng.gen_bool(0.5) { Speed::Slow } else { Speed::Fast };
+    let speed = if rng.gen_bool(0.5) {
+        Speed::Slow
+    } else {
+        Speed::Fast
+    };
     let r = size.radius();
     let travel = speed.pixels_per_frame() * (frames - 1) as f32;
     let (lo, hi) = (r, side - 1.0 - r);
@@ -219,7 +238,12 @@ fn sample_object<R: Rng>(rng: &mut R, side: f32, frames: usize, allow_held_out: 
 }
 
 /// Draws a scene: one or two distinguishable objects and up to two distractors.
-pub fn sample_scene<R: Rng>(rng: &mut R, side: usize, frames: usize, allow_held_out: bool) -> Scene {
+pub fn sample_scene<R: Rng>(
+    rng: &mut R,
+    side: usize,
+    frames: usize,
+    allow_held_out: bool,
+) -> Scene {
     let side = side as f32;
     let first = sample_object(rng, side, frames, allow_held_out);
     let mut objects = vec![first];
@@ -234,9 +258,18 @@ pub fn sample_scene<R: Rng>(rng: &mut R, side: usize, frames: usize, allow_held_
     }
     let distractors = (0..rng.gen_range(0..=2))
         .map(|_| Distractor {
-            start: (half_step(rng, 0.0, side - 2.0), half_step(rng, 0.0, side - 2.0)),
-            velocity: (half_step(rng, -1.0, 1.0) * 0.5, half_step(rng, -1.0, 1.0) * 0.5),
+            start: (
+                half_step(rng, 0.0, side - 2.0),
+                half_step(rng, 0.0, side - 2.0),
+            ),
+            velocity: (
+                half_step(rng, -1.0, 1.0) * 0.5,
+                half_step(rng, -1.0, 1.0) * 0.5,
+            ),
         })
         .collect();
-    Scene { objects, distractors }
+    Scene {
+        objects,
+        distractors,
+    }
 }

@@ -17,26 +17,94 @@ pub const MAX_TOKENS: usize = 20;
 
 /// All tokens, id = position. Special tokens first.
 pub const WORDS: [&str; 80] = [
-    "[PAD]", "[MASK]", "[UNK]",
+    "[PAD]",
+    "[MASK]",
+    "[UNK]",
     // determiners and connectives
-    "a", "the", "one", "and", "while", "there", "is", "moving", "to", "as", "with",
+    "a",
+    "the",
+    "one",
+    "and",
+    "while",
+    "there",
+    "is",
+    "moving",
+    "to",
+    "as",
+    "with",
     // sizes
-    "small", "tiny", "little", "big", "large", "huge",
+    "small",
+    "tiny",
+    "little",
+    "big",
+    "large",
+    "huge",
     // colours
-    "red", "green", "blue", "yellow", "purple", "orange",
-    "crimson", "emerald", "navy", "golden", "violet", "amber",
+    "red",
+    "green",
+    "blue",
+    "yellow",
+    "purple",
+    "orange",
+    "crimson",
+    "emerald",
+    "navy",
+    "golden",
+    "violet",
+    "amber",
     // shapes
-    "square", "box", "block", "circle", "ball", "disc", "triangle", "wedge",
-    "cross", "plus", "diamond", "rhombus",
+    "square",
+    "box",
+    "block",
+    "circle",
+    "ball",
+    "disc",
+    "triangle",
+    "wedge",
+    "cross",
+    "plus",
+    "diamond",
+    "rhombus",
     // verbs
-    "moves", "goes", "travels", "slides", "drifts", "glides", "heads",
+    "moves",
+    "goes",
+    "travels",
+    "slides",
+    "drifts",
+    "glides",
+    "heads",
     // directions
-    "left", "right", "up", "down", "leftward", "rightward", "upward", "downward",
-    "upwards", "downwards", "side", "top", "bottom", "toward",
+    "left",
+    "right",
+    "up",
+    "down",
+    "leftward",
+    "rightward",
+    "upward",
+    "downward",
+    "upwards",
+    "downwards",
+    "side",
+    "top",
+    "bottom",
+    "toward",
     // speeds
-    "slowly", "gently", "lazily", "quickly", "fast", "rapidly", "swiftly",
+    "slowly",
+    "gently",
+    "lazily",
+    "quickly",
+    "fast",
+    "rapidly",
+    "swiftly",
     // filler
-    "scene", "clip", "video", "object", "shape", "in", "this", "of",
+    "scene",
+    "clip",
+    "video",
+    "object",
+    "shape",
+    "in",
+    "this",
+    "of",
 ];
 
 /// Number of token ids, specials included.
@@ -73,7 +141,10 @@ mod tests {
         let ids = tokenize("The big red ball moves left, quickly!");
         assert_eq!(ids.len(), MAX_TOKENS);
         let words: Vec<&str> = ids.iter().take(7).map(|&i| WORDS[i]).collect();
-        assert_eq!(words, ["the", "big", "red", "ball", "moves", "left", "quickly"]);
+        assert_eq!(
+            words,
+            ["the", "big", "red", "ball", "moves", "left", "quickly"]
+        );
         assert_eq!(ids[7], PAD);
         assert_eq!(tokenize("zebra")[0], UNK);
     }

@@ -49,7 +49,11 @@ impl AuxTask for Align {
         "align"
     }
     fn needs(&self) -> Vec<Capability> {
-        vec![Capability::TextEncoder, Capability::VideoEncoder, Capability::Retrieval]
+        vec![
+            Capability::TextEncoder,
+            Capability::VideoEncoder,
+            Capability::Retrieval,
+        ]
     }
     fn loss_taped(&self, net: &Net<Taped>, batch: &Batch, _seed: u64) -> Result<Loss<Taped>> {
         self.loss(net, batch)

@@ -59,7 +59,10 @@ impl Cmfm {
         let video = net.encode_frames(frames);
         let text = net.encode_text(&batch.tokens);
         let joint = net.cross(text, video);
-        let cross_rows: Vec<usize> = rows.iter().map(|r| cross_video_row(r / FRAMES, r % FRAMES)).collect();
+        let cross_rows: Vec<usize> = rows
+            .iter()
+            .map(|r| cross_video_row(r / FRAMES, r % FRAMES))
+            .collect();
         let pred = net.frame_prediction(net.gather_rows(joint, &cross_rows));
         let scale = 1.0 / (D_MODEL as f32).sqrt();
         Ok(info_nce(net, pred.matmul(targets.permute()) * scale))

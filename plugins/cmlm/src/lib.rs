@@ -35,7 +35,11 @@ pub fn mask_tokens(tokens: &[usize], prob: f64, seed: u64) -> (Vec<usize>, Vec<u
     let (mut rows, mut targets) = (vec![], vec![]);
     for (i, cap) in tokens.chunks(MAX_TOKENS).enumerate() {
         let words: Vec<usize> = (0..cap.len()).filter(|&j| cap[j] != PAD).collect();
-        let mut chosen: Vec<usize> = words.iter().copied().filter(|_| rng.gen_bool(prob)).collect();
+        let mut chosen: Vec<usize> = words
+            .iter()
+            .copied()
+            .filter(|_| rng.gen_bool(prob))
+            .collect();
         if chosen.is_empty() && !words.is_empty() {
             chosen.push(words[rng.gen_range(0..words.len())]);
         }
@@ -61,7 +65,10 @@ impl Cmlm {
         let text = net.encode_text(&masked);
         let video = net.encode_video(&batch.frames);
         let joint = net.cross(text, video);
-        let cross_rows: Vec<usize> = rows.iter().map(|r| cross_text_row(r / MAX_TOKENS, r % MAX_TOKENS)).collect();
+        let cross_rows: Vec<usize> = rows
+            .iter()
+            .map(|r| cross_text_row(r / MAX_TOKENS, r % MAX_TOKENS))
+            .collect();
         let logits = net.mlm_logits(net.gather_rows(joint, &cross_rows));
         let mut onehot = vec![0.0; rows.len() * VOCAB_SIZE];
         for (m, &t) in targets.iter().enumerate() {
@@ -109,7 +116,10 @@ mod tests {
         assert_eq!(a, mask_tokens(&batch.tokens, 0.15, 7));
         assert_ne!(a.1, mask_tokens(&batch.tokens, 0.15, 8).1);
         for i in 0..8 {
-            assert!(a.1.iter().any(|r| r / MAX_TOKENS == i), "caption {i} has no mask");
+            assert!(
+                a.1.iter().any(|r| r / MAX_TOKENS == i),
+                "caption {i} has no mask"
+            );
         }
     }
 

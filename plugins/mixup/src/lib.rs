@@ -61,14 +61,23 @@ impl Mixup {
         let mut target = vec![0.0; b * b];
         for i in 0..b {
             let (l, p) = (lambdas[i], partner[i]);
-            mixed.extend(batch.clip(i).iter().zip(batch.clip(p)).map(|(x, y)| l * x + (1.0 - l) * y));
+            mixed.extend(
+                batch
+                    .clip(i)
+                    .iter()
+                    .zip(batch.clip(p))
+                    .map(|(x, y)| l * x + (1.0 - l) * y),
+            );
             target[i * b + i] += l;
             target[i * b + p] += 1.0 - l;
         }
         let v = net.video_embedding(&mixed);
         let t = net.text_embedding(&batch.tokens);
         let logits = v.matmul(t.permute()) / self.temperature;
-        Ok(cross_entropy_with_logits_loss(logits, net.constant(target, (b, b))))
+        Ok(cross_entropy_with_logits_loss(
+            logits,
+            net.constant(target, (b, b)),
+        ))
     }
 }
 
@@ -78,7 +87,11 @@ impl AuxTask for Mixup {
         "mixup"
     }
     fn needs(&self) -> Vec<Capability> {
-        vec![Capability::TextEncoder, Capability::VideoEncoder, Capability::Retrieval]
+        vec![
+            Capability::TextEncoder,
+            Capability::VideoEncoder,
+            Capability::Retrieval,
+        ]
     }
     fn loss_taped(&self, net: &Net<Taped>, batch: &Batch, seed: u64) -> Result<Loss<Taped>> {
         self.loss(net, batch, seed)

@@ -37,7 +37,10 @@ impl Rotation {
         }
         let pooled = net.pool(net.encode_video(&frames), FRAMES);
         let logits = net.rotation_logits(pooled);
-        Ok(cross_entropy_with_logits_loss(logits, net.constant(target, (b, Const::<ROTATIONS>))))
+        Ok(cross_entropy_with_logits_loss(
+            logits,
+            net.constant(target, (b, Const::<ROTATIONS>)),
+        ))
     }
 }
 

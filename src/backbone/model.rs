@@ -103,9 +103,12 @@ impl BackboneConfig {
     }
 }
 
-/// Turns on dfdx's buffer cache: a step allocates the same buffers every
-/// time, and reusing them avoids fresh pages (on this CPU, page faults were
-/// a quarter of a step's time without it).
+/// Turns on dfdx's buffer cache: within a step, the backward pass reuses
+/// the forward pass's freed buffers instead of faulting in fresh pages (on
+/// this CPU, page faults were a quarter of a step's time without it). The
+/// cache keeps a buffer of every size it has seen, and sizes vary from step
+/// to step (masked rows), so [`VideoText::release_buffers`] empties it after
+/// each step.
 fn enable_buffer_cache(dev: &Dev) {
     use dfdx::tensor::Cache;
     dev.enable_cache();
@@ -207,6 +210,13 @@ impl VideoText {
     /// The configuration.
     pub fn config(&self) -> &BackboneConfig {
         &self.config
+    }
+
+    /// Frees the device's cached buffers (called after every step by
+    /// [`crate::aux_task::TaskSet`]; without it the cache grows to gigabytes).
+    pub fn release_buffers(&self) {
+        use dfdx::tensor::Cache;
+        self.dev.empty_cache();
     }
 
     /// The flat-vector indices of block number `i` of the layout.

@@ -97,6 +97,7 @@ impl TaskSet {
         seed: u64,
     ) -> Result<Vec<f32>> {
         batch.validate()?;
+        self.check_served(model)?;
         let net = model.net_at(w);
         let losses = self
             .tasks
@@ -118,6 +119,7 @@ impl TaskSet {
         seed: u64,
     ) -> Result<TapedLosses<'m>> {
         batch.validate()?;
+        self.check_served(model)?;
         let net = model.net_taped_at(w);
         let mut losses = Vec::with_capacity(self.len());
         for (k, t) in self.tasks.iter().enumerate() {
@@ -146,6 +148,7 @@ impl TaskSet {
             reason: format!("there are {} tasks", self.len()),
         })?;
         batch.validate()?;
+        self.check_served(model)?;
         let net = model.net_taped_at(w);
         let loss = task.loss_taped(&net, batch, task_seed(seed, k))?;
         let value = loss.array();

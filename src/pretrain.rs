@@ -132,10 +132,12 @@ impl PretrainConfig {
     }
 }
 
-/// Settings a run file may override (all optional).
+/// A run file: a preset, settings that override it (all optional), tasks.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Overrides {
+struct RunFile {
+    preset: Option<String>,
+    tasks: Option<Vec<toml::Value>>,
     steps: Option<u64>,
     batch_size: Option<usize>,
     lr: Option<f32>,
@@ -145,6 +147,18 @@ struct Overrides {
     eval_size: Option<usize>,
     log_every: Option<u64>,
     backbone: Option<BackboneConfig>,
+}
+
+/// One line for a TOML error: the line number and text it points at, and the message.
+pub(crate) fn toml_error_line(text: &str, e: &toml::de::Error) -> String {
+    match e.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            let src = text.lines().nth(line - 1).unwrap_or("").trim();
+            format!("line {line} (`{src}`): {}", e.message().trim())
+        }
+        None => e.message().trim().to_string(),
+    }
 }
 
 /// A parsed pretraining run file.
@@ -163,39 +177,25 @@ impl PretrainRun {
             path: path.into(),
             message,
         };
-        let mut table: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| cfg_err(e.to_string()))?;
-        let preset = match table.remove("preset") {
-            None => "quick".to_string(),
-            Some(toml::Value::String(s)) => s,
-            Some(v) => return Err(cfg_err(format!("`preset` must be a string, found {v}"))),
-        };
-        let tasks = match table.remove("tasks") {
+        let f: RunFile = toml::from_str(text).map_err(|e| cfg_err(toml_error_line(text, &e)))?;
+        let tasks = match &f.tasks {
             None => TaskSet::from_names(&DEFAULT_TASKS)?,
-            Some(toml::Value::Array(a)) => TaskSet::new(tasks_from_toml(&a)?),
-            Some(_) => {
-                return Err(cfg_err(
-                    "`tasks` must be an array of tables ([[tasks]])".into(),
-                ))
-            }
+            Some(a) => TaskSet::new(tasks_from_toml(a)?),
         };
-        let o: Overrides = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| cfg_err(e.message().to_string()))?;
-        let mut c = PretrainConfig::preset(&preset)?;
-        c.steps = o.steps.unwrap_or(c.steps);
-        c.batch_size = o.batch_size.unwrap_or(c.batch_size);
-        c.lr = o.lr.unwrap_or(c.lr);
-        c.weight_decay = o.weight_decay.unwrap_or(c.weight_decay);
-        c.seed = o.seed.unwrap_or(c.seed);
-        c.world_seed = o.world_seed.unwrap_or(c.world_seed);
-        c.eval_size = o.eval_size.unwrap_or(c.eval_size);
-        c.log_every = o.log_every.unwrap_or(c.log_every);
-        c.backbone = o.backbone.unwrap_or(c.backbone);
+        let mut c = PretrainConfig::preset(f.preset.as_deref().unwrap_or("quick"))?;
+        c.steps = f.steps.unwrap_or(c.steps);
+        c.batch_size = f.batch_size.unwrap_or(c.batch_size);
+        c.lr = f.lr.unwrap_or(c.lr);
+        c.weight_decay = f.weight_decay.unwrap_or(c.weight_decay);
+        c.seed = f.seed.unwrap_or(c.seed);
+        c.world_seed = f.world_seed.unwrap_or(c.world_seed);
+        c.eval_size = f.eval_size.unwrap_or(c.eval_size);
+        c.log_every = f.log_every.unwrap_or(c.log_every);
+        c.backbone = f.backbone.unwrap_or(c.backbone);
         if tasks.is_empty() {
             return Err(cfg_err("`tasks` is empty; list at least one task".into()));
         }
+        c.check().map_err(|e| cfg_err(e.to_string()))?;
         Ok(PretrainRun { config: c, tasks })
     }
 

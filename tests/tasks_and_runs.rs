@@ -69,13 +69,10 @@ fn run_file_mistakes_are_named() {
     assert!(e.contains("steps"), "{e}");
     let e = err_of("preset = \"huge\"\n[[tasks]]\ntype = \"spin\"\n");
     assert!(e.contains("huge") && e.contains("quick"), "{e}");
-    let e = err_of("lr = -1.0\nsteps = 1\n[[tasks]]\ntype = \"spin\"\n");
-    let run =
-        PretrainRun::from_toml("lr = -1.0\n[[tasks]]\ntype = \"spin\"\n", "r".as_ref()).unwrap();
-    let e2 = meltr::pretrain::pretrain(&run.config, &run.tasks, |_| {})
-        .unwrap_err()
-        .to_string();
-    assert!(e2.contains("lr"), "{e} / {e2}");
+    let e = err_of("lr = -1.0\n[[tasks]]\ntype = \"spin\"\n");
+    assert!(e.contains("lr = -1") && e.contains("positive"), "{e}");
+    let e = err_of("steps = 1\n[[tasks]]\ntype = \"spin\"\n\n[backbone]\nrotation_hed = false\n");
+    assert!(e.contains("rotation_hed") && e.contains("line 6"), "{e}");
     let e = err_of("this is not toml");
     assert!(e.contains("run.toml"), "{e}");
 }

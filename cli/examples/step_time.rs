@@ -12,6 +12,16 @@ use meltr_mixup as _;
 use meltr_rotation as _;
 use std::time::Instant;
 
+/// Peak resident memory so far, from /proc (Linux), in MiB.
+fn peak_mib() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
 fn main() {
     let b: usize = std::env::args()
         .nth(1)
@@ -69,5 +79,6 @@ fn main() {
             n.join("+"),
             tf + tb
         );
+        println!("{:<40} peak memory so far {:.0} MiB", "", peak_mib());
     }
 }

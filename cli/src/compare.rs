@@ -4,7 +4,7 @@
 //! prints and writes the table.
 
 use anyhow::Context;
-use meltr::train::compare::{methods_by_name, rows, run_file, write, markdown};
+use meltr::train::compare::{markdown, methods_by_name, rows, run_file, write};
 use meltr::train::{starting_backbone, RunSummary, TrainConfig};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,7 +13,11 @@ use std::process::Command;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Methods, comma separated: primary, sum, weighted, linear, meltr, neumann, cg, unrolled.
-    #[arg(long, value_delimiter = ',', default_value = "primary,sum,weighted,linear,meltr,neumann,cg,unrolled")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "primary,sum,weighted,linear,meltr,neumann,cg,unrolled"
+    )]
     methods: Vec<String>,
     /// Seeds, comma separated.
     #[arg(long, value_delimiter = ',', default_value = "0,1,2")]
@@ -39,7 +43,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         None => {
             let path = a.out.join("backbone.safetensors");
             if !path.exists() {
-                eprintln!("pretraining the backbone ({} preset) ...", config.pretrain_preset);
+                eprintln!(
+                    "pretraining the backbone ({} preset) ...",
+                    config.pretrain_preset
+                );
                 starting_backbone(&config)?.save(&path)?;
             }
             path
@@ -66,7 +73,11 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     }
     let rows = rows(&results);
     write(&rows, a.seeds.len(), &a.out)?;
-    crate::print_out(&format!("{}\nwrote {}/compare.md and compare.json\n", markdown(&rows, a.seeds.len()), a.out.display()));
+    crate::print_out(&format!(
+        "{}\nwrote {}/compare.md and compare.json\n",
+        markdown(&rows, a.seeds.len()),
+        a.out.display()
+    ));
     Ok(())
 }
 
@@ -79,7 +90,11 @@ fn train_in_child(config: &Path, out: &Path) -> anyhow::Result<RunSummary> {
         .arg(out)
         .stdout(std::process::Stdio::null())
         .status()?;
-    anyhow::ensure!(status.success(), "training with {} failed", config.display());
+    anyhow::ensure!(
+        status.success(),
+        "training with {} failed",
+        config.display()
+    );
     let text = std::fs::read_to_string(out.join("summary.json"))?;
     Ok(serde_json::from_str(&text)?)
 }

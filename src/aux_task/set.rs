@@ -97,12 +97,16 @@ impl TaskSet {
         seed: u64,
     ) -> Result<Vec<f32>> {
         batch.validate()?;
+        self.check_served(model)?;
         let net = model.net_at(w);
-        self.tasks
+        let losses = self
+            .tasks
             .iter()
             .enumerate()
             .map(|(k, t)| Ok(t.loss_free(&net, batch, task_seed(seed, k))?.array()))
-            .collect()
+            .collect();
+        model.release_buffers();
+        losses
     }
 
     /// The K losses at parameters `w` on a tape; read the values, then call
@@ -115,6 +119,7 @@ impl TaskSet {
         seed: u64,
     ) -> Result<TapedLosses<'m>> {
         batch.validate()?;
+        self.check_served(model)?;
         let net = model.net_taped_at(w);
         let mut losses = Vec::with_capacity(self.len());
         for (k, t) in self.tasks.iter().enumerate() {
@@ -143,10 +148,13 @@ impl TaskSet {
             reason: format!("there are {} tasks", self.len()),
         })?;
         batch.validate()?;
+        self.check_served(model)?;
         let net = model.net_taped_at(w);
         let loss = task.loss_taped(&net, batch, task_seed(seed, k))?;
         let value = loss.array();
-        Ok((value, net.gradient(loss)))
+        let grad = net.gradient(loss);
+        model.release_buffers();
+        Ok((value, grad))
     }
 }
 
@@ -179,6 +187,8 @@ impl TapedLosses<'_> {
             expected: 1,
             found: 0,
         })?;
-        Ok(self.net.gradient(total))
+        let grad = self.net.gradient(total);
+        self.net.model().release_buffers();
+        Ok(grad)
     }
 }

@@ -19,14 +19,38 @@ pub struct Method {
 
 /// Every method, in the table's order.
 pub const METHODS: [Method; 8] = [
-    Method { name: "primary", label: "primary task only" },
-    Method { name: "sum", label: "plain multi-task sum" },
-    Method { name: "weighted", label: "fixed weights (primary 1, others 0.3)" },
-    Method { name: "linear", label: "learned linear (AID-FP-Lite)" },
-    Method { name: "meltr", label: "MELTR, AID-FP-Lite" },
-    Method { name: "neumann", label: "MELTR, Neumann (3 terms)" },
-    Method { name: "cg", label: "MELTR, conjugate gradient (3 iters)" },
-    Method { name: "unrolled", label: "MELTR, one-step unrolled" },
+    Method {
+        name: "primary",
+        label: "primary task only",
+    },
+    Method {
+        name: "sum",
+        label: "plain multi-task sum",
+    },
+    Method {
+        name: "weighted",
+        label: "fixed weights (primary 1, others 0.3)",
+    },
+    Method {
+        name: "linear",
+        label: "learned linear (AID-FP-Lite)",
+    },
+    Method {
+        name: "meltr",
+        label: "MELTR, AID-FP-Lite",
+    },
+    Method {
+        name: "neumann",
+        label: "MELTR, Neumann (3 terms)",
+    },
+    Method {
+        name: "cg",
+        label: "MELTR, conjugate gradient (3 iters)",
+    },
+    Method {
+        name: "unrolled",
+        label: "MELTR, one-step unrolled",
+    },
 ];
 
 /// Looks methods up by name; the error lists the known names.
@@ -34,14 +58,22 @@ pub fn methods_by_name(names: &[String]) -> Result<Vec<Method>> {
     names
         .iter()
         .map(|n| {
-            METHODS.iter().copied().find(|m| m.name == n).ok_or_else(|| Error::InvalidSetting {
-                field: "methods".into(),
-                value: n.clone(),
-                reason: format!(
-                    "known methods: {}",
-                    METHODS.iter().map(|m| m.name).collect::<Vec<_>>().join(", ")
-                ),
-            })
+            METHODS
+                .iter()
+                .copied()
+                .find(|m| m.name == n)
+                .ok_or_else(|| Error::InvalidSetting {
+                    field: "methods".into(),
+                    value: n.clone(),
+                    reason: format!(
+                        "known methods: {}",
+                        METHODS
+                            .iter()
+                            .map(|m| m.name)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                })
         })
         .collect()
 }
@@ -50,7 +82,15 @@ pub fn methods_by_name(names: &[String]) -> Result<Vec<Method>> {
 /// settings: preset, backbone, tasks with the primary first, ...).
 pub fn run_file(base: &str, method: Method, tasks: &[String], primary: &str, seed: u64) -> String {
     let k = tasks.len();
-    let list = |v: &[String]| format!("[{}]", v.iter().map(|t| format!("{t:?}")).collect::<Vec<_>>().join(", "));
+    let list = |v: &[String]| {
+        format!(
+            "[{}]",
+            v.iter()
+                .map(|t| format!("{t:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
     let none = "[strategy]\ntype = \"none\"\n";
     let meltr = |strategy: &str| {
         format!("[meta_loss]\ntype = \"meltr\"\npreset = \"univl\"\ntasks = {k}\nseed = {seed}\n[strategy]\n{strategy}\n")
@@ -69,7 +109,11 @@ pub fn run_file(base: &str, method: Method, tasks: &[String], primary: &str, see
         "unrolled" => meltr("type = \"unrolled\"\nlr = 0.01"),
         other => unreachable!("unknown method {other}"),
     };
-    let tasks_line = if method.name == "primary" { String::new() } else { format!("tasks = {}\n", list(tasks)) };
+    let tasks_line = if method.name == "primary" {
+        String::new()
+    } else {
+        format!("tasks = {}\n", list(tasks))
+    };
     format!("{base}\nseed = {seed}\n{tasks_line}{body}")
 }
 
@@ -105,9 +149,20 @@ pub fn rows(results: &[(Method, Vec<RunSummary>)]) -> Vec<Row> {
         .iter()
         .map(|(m, runs)| {
             let r1: Vec<f32> = runs.iter().map(|r| r.final_test.r1).collect();
-            let (lo, hi) = r1.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
-            let val: Vec<f64> = runs.iter().filter_map(|r| r.epochs.last()).map(|e| e.val.r1 as f64).collect();
-            let secs: Vec<f64> = runs.iter().flat_map(|r| r.epochs.iter().map(|e| e.seconds)).collect();
+            let (lo, hi) = r1
+                .iter()
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| {
+                    (a.min(x), b.max(x))
+                });
+            let val: Vec<f64> = runs
+                .iter()
+                .filter_map(|r| r.epochs.last())
+                .map(|e| e.val.r1 as f64)
+                .collect();
+            let secs: Vec<f64> = runs
+                .iter()
+                .flat_map(|r| r.epochs.iter().map(|e| e.seconds))
+                .collect();
             let peak: Vec<f64> = runs.iter().map(|r| r.peak_rss_mib).collect();
             Row {
                 method: m.name.into(),
@@ -138,7 +193,13 @@ pub fn markdown(rows: &[Row], seeds: usize) -> String {
         "| method | test R@1 (mean ± half-range, {seeds} seed{}) | val R@1 | epoch time vs sum | peak memory vs sum |\n|---|---|---|---|---|\n",
         if seeds == 1 { "" } else { "s" }
     );
-    let ratio = |x: f64| if x.is_finite() { format!("{x:.3}×") } else { "—".into() };
+    let ratio = |x: f64| {
+        if x.is_finite() {
+            format!("{x:.3}×")
+        } else {
+            "—".into()
+        }
+    };
     for r in rows {
         s += &format!(
             "| {} | {:.1} ± {:.1} | {:.1} | {} ({:.2} s) | {} ({:.0} MiB) |\n",

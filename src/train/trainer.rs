@@ -249,6 +249,7 @@ impl Trainer {
                         write_log(json!({"kind": "skip", "epoch": epoch, "step": step}))?;
                     }
                 }
+                self.model.release_buffers();
                 ring.push(batch, seed);
                 if self.config.schedule.is_meta_step(step) {
                     let t0 = Instant::now();
@@ -264,6 +265,7 @@ impl Trainer {
                         self.learner
                             .step(&mut tm, &mut *self.head, (&a.0, a.1), (&b.0, b.1))?;
                     meta_seconds += t0.elapsed().as_secs_f64();
+                    self.model.release_buffers();
                     if let MetaOutcome::Updated {
                         primary,
                         alignment,

@@ -12,3 +12,7 @@ pub mod meltr;
 pub mod meta_loss;
 
 pub use error::{Error, Result};
+#[cfg(feature = "viewer")]
+pub mod export;
+#[cfg(feature = "viewer")]
+pub mod viewer;

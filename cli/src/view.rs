@@ -52,7 +52,10 @@ pub fn run(args: &ViewArgs) -> Result<()> {
     };
     let range = match &args.range {
         None => None,
-        Some(r) => match r.split_once(':').map(|(a, b)| (a.trim().parse::<f32>(), b.trim().parse::<f32>())) {
+        Some(r) => match r
+            .split_once(':')
+            .map(|(a, b)| (a.trim().parse::<f32>(), b.trim().parse::<f32>()))
+        {
             Some((Ok(a), Ok(b))) => Some((a, b)),
             _ => bail!("--range {r}: expected LOW:HIGH, e.g. 0:5"),
         },

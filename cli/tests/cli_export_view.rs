@@ -14,7 +14,10 @@ fn tmp(name: &str) -> PathBuf {
 }
 
 fn meltr(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_meltr")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_meltr"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -30,7 +33,13 @@ fn export_then_view_writes_a_report() {
     let weights = d.join("head.safetensors");
     w.save(&weights).unwrap();
     let wasm = d.join("head.wasm");
-    let o = meltr(&["export", "--weights", weights.to_str().unwrap(), "--out", wasm.to_str().unwrap()]);
+    let o = meltr(&[
+        "export",
+        "--weights",
+        weights.to_str().unwrap(),
+        "--out",
+        wasm.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stdout).contains("3 tasks"));
     let log = d.join("run.jsonl");
@@ -52,7 +61,12 @@ fn export_then_view_writes_a_report() {
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let html = std::fs::read_to_string(report.join("index.html")).unwrap();
-    for f in ["fig3_value.svg", "fig3_weights.svg", "fig4_weights.svg", "fig7_surface.svg"] {
+    for f in [
+        "fig3_value.svg",
+        "fig3_weights.svg",
+        "fig4_weights.svg",
+        "fig7_surface.svg",
+    ] {
         assert!(html.contains(f), "{f}");
         let svg = std::fs::read_to_string(report.join(f)).unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("</svg>"), "{f}");
@@ -60,7 +74,8 @@ fn export_then_view_writes_a_report() {
     assert!(html.contains("retrieval") && html.contains("120"));
     // figure 7 uses the primary task and the next one
     let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(report.join("report.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(report.join("report.json")).unwrap())
+            .unwrap();
     assert_eq!(json["report"]["surface"]["pair"], serde_json::json!([0, 1]));
     // typical values are the log's medians
     assert_eq!(json["report"]["at"], serde_json::json!([1.75, 2.75, 1.0]));

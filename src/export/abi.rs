@@ -46,12 +46,12 @@ pub(crate) fn static_data(w: &HeadWeights, base: u32, exporter: &str) -> (Vec<u8
     let names = b.take(8, 4);
     let array = b.take(8 * k as u32, 4);
     let mut bytes = vec![0u8; (b.0 - base) as usize];
-    let mut put = |bytes: &mut Vec<u8>, at: u32, v: &[u8]| {
+    let put = |bytes: &mut Vec<u8>, at: u32, v: &[u8]| {
         let i = (at - base) as usize;
         bytes[i..i + v.len()].copy_from_slice(v);
     };
     // Strings go at the end; returns (ptr, len).
-    let mut string = |bytes: &mut Vec<u8>, s: &str| -> (u32, u32) {
+    let string = |bytes: &mut Vec<u8>, s: &str| -> (u32, u32) {
         let ptr = base + bytes.len() as u32;
         bytes.extend_from_slice(s.as_bytes());
         (ptr, s.len() as u32)
@@ -71,8 +71,15 @@ pub(crate) fn static_data(w: &HeadWeights, base: u32, exporter: &str) -> (Vec<u8
         put(&mut bytes, meta + 12, &pair(s));
     }
     let dims = w.dims;
-    for (i, v) in [dims.h1, dims.d, dims.f, dims.heads, k].into_iter().enumerate() {
-        put(&mut bytes, meta + 20 + 4 * i as u32, &(v as u32).to_le_bytes());
+    for (i, v) in [dims.h1, dims.d, dims.f, dims.heads, k]
+        .into_iter()
+        .enumerate()
+    {
+        put(
+            &mut bytes,
+            meta + 20 + 4 * i as u32,
+            &(v as u32).to_le_bytes(),
+        );
     }
     if let Some(p) = w.info.primary {
         put(&mut bytes, meta + 40, &[1]);

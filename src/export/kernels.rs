@@ -74,7 +74,11 @@ pub(crate) fn matmul(m: &MatMul, simd: Simd) -> String {
     };
     let mut s = String::new();
     writeln!(s, "(func ${}", m.name).unwrap();
-    writeln!(s, "  (local $i i32) (local $o4 i32) (local $wrow i32) (local $wv {vt}) (local $v f32)").unwrap();
+    writeln!(
+        s,
+        "  (local $i i32) (local $o4 i32) (local $wrow i32) (local $wv {vt}) (local $v f32)"
+    )
+    .unwrap();
     for t in 0..nb {
         write!(s, " (local $a{t} {vt})").unwrap();
     }
@@ -82,7 +86,11 @@ pub(crate) fn matmul(m: &MatMul, simd: Simd) -> String {
     let mut t0 = 0;
     while t0 < m.tokens {
         let n = (m.tokens - t0).min(TOKEN_BLOCK);
-        writeln!(s, "  (local.set $o4 (i32.const 0)) (local.set $wrow (i32.const 0))").unwrap();
+        writeln!(
+            s,
+            "  (local.set $o4 (i32.const 0)) (local.set $wrow (i32.const 0))"
+        )
+        .unwrap();
         writeln!(s, "  (loop $ol").unwrap();
         for t in 0..n {
             writeln!(s, "    (local.set $a{t} {zero})").unwrap();
@@ -257,7 +265,15 @@ pub(crate) fn layer_norm_backward(
 /// Emits `(func $name)`: multi-head scaled dot-product attention over the
 /// q | k | v rows of `qkv` (`k x 3d`), writing the probabilities to `prob`
 /// (`heads x k x k`) and the concatenated head outputs to `att` (`k x d`).
-pub(crate) fn attention(name: &str, qkv: u32, prob: u32, att: u32, k: usize, d: usize, heads: usize) -> String {
+pub(crate) fn attention(
+    name: &str,
+    qkv: u32,
+    prob: u32,
+    att: u32,
+    k: usize,
+    d: usize,
+    heads: usize,
+) -> String {
     let dh = d / heads;
     let scale = 1.0 / (dh as f32).sqrt();
     let rb = 12 * d; // bytes per qkv row

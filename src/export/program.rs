@@ -77,7 +77,15 @@ pub(crate) fn forward(l: &Layout, simd: Simd) -> String {
             accumulate: false,
         },
     );
-    s.push_str(&kernels::attention("attention", a.qkv, a.prob, a.att, k, d, heads));
+    s.push_str(&kernels::attention(
+        "attention",
+        a.qkv,
+        a.prob,
+        a.att,
+        k,
+        d,
+        heads,
+    ));
     mm(
         &mut s,
         MatMul {
@@ -93,7 +101,9 @@ pub(crate) fn forward(l: &Layout, simd: Simd) -> String {
             accumulate: true,
         },
     );
-    s.push_str(&kernels::layer_norm("norm1", a.r1, w.n1g, w.n1b, a.xh1, a.rs1, a.x1, k, d));
+    s.push_str(&kernels::layer_norm(
+        "norm1", a.r1, w.n1g, w.n1b, a.xh1, a.rs1, a.x1, k, d,
+    ));
     mm(
         &mut s,
         MatMul {
@@ -124,7 +134,9 @@ pub(crate) fn forward(l: &Layout, simd: Simd) -> String {
             accumulate: true,
         },
     );
-    s.push_str(&kernels::layer_norm("norm2", a.r2, w.n2g, w.n2b, a.xh2, a.rs2, a.x2, k, d));
+    s.push_str(&kernels::layer_norm(
+        "norm2", a.r2, w.n2g, w.n2b, a.xh2, a.rs2, a.x2, k, d,
+    ));
     let kd4 = 4 * k * d;
     let db = 4 * d;
     write!(
@@ -173,7 +185,9 @@ pub(crate) fn backward(l: &Layout, simd: Simd) -> String {
     let crate::meltr::Dims { h1, d, f, heads } = l.dims;
     let mut s = String::new();
     let mm = |s: &mut String, m: MatMul| s.push_str(&kernels::matmul(&m, simd));
-    s.push_str(&kernels::layer_norm_backward("norm2_b", a.g_x2, w.n2g, a.xh2, a.rs2, a.g_r2, k, d));
+    s.push_str(&kernels::layer_norm_backward(
+        "norm2_b", a.g_x2, w.n2g, a.xh2, a.rs2, a.g_r2, k, d,
+    ));
     mm(
         &mut s,
         MatMul {
@@ -204,7 +218,9 @@ pub(crate) fn backward(l: &Layout, simd: Simd) -> String {
             accumulate: true,
         },
     );
-    s.push_str(&kernels::layer_norm_backward("norm1_b", a.g_x1, w.n1g, a.xh1, a.rs1, a.g_r1, k, d));
+    s.push_str(&kernels::layer_norm_backward(
+        "norm1_b", a.g_x1, w.n1g, a.xh1, a.rs1, a.g_r1, k, d,
+    ));
     mm(
         &mut s,
         MatMul {

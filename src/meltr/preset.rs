@@ -48,7 +48,12 @@ pub struct Dims {
 
 impl Preset {
     /// Every preset, in a fixed order.
-    pub const ALL: [Preset; 4] = [Preset::Univl, Preset::Violet, Preset::Allinone, Preset::Paper];
+    pub const ALL: [Preset; 4] = [
+        Preset::Univl,
+        Preset::Violet,
+        Preset::Allinone,
+        Preset::Paper,
+    ];
 
     /// The preset's widths.
     pub fn dims(self) -> Dims {
@@ -58,7 +63,12 @@ impl Preset {
             Preset::Allinone => (128, 128, 128),
             Preset::Paper => (128, 512, 512),
         };
-        Dims { h1, d, f, heads: HEADS }
+        Dims {
+            h1,
+            d,
+            f,
+            heads: HEADS,
+        }
     }
 
     /// The name used in files and on the command line.

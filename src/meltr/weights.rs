@@ -235,7 +235,10 @@ impl HeadWeights {
                 .collect();
             tensors.push(data);
         }
-        if let Some((name, v)) = views.iter().find(|(n, _)| !PARAM_NAMES.contains(&n.as_str())) {
+        if let Some((name, v)) = views
+            .iter()
+            .find(|(n, _)| !PARAM_NAMES.contains(&n.as_str()))
+        {
             return Err(Error::UnexpectedTensor {
                 path: path.into(),
                 name: name.clone(),

@@ -46,4 +46,3 @@ impl MetaLoss for Sum {
         Ok(vec![])
     }
 }
-

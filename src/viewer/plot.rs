@@ -10,12 +10,35 @@ fn plot_err(e: impl std::fmt::Display) -> Error {
     Error::Backend(format!("drawing a plot: {e}"))
 }
 
+/// The viridis colour map at `t` in [0, 1] (linear between 9 anchors).
+fn viridis(t: f32) -> RGBColor {
+    const ANCHORS: [(u8, u8, u8); 9] = [
+        (68, 1, 84),
+        (71, 45, 123),
+        (59, 82, 139),
+        (44, 114, 142),
+        (33, 145, 140),
+        (39, 173, 129),
+        (92, 200, 99),
+        (170, 220, 50),
+        (253, 231, 37),
+    ];
+    let x = t.clamp(0.0, 1.0) * 8.0;
+    let i = (x.floor() as usize).min(7);
+    let f = x - i as f32;
+    let (a, b) = (ANCHORS[i], ANCHORS[i + 1]);
+    let mix = |p: u8, q: u8| (p as f32 + (q as f32 - p as f32) * f).round() as u8;
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
 /// `(min, max)` of the finite values, widened when flat.
 fn bounds<'a>(values: impl IntoIterator<Item = &'a f32>) -> (f32, f32) {
     let (lo, hi) = values
         .into_iter()
         .filter(|v| v.is_finite())
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
     if !lo.is_finite() {
         return (-1.0, 1.0);
     }
@@ -58,7 +81,9 @@ fn lines(
                 ))
                 .map_err(plot_err)?
                 .label(name.as_str())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
         }
         chart
             .configure_series_labels()
@@ -76,7 +101,12 @@ fn lines(
 pub fn sweep_values(sweeps: &[Sweep]) -> Result<String> {
     let s: Vec<_> = sweeps
         .iter()
-        .map(|w| (w.name.clone(), w.x.iter().copied().zip(w.value.iter().copied()).collect()))
+        .map(|w| {
+            (
+                w.name.clone(),
+                w.x.iter().copied().zip(w.value.iter().copied()).collect(),
+            )
+        })
         .collect();
     lines(
         "Learned loss f against each input loss (others at typical values)",
@@ -90,7 +120,12 @@ pub fn sweep_values(sweeps: &[Sweep]) -> Result<String> {
 pub fn sweep_weights(sweeps: &[Sweep]) -> Result<String> {
     let s: Vec<_> = sweeps
         .iter()
-        .map(|w| (w.name.clone(), w.x.iter().copied().zip(w.weight.iter().copied()).collect()))
+        .map(|w| {
+            (
+                w.name.clone(),
+                w.x.iter().copied().zip(w.weight.iter().copied()).collect(),
+            )
+        })
         .collect();
     lines(
         "Per-task weight df/dl_k against l_k",
@@ -109,7 +144,11 @@ pub fn weights_over_training(log: &TrainingLog, names: &[String]) -> Result<Stri
         .map(|(w, n)| {
             (
                 n.clone(),
-                log.steps.iter().map(|&s| s as f32).zip(w.iter().copied()).collect(),
+                log.steps
+                    .iter()
+                    .map(|&s| s as f32)
+                    .zip(w.iter().copied())
+                    .collect(),
             )
         })
         .collect();
@@ -125,10 +164,10 @@ pub fn surface(s: &Surface, names: &[String]) -> Result<String> {
         root.fill(&WHITE).map_err(plot_err)?;
         let panels = root.split_evenly((1, 2));
         let (nx, ny) = (&names[s.pair.0], &names[s.pair.1]);
-        for (area, (grid, title)) in panels
-            .iter()
-            .zip([(&s.value, "learned loss f"), (&s.sum, "plain sum of losses")])
-        {
+        for (area, (grid, title)) in panels.iter().zip([
+            (&s.value, "learned loss f"),
+            (&s.sum, "plain sum of losses"),
+        ]) {
             let (lo, hi) = bounds(grid.iter().flatten());
             let n = s.x.len();
             let dx = (s.x[n - 1] - s.x[0]) / (n - 1) as f32;
@@ -150,15 +189,20 @@ pub fn surface(s: &Surface, names: &[String]) -> Result<String> {
                 .y_desc(ny.as_str())
                 .draw()
                 .map_err(plot_err)?;
-            let cells = grid.iter().enumerate().flat_map(|(j, row)| {
-                row.iter().enumerate().map(move |(i, &v)| (i, j, v))
-            });
+            let cells = grid
+                .iter()
+                .enumerate()
+                .flat_map(|(j, row)| row.iter().enumerate().map(move |(i, &v)| (i, j, v)));
             chart
                 .draw_series(cells.map(|(i, j, v)| {
-                    let t = if hi > lo { ((v - lo) / (hi - lo)).clamp(0.0, 1.0) } else { 0.5 };
+                    let t = if hi > lo {
+                        ((v - lo) / (hi - lo)).clamp(0.0, 1.0)
+                    } else {
+                        0.5
+                    };
                     // 12 bands, so level sets show as edges
                     let t = ((t * 12.0).floor().min(11.0)) / 11.0;
-                    let c = ViridisRGB::get_color(t);
+                    let c = viridis(t);
                     let (x, y) = (s.x[i], s.y[j]);
                     Rectangle::new(
                         [(x - dx / 2.0, y - dy / 2.0), (x + dx / 2.0, y + dy / 2.0)],

@@ -87,7 +87,10 @@ pub fn write_report(head: &mut SandboxedHead, opts: &ReportOptions, out: &Path) 
         (None, None) => vec![1.0; k],
     };
     crate::error::check_finite("typical losses (--at)", &at, k)?;
-    let range_of = |v: f32| opts.range.unwrap_or((0.0, if v > 0.0 { 2.0 * v } else { 1.0 }));
+    let range_of = |v: f32| {
+        opts.range
+            .unwrap_or((0.0, if v > 0.0 { 2.0 * v } else { 1.0 }))
+    };
     let ranges: Vec<_> = at.iter().map(|&v| range_of(v)).collect();
     let sweeps = analysis::sweeps(head, &at, &ranges, opts.points)?;
     let (surface, surface_seconds) = if k >= 2 {
@@ -116,7 +119,10 @@ pub fn write_report(head: &mut SandboxedHead, opts: &ReportOptions, out: &Path) 
     write("fig3_value.svg", plot::sweep_values(&sweeps)?)?;
     write("fig3_weights.svg", plot::sweep_weights(&sweeps)?)?;
     if let Some(log) = &log {
-        write("fig4_weights.svg", plot::weights_over_training(log, &names)?)?;
+        write(
+            "fig4_weights.svg",
+            plot::weights_over_training(log, &names)?,
+        )?;
     }
     if let Some(s) = &surface {
         write("fig7_surface.svg", plot::surface(s, &names)?)?;
@@ -140,7 +146,9 @@ pub fn write_report(head: &mut SandboxedHead, opts: &ReportOptions, out: &Path) 
     });
     write_atomic(
         &out.join("report.json"),
-        serde_json::to_string_pretty(&json).expect("serialises").as_bytes(),
+        serde_json::to_string_pretty(&json)
+            .expect("serialises")
+            .as_bytes(),
     )?;
     report.files.push("report.json".into());
     Ok(report)
@@ -170,9 +178,18 @@ fn index_html(head: &SandboxedHead, r: &Report) -> String {
         ("artifact", esc(head.origin())),
         ("format", esc(&m.format)),
         ("preset", esc(&opt(m.preset.clone()))),
-        ("widths", format!("h1 = {}, d = {}, f = {}, heads = {}", m.h1, m.d, m.f, m.heads)),
+        (
+            "widths",
+            format!(
+                "h1 = {}, d = {}, f = {}, heads = {}",
+                m.h1, m.d, m.f, m.heads
+            ),
+        ),
         ("tasks (K)", m.num_tasks.to_string()),
-        ("primary task", opt(m.primary.map(|p| esc(&r.task_names[p as usize])))),
+        (
+            "primary task",
+            opt(m.primary.map(|p| esc(&r.task_names[p as usize]))),
+        ),
         ("meta steps", m.steps.to_string()),
         ("seed", opt(m.seed.map(|s| s.to_string()))),
         ("exporter", esc(&m.exporter)),
@@ -196,7 +213,10 @@ fn index_html(head: &SandboxedHead, r: &Report) -> String {
         }
     };
     let fig4 = if r.has_log {
-        fig("fig4_weights.svg", "Figure 4 — each task's weight ∂f/∂l_k over training (from the training log).")
+        fig(
+            "fig4_weights.svg",
+            "Figure 4 — each task's weight ∂f/∂l_k over training (from the training log).",
+        )
     } else {
         "<p class=note>Figure 4 (weights over training) needs a training log: <code>meltr view head.wasm --log run.jsonl</code>.</p>\n".into()
     };

@@ -99,7 +99,6 @@ impl Sandbox {
             .max_wasm_stack(512 << 10) // deep recursion traps, never overflows the host
             .wasm_simd(true)
             .wasm_relaxed_simd(true)
-            .wasm_threads(false)
             .cranelift_opt_level(wasmtime::OptLevel::Speed);
         let engine = Engine::new(&config).map_err(|e| refuse(msg(&e)))?;
         // Compiled from bytes (validated); `.cwasm` deserialisation is never used.
@@ -140,10 +139,13 @@ impl Sandbox {
         store
             .set_fuel(self.limits.fuel_per_call)
             .map_err(|e| Error::Backend(msg(&e)))?;
-        let head = self.pre.instantiate(&mut store).map_err(|e| Error::BadArtifact {
-            origin: origin.into(),
-            reason: format!("cannot be instantiated within the limits: {}", msg(&e)),
-        })?;
+        let head = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| Error::BadArtifact {
+                origin: origin.into(),
+                reason: format!("cannot be instantiated within the limits: {}", msg(&e)),
+            })?;
         Ok((store, head))
     }
 }
@@ -176,11 +178,16 @@ fn msg(e: &wasmtime::Error) -> String {
 impl SandboxedHead {
     /// Reads and loads the artifact at `path`.
     pub fn load(path: &Path, limits: &Limits) -> Result<SandboxedHead> {
-        let len = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
+        let len = std::fs::metadata(path)
+            .map_err(|e| Error::io(path, e))?
+            .len();
         if len > limits.max_file_bytes as u64 {
             return Err(Error::BadArtifact {
                 origin: path.display().to_string(),
-                reason: format!("{len} bytes is over the {}-byte limit", limits.max_file_bytes),
+                reason: format!(
+                    "{len} bytes is over the {}-byte limit",
+                    limits.max_file_bytes
+                ),
             });
         }
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;

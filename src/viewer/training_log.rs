@@ -63,7 +63,10 @@ impl TrainingLog {
             };
             let nums = |a: &Vec<serde_json::Value>, what: &str| -> Result<Vec<f32>> {
                 if a.len() != k {
-                    return Err(bad(i + 1, format!("`{what}` has {} values, the head takes {k}", a.len())));
+                    return Err(bad(
+                        i + 1,
+                        format!("`{what}` has {} values, the head takes {k}", a.len()),
+                    ));
                 }
                 a.iter()
                     .map(|x| {

@@ -47,7 +47,10 @@ pub fn reference_value(w: &HeadWeights, l: &[f64]) -> f64 {
             y
         })
         .collect();
-    let qkv: Vec<Vec<f64>> = tok.iter().map(|x| linear(&t[5], Some(&t[6]), x, 3 * d)).collect();
+    let qkv: Vec<Vec<f64>> = tok
+        .iter()
+        .map(|x| linear(&t[5], Some(&t[6]), x, 3 * d))
+        .collect();
     let mut att = vec![vec![0.0; d]; k];
     for h in 0..heads {
         for i in 0..k {
@@ -121,5 +124,9 @@ pub fn rel(a: f64, b: f64, floor: f64) -> f64 {
 /// vector relative to its largest entry.
 pub fn rel_vec(a: &[f64], b: &[f64], floor: f64) -> f64 {
     let scale = b.iter().fold(floor, |m, v| m.max(v.abs()));
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max) / scale
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+        / scale
 }

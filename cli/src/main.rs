@@ -35,7 +35,7 @@ fn main() {
     };
     if let Err(e) = result {
         // One line, no backtrace: user mistakes are not crashes.
-        let msg = format!("{e:#}").replace('\n', "; ");
+        let msg = format!("{e}").replace('\n', "; ");
         eprintln!("error: {msg}");
         std::process::exit(2);
     }

@@ -8,7 +8,8 @@
 //! Targets (issue 6): sandbox ≤ 2× native per evaluation; surface ≤ 5 s.
 
 use meltr::export::{export_component, ExportOptions, Simd};
-use meltr::meltr::{init_weights, Preset};
+use meltr::meltr::{init_weights, Meltr, Preset};
+use meltr::meta_loss::MetaLoss;
 use meltr::viewer::{analysis, Limits, SandboxedHead};
 use std::time::Instant;
 
@@ -44,14 +45,20 @@ fn main() {
         }
         let w = init_weights(preset.dims(), k, 1).unwrap();
         let l: Vec<f32> = (0..k).map(|i| 0.5 + i as f32 * 0.3).collect();
-        #[cfg(feature = "bench-native")]
-        let native = {
-            use meltr::meta_loss::MetaLoss;
-            let m = meltr::meltr::Meltr::from_weights(w.clone()).unwrap();
-            median(200, || {
-                std::hint::black_box(m.eval(&l).unwrap());
-            })
-        };
+        // The native head (dfdx): value + weights, and value only.
+        let m = Meltr::from_weights(w.clone()).unwrap();
+        let native = median(200, || {
+            std::hint::black_box(m.eval(&l).unwrap());
+        });
+        let native_fwd = median(200, || {
+            std::hint::black_box(m.value(&l).unwrap());
+        });
+        println!(
+            "{:<9} K={k:<2} native       evaluate {:>8.1} µs  eval {:>8.1} µs",
+            preset.name(),
+            native * 1e6,
+            native_fwd * 1e6
+        );
         for simd in [Simd::V128, Simd::RelaxedMadd, Simd::Scalar] {
             let t = Instant::now();
             let bytes = export_component(&w, &ExportOptions { simd }).unwrap();

@@ -9,12 +9,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {err}")]
     Io {
         /// The file.
         path: PathBuf,
         /// What the operating system said.
-        source: std::io::Error,
+        err: std::io::Error,
     },
     /// A weights file is not valid safetensors, or its header is malformed.
     #[error("{path}: not a valid weights file: {reason}")]
@@ -106,6 +106,32 @@ pub enum Error {
         /// The registered names, comma separated.
         known: String,
     },
+    /// A task's settings are invalid.
+    #[error("task `{task}`: {message}")]
+    TaskConfig {
+        /// The task's name (or its position in the run file).
+        task: String,
+        /// What is wrong, naming the field.
+        message: String,
+    },
+    /// A task needs a part of the backbone that the backbone lacks.
+    #[error("task `{task}` needs the backbone's {needs}, which this backbone does not have (it has: {has})")]
+    TaskNotServed {
+        /// The task's name.
+        task: String,
+        /// The missing capability.
+        needs: String,
+        /// What the backbone offers, comma separated.
+        has: String,
+    },
+    /// A weights file holds a NaN or infinite value.
+    #[error("{path}: tensor `{name}` holds a non-finite value")]
+    NonFiniteTensor {
+        /// The file.
+        path: PathBuf,
+        /// The tensor.
+        name: String,
+    },
     /// A head cannot be exported to WebAssembly.
     #[error("cannot export the head: {reason}")]
     Export {
@@ -151,7 +177,7 @@ impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            err: source,
         }
     }
 }

@@ -7,11 +7,20 @@
 //! the combined loss helps the target task.
 
 pub mod atomic;
+pub mod aux_task;
+pub mod backbone;
 pub mod error;
+pub mod hypergrad;
 pub mod meltr;
 pub mod meta_loss;
+pub mod pretrain;
+pub mod train;
+pub mod world;
 
 pub use error::{Error, Result};
+
+/// The tensor library, re-exported so task crates use the same version and features.
+pub use dfdx;
 #[cfg(feature = "viewer")]
 pub mod export;
 #[cfg(feature = "viewer")]

@@ -2,9 +2,9 @@
 //! reference (tests/common): value and per-task weights, every preset.
 #![cfg(feature = "viewer")]
 
-mod common;
+mod export_support;
 
-use common::*;
+use export_support::*;
 use meltr::export::{export_component, ExportOptions, Simd};
 use meltr::meltr::{init_weights, Preset};
 use meltr::viewer::{Limits, SandboxedHead};

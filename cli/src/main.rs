@@ -1,15 +1,29 @@
-//! The `meltr` command-line tool: a thin front end over the `meltr` library.
-
-use clap::{Parser, Subcommand};
+//! The `meltr` command-line tool: parses arguments, calls the library,
+//! prints. A user mistake ends with a one-line error and exit code 2, never
+//! a panic.
 
 #[cfg(feature = "viewer")]
 mod export;
+mod head;
+mod pretrain;
+mod tasks;
+mod train;
 #[cfg(feature = "viewer")]
 mod view;
 
+// Link every task crate so that its `inventory::submit!` registration is seen.
+use meltr_align as _;
+use meltr_cmfm as _;
+use meltr_cmlm as _;
+use meltr_mixup as _;
+use meltr_rotation as _;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
 /// MELTR: fine-tune with many losses and learn how to combine them.
 #[derive(Debug, Parser)]
-#[command(name = "meltr", version)]
+#[command(name = "meltr", version, about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -17,7 +31,18 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Export a head to a WebAssembly component.
+    /// Create, inspect and differentiate a MELTR head.
+    #[command(subcommand)]
+    Head(head::HeadCommand),
+    /// Pretrain the reference backbone on the synthetic world.
+    Pretrain(pretrain::Args),
+    /// Fine-tune with a learned loss (the main job).
+    Train(train::TrainArgs),
+    /// Text-to-video retrieval of a backbone checkpoint.
+    Eval(train::EvalArgs),
+    /// List the registered auxiliary tasks.
+    Tasks(tasks::Args),
+    /// Export a head to a WebAssembly component (wit/head.wit).
     #[cfg(feature = "viewer")]
     Export(export::ExportArgs),
     /// View an exported head in a sandbox: plots and an index.html.
@@ -25,18 +50,29 @@ enum Command {
     View(view::ViewArgs),
 }
 
-fn main() {
+/// Prints `text` to stdout; a closed pipe (`meltr ... | head`) is not an error.
+pub fn print_out(text: &str) {
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
+}
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match &cli.command {
+    let result = match cli.command {
+        Command::Head(c) => head::run(c).map(|text| print_out(&text)),
+        Command::Pretrain(a) => pretrain::run(a),
+        Command::Train(a) => train::run(a),
+        Command::Eval(a) => train::eval(a),
+        Command::Tasks(a) => tasks::run(a),
         #[cfg(feature = "viewer")]
-        Command::Export(a) => export::run(a),
+        Command::Export(a) => export::run(&a),
         #[cfg(feature = "viewer")]
-        Command::View(a) => view::run(a),
+        Command::View(a) => view::run(&a),
     };
-    if let Err(e) = result {
-        // One line, no backtrace: user mistakes are not crashes.
-        let msg = format!("{e}").replace('\n', "; ");
-        eprintln!("error: {msg}");
-        std::process::exit(2);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
     }
 }

@@ -100,6 +100,17 @@ pub trait MetaLoss: std::fmt::Debug + Send + Sync {
     /// Selects the dropout masks of the next evaluations (`None`: eval mode).
     /// Combinators without dropout ignore it.
     fn set_dropout_seed(&mut self, _seed: Option<u64>) {}
+
+    /// The MELTR head's weights, for combinators that are one (to save and
+    /// export them).
+    fn head_weights(&self) -> Option<&crate::meltr::HeadWeights> {
+        None
+    }
+
+    /// Mutable access to the MELTR head's provenance (task names, steps).
+    fn head_info_mut(&mut self) -> Option<&mut crate::meltr::HeadInfo> {
+        None
+    }
 }
 
 /// Checks the losses given to a combinator that takes `expected` of them.

@@ -1,0 +1,29 @@
+//! `meltr tasks`: the registered tasks and their one-line summaries.
+
+use meltr::aux_task::registered_tasks;
+
+/// Arguments of `meltr tasks`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print JSON (`[{"name": ..., "summary": ...}]`) instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Prints the registry.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let tasks = registered_tasks();
+    if args.json {
+        let v: Vec<_> = tasks
+            .iter()
+            .map(|t| serde_json::json!({"name": t.name, "summary": t.summary}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        let w = tasks.iter().map(|t| t.name.len()).max().unwrap_or(4);
+        for t in tasks {
+            println!("{:<w$}  {}", t.name, t.summary);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,123 @@
+//! `ParamVec`: all of a backbone's parameters (or a gradient, or a
+//! direction in parameter space) as one flat device vector.
+//!
+//! The hypergradient engine works only with these: `v = ∇_w L_out`,
+//! `w ± εv`, Hessian-vector iterates. Every operation runs on the device
+//! (no host copies), so the same code serves `--features cuda`.
+//!
+//! ```
+//! use meltr::backbone::{Dev, ParamVec};
+//! let dev = Dev::default();
+//! let mut a = ParamVec::from_vec(&dev, vec![3.0, 4.0]);
+//! let b = ParamVec::from_vec(&dev, vec![1.0, 1.0]);
+//! assert_eq!(a.norm(), 5.0);
+//! assert_eq!(a.dot(&b), 7.0);
+//! a.axpy(-1.0, &b); // a <- a - b
+//! assert_eq!(a.to_vec(), vec![2.0, 3.0]);
+//! ```
+
+use super::Dev;
+use crate::error::{Error, Result};
+use dfdx::prelude::*;
+
+/// A flat parameter-sized vector on the device. Cloning is cheap (shared
+/// storage, copied on the first write).
+#[derive(Clone, Debug)]
+pub struct ParamVec(pub(crate) Tensor<(usize,), f32, Dev>);
+
+impl ParamVec {
+    /// A vector holding `values`.
+    pub fn from_vec(dev: &Dev, values: Vec<f32>) -> ParamVec {
+        let n = values.len();
+        ParamVec(dev.tensor_from_vec(values, (n,)))
+    }
+
+    /// `n` zeros.
+    pub fn zeros(dev: &Dev, n: usize) -> ParamVec {
+        ParamVec(dev.zeros_like(&(n,)))
+    }
+
+    /// Zeros of the same length and device.
+    pub fn zeros_like(&self) -> ParamVec {
+        ParamVec(self.0.device().zeros_like(&(self.len(),)))
+    }
+
+    /// Wraps a device tensor.
+    pub fn from_tensor(t: Tensor<(usize,), f32, Dev>) -> ParamVec {
+        ParamVec(t)
+    }
+
+    /// The underlying device tensor.
+    pub fn tensor(&self) -> &Tensor<(usize,), f32, Dev> {
+        &self.0
+    }
+
+    /// Copies the values to the host.
+    pub fn to_vec(&self) -> Vec<f32> {
+        self.0.as_vec()
+    }
+
+    /// Number of scalars.
+    pub fn len(&self) -> usize {
+        self.0.shape().0
+    }
+
+    /// Whether it holds no scalars.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn check_len(&self, other: &ParamVec) -> Result<()> {
+        if self.len() != other.len() {
+            return Err(Error::Length {
+                what: "parameter vector".into(),
+                expected: self.len(),
+                found: other.len(),
+            });
+        }
+        Ok(())
+    }
+
+    /// `<self, other>`. Panics if the lengths differ (a programming error).
+    pub fn dot(&self, other: &ParamVec) -> f32 {
+        self.try_dot(other)
+            .expect("ParamVec::dot on vectors of different lengths")
+    }
+
+    /// `<self, other>`, or an error on different lengths.
+    pub fn try_dot(&self, other: &ParamVec) -> Result<f32> {
+        self.check_len(other)?;
+        Ok((self.0.clone() * other.0.clone()).sum::<Rank0, _>().array())
+    }
+
+    /// Euclidean norm.
+    pub fn norm(&self) -> f32 {
+        self.0.clone().square().sum::<Rank0, _>().array().sqrt()
+    }
+
+    /// `self <- self + alpha * x`, in place. Panics on different lengths.
+    pub fn axpy(&mut self, alpha: f32, x: &ParamVec) {
+        self.check_len(x)
+            .expect("ParamVec::axpy on vectors of different lengths");
+        self.0.axpy(1.0, &x.0, alpha);
+    }
+
+    /// `self + alpha * x` as a new vector. Panics on different lengths.
+    pub fn add_scaled(&self, alpha: f32, x: &ParamVec) -> ParamVec {
+        let mut out = self.clone();
+        out.axpy(alpha, x);
+        out
+    }
+
+    /// `self <- s * self`, in place.
+    pub fn scale(&mut self, s: f32) {
+        let z = self.0.clone();
+        self.0.axpy(s, &z, 0.0);
+    }
+
+    /// Whether every entry is finite (no NaN, no infinity).
+    pub fn is_finite(&self) -> bool {
+        // inf * 0 and NaN * 0 are NaN, so one reduction answers it on any device.
+        (self.0.clone() * 0.0).sum::<Rank0, _>().array().is_finite()
+    }
+}

@@ -1,0 +1,205 @@
+//! One meta step on the head: direction from the strategy, `c = J v`, the
+//! head term, the regulariser's direct term, clipping and Adam.
+//!
+//! `hypergradient = direct − ∂/∂φ D_l f_φ(l)[J v]` with
+//! `direct = ∂/∂φ γ|Σ_k l_k − f_φ(l)| = −γ·sign(Σ_k l_k − f_φ(l))·∂f/∂φ`
+//! (dropped when `reference_compat`, as the reference code does).
+//! A step that meets a non-finite value anywhere changes nothing — not the
+//! head, not the optimiser — and is counted.
+
+use super::{Adam, HypergradStrategy, Identity, InnerModel, PassCount, Problem};
+use crate::error::{Error, Result};
+use crate::meta_loss::MetaLoss;
+use serde::{Deserialize, Serialize};
+
+/// The settings of the meta learner (reference defaults).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetaSettings {
+    /// Regulariser weight `γ` in `L_out`.
+    pub gamma: f32,
+    /// Drop the regulariser's direct term `∂L_out/∂φ` (the reference code's choice).
+    pub reference_compat: bool,
+    /// Head learning rate (Adam).
+    pub lr: f32,
+    /// Head weight decay (Adam, L2).
+    pub weight_decay: f32,
+    /// Global-norm clip of the head gradient (`0`: no clipping).
+    pub clip: f32,
+    /// Central-difference step relative to `‖w‖/‖v‖`.
+    pub fd_step: f32,
+}
+
+impl Default for MetaSettings {
+    fn default() -> Self {
+        MetaSettings {
+            gamma: 0.1,
+            reference_compat: false,
+            lr: 1e-3,
+            weight_decay: 3e-5,
+            clip: 50.0,
+            fd_step: 1e-3,
+        }
+    }
+}
+
+/// What one meta step did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetaOutcome {
+    /// The head was updated.
+    Updated {
+        /// The primary loss on the meta batch.
+        primary: f32,
+        /// `c = J v`, per task.
+        alignment: Vec<f32>,
+        /// Norm of the hypergradient before clipping.
+        grad_norm: f32,
+        /// Backbone passes the step made.
+        passes: PassCount,
+    },
+    /// The strategy takes no meta step.
+    NoMetaStep,
+    /// A non-finite value was met; nothing changed.
+    SkippedNonFinite {
+        /// Where it was met.
+        reason: String,
+    },
+}
+
+/// Trains a head by bi-level optimisation.
+#[derive(Debug)]
+pub struct MetaLearner {
+    /// The strategy choosing `v`.
+    pub strategy: Box<dyn HypergradStrategy>,
+    /// Settings.
+    pub settings: MetaSettings,
+    /// The head's optimiser.
+    pub adam: Adam,
+    /// Meta steps skipped for non-finite values.
+    pub skipped: u64,
+}
+
+impl MetaLearner {
+    /// A learner for `head` with `strategy` (default [`Identity`]).
+    pub fn new(
+        head: &dyn MetaLoss,
+        strategy: Option<Box<dyn HypergradStrategy>>,
+        settings: MetaSettings,
+    ) -> MetaLearner {
+        MetaLearner {
+            strategy: strategy.unwrap_or_else(|| Box::new(Identity {})),
+            adam: Adam::new(head.num_params(), settings.lr, settings.weight_decay),
+            settings,
+            skipped: 0,
+        }
+    }
+
+    /// The hypergradient for `head` at the model's parameters: the primary
+    /// loss on `meta_batch`, the K losses on `train_batch`. `None` when the
+    /// strategy takes no meta step.
+    pub fn hypergradient<M: InnerModel>(
+        &self,
+        model: &mut M,
+        head: &dyn MetaLoss,
+        meta_batch: (&M::Batch, u64),
+        train_batch: (&M::Batch, u64),
+    ) -> Result<Option<(Vec<f32>, Vec<f32>, f32, PassCount)>> {
+        let s = &self.settings;
+        let mut p = Problem::new(model, head, meta_batch, train_batch, s.gamma, s.fd_step);
+        let Some(v) = self.strategy.direction(&mut p)? else {
+            return Ok(None);
+        };
+        if !v.is_finite() {
+            return Err(non_finite("direction v"));
+        }
+        let c = p.loss_jvp(&v)?;
+        let losses = p.train_losses()?;
+        let mut grad = head.mixed_grad(&losses, &c)?;
+        grad.iter_mut().for_each(|g| *g = -*g);
+        let point = p.last_outer_point().cloned();
+        if let (Some(point), false) = (&point, s.reference_compat) {
+            if point.sign != 0.0 && s.gamma != 0.0 {
+                let direct = head.param_grad(&point.losses, -s.gamma * point.sign)?;
+                grad.iter_mut().zip(direct).for_each(|(g, d)| *g += d);
+            }
+        }
+        let primary = point.map(|p| p.primary).unwrap_or(f32::NAN);
+        Ok(Some((grad, c, primary, p.passes)))
+    }
+
+    /// One meta step: computes the hypergradient and updates `head`.
+    pub fn step<M: InnerModel>(
+        &mut self,
+        model: &mut M,
+        head: &mut dyn MetaLoss,
+        meta_batch: (&M::Batch, u64),
+        train_batch: (&M::Batch, u64),
+    ) -> Result<MetaOutcome> {
+        let result = self.hypergradient(model, &*head, meta_batch, train_batch);
+        let (grad, alignment, primary, passes) = match result {
+            Ok(Some(r)) => r,
+            Ok(None) => return Ok(MetaOutcome::NoMetaStep),
+            Err(Error::NonFinite { what, index, value }) => {
+                return Ok(self.skip(format!("{what} #{index} is {value}")))
+            }
+            Err(e) => return Err(e),
+        };
+        let (grad, norm) = clip_global_norm(grad, self.settings.clip);
+        if !norm.is_finite() || alignment.iter().any(|c| !c.is_finite()) {
+            return Ok(self.skip("hypergradient".into()));
+        }
+        let mut params = head.params();
+        let mut adam = self.adam.clone();
+        adam.step(&mut params, &grad);
+        if params.iter().any(|p| !p.is_finite()) {
+            return Ok(self.skip("updated head parameters".into()));
+        }
+        head.set_params(&params)?;
+        self.adam = adam;
+        Ok(MetaOutcome::Updated {
+            primary,
+            alignment,
+            grad_norm: norm,
+            passes,
+        })
+    }
+
+    fn skip(&mut self, reason: String) -> MetaOutcome {
+        self.skipped += 1;
+        tracing::warn!(%reason, skipped = self.skipped, "meta step skipped: non-finite value");
+        MetaOutcome::SkippedNonFinite { reason }
+    }
+}
+
+/// Scales `grad` so that its L2 norm is at most `max` (`0`: no clipping);
+/// returns it with the norm it had before.
+pub fn clip_global_norm(mut grad: Vec<f32>, max: f32) -> (Vec<f32>, f32) {
+    let norm = grad.iter().map(|g| g * g).sum::<f32>().sqrt();
+    if max > 0.0 && norm > max {
+        let scale = max / norm;
+        grad.iter_mut().for_each(|g| *g *= scale);
+    }
+    (grad, norm)
+}
+
+fn non_finite(what: &str) -> Error {
+    Error::NonFinite {
+        what: what.into(),
+        index: 0,
+        value: f32::NAN,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clip_global_norm;
+
+    #[test]
+    fn clipping_scales_down_to_the_bound_and_leaves_small_gradients() {
+        let (g, n) = clip_global_norm(vec![3.0, 4.0], 1.0);
+        assert_eq!(n, 5.0);
+        assert!((g[0] - 0.6).abs() < 1e-7 && (g[1] - 0.8).abs() < 1e-7);
+        assert_eq!(clip_global_norm(vec![0.3, 0.4], 1.0).0, vec![0.3, 0.4]);
+        assert_eq!(clip_global_norm(vec![30.0, 40.0], 0.0).0, vec![30.0, 40.0]);
+    }
+}

@@ -1,0 +1,278 @@
+//! `Meltr`: the MELTR head as a [`MetaLoss`].
+//!
+//! ```
+//! use meltr::meltr::{Meltr, Preset};
+//! use meltr::meta_loss::MetaLoss;
+//! let head = Meltr::init(Preset::Allinone, 3, 1).unwrap();
+//! let e = head.eval(&[0.7, 2.0, 0.1]).unwrap();
+//! assert_eq!(e.weights.len(), 3);
+//! assert!(e.value.is_finite());
+//! ```
+
+use super::head::{Dev, Head, HeadGrads};
+use super::init::init_weights;
+use super::preset::{check_num_tasks, Preset};
+use super::weights::{HeadInfo, HeadWeights, PARAM_NAMES};
+use crate::error::{check_finite, Error, Result};
+use crate::meta_loss::{check_direction, check_losses, Evaluation, MetaLoss, ParamBlock};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// One compiled head per preset: the widths are type parameters.
+#[derive(Debug, Clone)]
+enum AnyHead {
+    Univl(Head<128, 256, 512>),
+    Violet(Head<256, 512, 512>),
+    Allinone(Head<128, 128, 128>),
+    Paper(Head<128, 512, 512>),
+}
+
+macro_rules! dispatch {
+    ($any:expr, $h:ident => $body:expr) => {
+        match $any {
+            AnyHead::Univl($h) => $body,
+            AnyHead::Violet($h) => $body,
+            AnyHead::Allinone($h) => $body,
+            AnyHead::Paper($h) => $body,
+        }
+    };
+}
+
+impl AnyHead {
+    fn new(dev: &Dev, preset: Preset, w: &HeadWeights) -> AnyHead {
+        match preset {
+            Preset::Univl => AnyHead::Univl(Head::new(dev, w)),
+            Preset::Violet => AnyHead::Violet(Head::new(dev, w)),
+            Preset::Allinone => AnyHead::Allinone(Head::new(dev, w)),
+            Preset::Paper => AnyHead::Paper(Head::new(dev, w)),
+        }
+    }
+}
+
+/// The Meta Loss Transformer head (DESIGN §1) as a loss combinator.
+///
+/// In a TOML run file:
+///
+/// ```toml
+/// [meta_loss]
+/// type = "meltr"
+/// preset = "univl"   # univl | violet | allinone | paper
+/// tasks = 5          # K, 1..=16
+/// seed = 0           # initialisation
+/// dropout = 0.0      # training-mode dropout in the encoder layer
+/// # weights = "head.safetensors"   # start from saved weights instead
+/// ```
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "MeltrSpec", into = "MeltrSpec")]
+pub struct Meltr {
+    preset: Preset,
+    weights: HeadWeights,
+    head: AnyHead,
+    dropout: f32,
+    dropout_seed: Option<u64>,
+    source: Option<PathBuf>,
+}
+
+/// The TOML form of [`Meltr`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MeltrSpec {
+    preset: Preset,
+    tasks: usize,
+    #[serde(default)]
+    seed: u64,
+    #[serde(default)]
+    dropout: f32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    weights: Option<PathBuf>,
+}
+
+impl TryFrom<MeltrSpec> for Meltr {
+    type Error = Error;
+    fn try_from(s: MeltrSpec) -> Result<Meltr> {
+        let mut m = match &s.weights {
+            Some(path) => {
+                let m = Meltr::from_weights(HeadWeights::load(path)?)?;
+                if m.preset != s.preset || m.weights.num_tasks != s.tasks {
+                    return Err(Error::InvalidSetting {
+                        field: "weights".into(),
+                        value: path.display().to_string(),
+                        reason: format!(
+                            "file holds a {} head with {} tasks, the run asks for {} with {}",
+                            m.preset.name(),
+                            m.weights.num_tasks,
+                            s.preset.name(),
+                            s.tasks
+                        ),
+                    });
+                }
+                m
+            }
+            None => Meltr::init(s.preset, s.tasks, s.seed)?,
+        };
+        m.source = s.weights;
+        m.set_dropout(s.dropout)?;
+        Ok(m)
+    }
+}
+
+impl From<Meltr> for MeltrSpec {
+    fn from(m: Meltr) -> MeltrSpec {
+        MeltrSpec {
+            preset: m.preset,
+            tasks: m.weights.num_tasks,
+            seed: m.weights.info.seed.unwrap_or(0),
+            dropout: m.dropout,
+            weights: m.source,
+        }
+    }
+}
+
+impl Meltr {
+    /// A freshly initialised head (PyTorch's default initialisation, seeded).
+    pub fn init(preset: Preset, tasks: usize, seed: u64) -> Result<Meltr> {
+        Meltr::from_weights(init_weights(preset.dims(), tasks, seed)?)
+    }
+
+    /// A head from weights; their widths must be one of the presets'.
+    pub fn from_weights(weights: HeadWeights) -> Result<Meltr> {
+        check_num_tasks(weights.num_tasks)?;
+        let preset = weights.preset().ok_or_else(|| Error::InvalidSetting {
+            field: "widths".into(),
+            value: format!(
+                "h1={}, d={}, f={}",
+                weights.dims.h1, weights.dims.d, weights.dims.f
+            ),
+            reason: "not a preset's widths (univl 128/256/512, violet 256/512/512, \
+                     allinone 128/128/128, paper 128/512/512)"
+                .into(),
+        })?;
+        let dev = Dev::default();
+        let head = AnyHead::new(&dev, preset, &weights);
+        Ok(Meltr {
+            preset,
+            weights,
+            head,
+            dropout: 0.0,
+            dropout_seed: None,
+            source: None,
+        })
+    }
+
+    /// The preset.
+    pub fn preset(&self) -> Preset {
+        self.preset
+    }
+
+    /// The weights, in the reference layout.
+    pub fn weights(&self) -> &HeadWeights {
+        &self.weights
+    }
+
+    /// Task names and provenance stored with the weights.
+    pub fn info_mut(&mut self) -> &mut HeadInfo {
+        &mut self.weights.info
+    }
+
+    /// Sets the dropout probability used when a dropout seed is set.
+    pub fn set_dropout(&mut self, p: f32) -> Result<()> {
+        if !(0.0..1.0).contains(&p) {
+            return Err(Error::InvalidSetting {
+                field: "dropout".into(),
+                value: p.to_string(),
+                reason: "must be in [0, 1)".into(),
+            });
+        }
+        self.dropout = p;
+        Ok(())
+    }
+
+    fn dropout(&self) -> Option<(f32, u64)> {
+        match self.dropout_seed {
+            Some(s) if self.dropout > 0.0 => Some((self.dropout, s)),
+            _ => None,
+        }
+    }
+
+    /// One backward pass: through the value, or through the tangent along `c`.
+    /// Gives the output, `∇_l`, `∇_c` (the task weights, with `c`) and `∇_φ`.
+    pub fn backward(&self, losses: &[f32], direction: Option<&[f32]>) -> Result<HeadGrads> {
+        check_losses(losses, self.num_tasks())?;
+        if let Some(c) = direction {
+            check_direction(c, losses.len())?;
+        }
+        let drop = self.dropout();
+        Ok(dispatch!(&self.head, h => h.backward(losses, direction, drop)))
+    }
+
+    /// The head's value alone, with no tape.
+    pub fn value(&self, losses: &[f32]) -> Result<f32> {
+        check_losses(losses, self.num_tasks())?;
+        let drop = self.dropout();
+        Ok(dispatch!(&self.head, h => h.value(losses, drop)))
+    }
+}
+
+#[typetag::serde(name = "meltr")]
+impl MetaLoss for Meltr {
+    fn num_tasks(&self) -> Option<usize> {
+        Some(self.weights.num_tasks)
+    }
+
+    fn eval(&self, losses: &[f32]) -> Result<Evaluation> {
+        let g = self.backward(losses, None)?;
+        Ok(Evaluation {
+            value: g.output,
+            weights: g.d_losses,
+        })
+    }
+
+    fn param_layout(&self) -> Vec<ParamBlock> {
+        PARAM_NAMES
+            .iter()
+            .zip(self.weights.shapes())
+            .map(|(n, shape)| ParamBlock {
+                name: n.to_string(),
+                shape,
+            })
+            .collect()
+    }
+
+    fn params(&self) -> Vec<f32> {
+        self.weights.flat()
+    }
+
+    fn set_params(&mut self, params: &[f32]) -> Result<()> {
+        check_finite("params", params, self.weights.num_params())?;
+        let mut rest = params;
+        for t in self.weights.tensors.iter_mut() {
+            let (head, tail) = rest.split_at(t.len());
+            t.copy_from_slice(head);
+            rest = tail;
+        }
+        self.head = AnyHead::new(&Dev::default(), self.preset, &self.weights);
+        Ok(())
+    }
+
+    fn param_grad(&self, losses: &[f32], upstream: f32) -> Result<Vec<f32>> {
+        let mut g = self.backward(losses, None)?.d_params;
+        g.iter_mut().for_each(|v| *v *= upstream);
+        Ok(g)
+    }
+
+    fn mixed_grad(&self, losses: &[f32], direction: &[f32]) -> Result<Vec<f32>> {
+        Ok(self.backward(losses, Some(direction))?.d_params)
+    }
+
+    fn set_dropout_seed(&mut self, seed: Option<u64>) {
+        self.dropout_seed = seed;
+    }
+
+    fn head_weights(&self) -> Option<&HeadWeights> {
+        Some(&self.weights)
+    }
+
+    fn head_info_mut(&mut self) -> Option<&mut HeadInfo> {
+        Some(&mut self.weights.info)
+    }
+}

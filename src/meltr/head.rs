@@ -1,0 +1,415 @@
+//! The MELTR head in dfdx, with forward-mode (tangent) propagation.
+//!
+//! Mirrors the PyTorch reference module (DESIGN §1):
+//!
+//! ```text
+//! token_k = loss_fc2(relu(loss_fc1([l_k]))) + task_embedding[k]     X: K x d
+//! X = LayerNorm1(X + MultiheadAttention(X))   # nn.TransformerEncoderLayer,
+//! X = LayerNorm2(X + linear2(relu(linear1(X)))) # post-norm, 8 heads, eps 1e-5
+//! f = mean_k(X) @ fc1.weight^T                 # no bias, no activation
+//! ```
+//!
+//! Every activation is a [`Dual`]: a value and, optionally, its tangent along
+//! a direction `c` in loss space, both ordinary dfdx tensors on one tape.
+//! The tangent output is `D_l f(l)[c]`; reverse mode through it gives the
+//! head term `∂/∂φ D_l f(l)[c]` of DESIGN §2 with no double backward
+//! (`tests/head_reference.rs` checks it against JAX in f64).
+//!
+//! Widths are compile-time constants (`H1`, `D`, `F`); K is a runtime
+//! `usize`. Parameters are kept in the reference layout, except that
+//! `in_proj_{weight,bias}` is held as its three q, k, v blocks.
+
+use super::preset::HEADS;
+use super::weights::HeadWeights;
+use dfdx::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// The dfdx device everything runs on: the CPU, or CUDA with `--features cuda`.
+pub type Dev = AutoDevice;
+
+const LN_EPS: f32 = 1e-5;
+
+/// A value and its optional tangent, on the same tape type.
+struct Dual<S: Shape, T> {
+    v: Tensor<S, f32, Dev, T>,
+    t: Option<Tensor<S, f32, Dev, T>>,
+}
+
+impl<S: Shape, T: Tape<f32, Dev> + Merge<T>> Dual<S, T> {
+    /// A second handle on the same activation; the copy carries no history,
+    /// so its gradient flows back through the original's tape.
+    fn fork(&self) -> Self {
+        Dual {
+            v: self.v.retaped(),
+            t: self.t.as_ref().map(|t| t.retaped()),
+        }
+    }
+
+    fn add(self, other: Self) -> Self {
+        Dual {
+            v: self.v + other.v,
+            t: match (self.t, other.t) {
+                (Some(a), Some(b)) => Some(a + b),
+                _ => None,
+            },
+        }
+    }
+
+    /// Multiplies value and tangent by a constant mask (dropout).
+    fn mask(self, m: Option<&Tensor<S, f32, Dev>>) -> Self {
+        match m {
+            None => self,
+            Some(m) => Dual {
+                v: self.v * m.clone(),
+                t: self.t.map(|t| t * m.clone()),
+            },
+        }
+    }
+
+    /// ReLU; its tangent is the input tangent where the value is positive.
+    fn relu(self) -> Self {
+        let t = self.t.map(|t| {
+            let on = self.v.retaped::<NoneTape>().gt(0.0);
+            let zeros = t.device().zeros_like(t.shape());
+            on.choose(t, zeros)
+        });
+        Dual {
+            v: self.v.relu(),
+            t,
+        }
+    }
+}
+
+/// `x W^T (+ b)` for a batch of rows; the tangent is `t W^T`.
+fn linear<const I: usize, const O: usize, T: Tape<f32, Dev> + Merge<T>>(
+    x: Dual<(usize, Const<I>), T>,
+    w: &Tensor<Rank2<O, I>, f32, Dev>,
+    b: Option<&Tensor<Rank1<O>, f32, Dev>>,
+) -> Dual<(usize, Const<O>), T> {
+    let wt = || w.retaped::<T>().permute::<Rank2<I, O>, _>();
+    let v = x.v.matmul(wt());
+    let shape = *v.shape();
+    let v = match b {
+        Some(b) => v + b.retaped::<T>().broadcast_like(&shape),
+        None => v,
+    };
+    Dual {
+        v,
+        t: x.t.map(|t| t.matmul(wt())),
+    }
+}
+
+/// LayerNorm over the last axis (biased variance, eps 1e-5), with tangent
+/// `g ⊙ (dxc/σ − x̂ · mean(x̂ ⊙ dxc)/σ)`, `dxc = dx − mean(dx)`.
+fn layer_norm<const M: usize, T: Tape<f32, Dev> + Merge<T>>(
+    x: Dual<(usize, Const<M>), T>,
+    g: &Tensor<Rank1<M>, f32, Dev>,
+    b: &Tensor<Rank1<M>, f32, Dev>,
+) -> Dual<(usize, Const<M>), T> {
+    let shape = *x.v.shape();
+    let mean = x.v.retaped::<T>().mean::<(usize,), Axis<1>>();
+    let xc = x.v - mean.broadcast_like(&shape);
+    let var = xc.retaped::<T>().square().mean::<(usize,), Axis<1>>();
+    let sigma = (var + LN_EPS).sqrt().broadcast_like(&shape);
+    let sigma_c = sigma.retaped::<T>();
+    let xhat = xc / sigma;
+    let gain = || g.retaped::<T>().broadcast_like(&shape);
+    let t = x.t.map(|dx| {
+        let dmean = dx.retaped::<T>().mean::<(usize,), Axis<1>>();
+        let dxc = dx - dmean.broadcast_like(&shape);
+        let proj = (xhat.retaped::<T>() * dxc.retaped::<T>()).mean::<(usize,), Axis<1>>();
+        let dxhat = (dxc - xhat.retaped::<T>() * proj.broadcast_like(&shape)) / sigma_c;
+        dxhat * gain()
+    });
+    let v = xhat * gain() + b.retaped::<T>().broadcast_like(&shape);
+    Dual { v, t }
+}
+
+/// Dropout masks of one forward pass (already scaled by `1/(1-p)`).
+struct Masks<const D: usize, const F: usize> {
+    attn: Tensor<(Const<HEADS>, usize, usize), f32, Dev>,
+    attn_out: Tensor<(usize, Const<D>), f32, Dev>,
+    ff_hidden: Tensor<(usize, Const<F>), f32, Dev>,
+    ff_out: Tensor<(usize, Const<D>), f32, Dev>,
+}
+
+impl<const D: usize, const F: usize> Masks<D, F> {
+    /// The masks PyTorch's encoder layer applies in training mode: attention
+    /// probabilities, the attention block's output, the feed-forward hidden
+    /// layer and the feed-forward output.
+    fn sample(dev: &Dev, k: usize, p: f32, seed: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let keep = 1.0 / (1.0 - p);
+        let mut draw = |n: usize| -> Vec<f32> {
+            (0..n)
+                .map(|_| if rng.gen::<f32>() < p { 0.0 } else { keep })
+                .collect()
+        };
+        Masks {
+            attn: dev.tensor_from_vec(draw(HEADS * k * k), (Const, k, k)),
+            attn_out: dev.tensor_from_vec(draw(k * D), (k, Const)),
+            ff_hidden: dev.tensor_from_vec(draw(k * F), (k, Const)),
+            ff_out: dev.tensor_from_vec(draw(k * D), (k, Const)),
+        }
+    }
+}
+
+/// The MELTR head with widths `H1` (scale embedding), `D` (model), `F`
+/// (feed-forward), on device [`Dev`].
+#[derive(Debug, Clone)]
+pub struct Head<const H1: usize, const D: usize, const F: usize> {
+    dev: Dev,
+    k: usize,
+    emb: Tensor<(usize, Const<D>), f32, Dev>,
+    fc1_w: Tensor<Rank2<H1, 1>, f32, Dev>,
+    fc1_b: Tensor<Rank1<H1>, f32, Dev>,
+    fc2_w: Tensor<Rank2<D, H1>, f32, Dev>,
+    fc2_b: Tensor<Rank1<D>, f32, Dev>,
+    wq: Tensor<Rank2<D, D>, f32, Dev>,
+    wk: Tensor<Rank2<D, D>, f32, Dev>,
+    wv: Tensor<Rank2<D, D>, f32, Dev>,
+    bq: Tensor<Rank1<D>, f32, Dev>,
+    bk: Tensor<Rank1<D>, f32, Dev>,
+    bv: Tensor<Rank1<D>, f32, Dev>,
+    wo: Tensor<Rank2<D, D>, f32, Dev>,
+    bo: Tensor<Rank1<D>, f32, Dev>,
+    w1: Tensor<Rank2<F, D>, f32, Dev>,
+    b1: Tensor<Rank1<F>, f32, Dev>,
+    w2: Tensor<Rank2<D, F>, f32, Dev>,
+    b2: Tensor<Rank1<D>, f32, Dev>,
+    n1_g: Tensor<Rank1<D>, f32, Dev>,
+    n1_b: Tensor<Rank1<D>, f32, Dev>,
+    n2_g: Tensor<Rank1<D>, f32, Dev>,
+    n2_b: Tensor<Rank1<D>, f32, Dev>,
+    out_w: Tensor<Rank2<1, D>, f32, Dev>,
+}
+
+/// What one backward pass through the head gives.
+pub struct HeadGrads {
+    /// The differentiated output (the value, or the tangent `D_l f[c]`).
+    pub output: f32,
+    /// Its gradient w.r.t. the losses `l`.
+    pub d_losses: Vec<f32>,
+    /// Its gradient w.r.t. the direction `c` (= `∇_l f`, the task weights);
+    /// empty when no direction was given.
+    pub d_direction: Vec<f32>,
+    /// Its gradient w.r.t. every parameter, flat, in the reference layout.
+    pub d_params: Vec<f32>,
+}
+
+impl<const H1: usize, const D: usize, const F: usize> Head<H1, D, F> {
+    /// Uploads weights whose widths must be `(H1, D, F)` (checked by the caller).
+    pub fn new(dev: &Dev, w: &HeadWeights) -> Self {
+        assert_eq!((w.dims.h1, w.dims.d, w.dims.f), (H1, D, F));
+        let k = w.num_tasks;
+        let t = &w.tensors;
+        let (d2, d) = (D * D, D);
+        Head {
+            dev: dev.clone(),
+            k,
+            emb: dev.tensor_from_vec(t[0].clone(), (k, Const)),
+            fc1_w: dev.tensor_from_vec(t[1].clone(), (Const, Const)),
+            fc1_b: dev.tensor_from_vec(t[2].clone(), (Const,)),
+            fc2_w: dev.tensor_from_vec(t[3].clone(), (Const, Const)),
+            fc2_b: dev.tensor_from_vec(t[4].clone(), (Const,)),
+            wq: dev.tensor_from_vec(t[5][..d2].to_vec(), (Const, Const)),
+            wk: dev.tensor_from_vec(t[5][d2..2 * d2].to_vec(), (Const, Const)),
+            wv: dev.tensor_from_vec(t[5][2 * d2..].to_vec(), (Const, Const)),
+            bq: dev.tensor_from_vec(t[6][..d].to_vec(), (Const,)),
+            bk: dev.tensor_from_vec(t[6][d..2 * d].to_vec(), (Const,)),
+            bv: dev.tensor_from_vec(t[6][2 * d..].to_vec(), (Const,)),
+            wo: dev.tensor_from_vec(t[7].clone(), (Const, Const)),
+            bo: dev.tensor_from_vec(t[8].clone(), (Const,)),
+            w1: dev.tensor_from_vec(t[9].clone(), (Const, Const)),
+            b1: dev.tensor_from_vec(t[10].clone(), (Const,)),
+            w2: dev.tensor_from_vec(t[11].clone(), (Const, Const)),
+            b2: dev.tensor_from_vec(t[12].clone(), (Const,)),
+            n1_g: dev.tensor_from_vec(t[13].clone(), (Const,)),
+            n1_b: dev.tensor_from_vec(t[14].clone(), (Const,)),
+            n2_g: dev.tensor_from_vec(t[15].clone(), (Const,)),
+            n2_b: dev.tensor_from_vec(t[16].clone(), (Const,)),
+            out_w: dev.tensor_from_vec(t[17].clone(), (Const, Const)),
+        }
+    }
+
+    /// The head's value (and tangent) for losses `l` (and direction `c`).
+    fn forward<T: Tape<f32, Dev> + Merge<T>>(
+        &self,
+        l: Tensor<(usize,), f32, Dev, T>,
+        c: Option<Tensor<(usize,), f32, Dev, T>>,
+        masks: Option<&Masks<D, F>>,
+    ) -> Dual<Rank0, T> {
+        let k = self.k;
+        let col = (k, Const::<1>);
+        let x = Dual {
+            v: l.reshape_like(&col),
+            t: c.map(|c| c.reshape_like(&col)),
+        };
+        // Scale embedding, plus the task embedding (bias-free in the tangent).
+        let x = linear(x, &self.fc1_w, Some(&self.fc1_b)).relu();
+        let mut x = linear(x, &self.fc2_w, Some(&self.fc2_b));
+        x.v = x.v + self.emb.retaped::<T>();
+        // x = LN1(x + MHA(x))
+        let a = self.attention(x.fork(), masks.map(|m| &m.attn));
+        let a = a.mask(masks.map(|m| &m.attn_out));
+        let x = layer_norm(x.add(a), &self.n1_g, &self.n1_b);
+        // x = LN2(x + FF(x))
+        let h = linear(x.fork(), &self.w1, Some(&self.b1)).relu();
+        let h = h.mask(masks.map(|m| &m.ff_hidden));
+        let y = linear(h, &self.w2, Some(&self.b2)).mask(masks.map(|m| &m.ff_out));
+        let x = layer_norm(x.add(y), &self.n2_g, &self.n2_b);
+        // Mean over tokens, bias-free output projection.
+        let pool = |t: Tensor<(usize, Const<D>), f32, Dev, T>| {
+            t.mean::<Rank1<D>, Axis<0>>()
+                .matmul(self.out_w.retaped::<T>().permute::<Rank2<D, 1>, _>())
+                .sum::<Rank0, _>()
+        };
+        Dual {
+            v: pool(x.v),
+            t: x.t.map(pool),
+        }
+    }
+
+    /// PyTorch `nn.MultiheadAttention(d, 8)` self-attention, with tangents:
+    /// `dS = (dQ Kᵀ + Q dKᵀ)/√dh`, `dP = P ⊙ (dS − Σ_j P ⊙ dS)`, `dO = dP V + P dV`.
+    fn attention<T: Tape<f32, Dev> + Merge<T>>(
+        &self,
+        x: Dual<(usize, Const<D>), T>,
+        mask: Option<&Tensor<(Const<HEADS>, usize, usize), f32, Dev>>,
+    ) -> Dual<(usize, Const<D>), T> {
+        let k = self.k;
+        let dh = D / HEADS;
+        let scale = 1.0 / (dh as f32).sqrt();
+        let split = (k, Const::<HEADS>, dh);
+        // (K, D) -> (H, K, dh) and (H, dh, K)
+        let heads = |t: Tensor<(usize, Const<D>), f32, Dev, T>| {
+            t.reshape_like(&split)
+                .permute::<(Const<HEADS>, usize, usize), Axes3<1, 0, 2>>()
+        };
+        let heads_t = |t: Tensor<(usize, Const<D>), f32, Dev, T>| {
+            t.reshape_like(&split)
+                .permute::<(Const<HEADS>, usize, usize), Axes3<1, 2, 0>>()
+        };
+        let q = linear(x.fork(), &self.wq, Some(&self.bq));
+        let kk = linear(x.fork(), &self.wk, Some(&self.bk));
+        let v = linear(x, &self.wv, Some(&self.bv));
+        let (q, dq) = (heads(q.v), q.t.map(heads));
+        let (kt, dkt) = (heads_t(kk.v), kk.t.map(heads_t));
+        let (v, dv) = (heads(v.v), v.t.map(heads));
+
+        // Copies for the tangent; the originals carry the history into `p`.
+        let (q_c, kt_c) = (q.retaped::<T>(), kt.retaped::<T>());
+        let p = (q.matmul(kt) * scale).softmax::<Axis<2>>();
+        let drop = |t: Tensor<(Const<HEADS>, usize, usize), f32, Dev, T>| match mask {
+            Some(m) => t * m.clone(),
+            None => t,
+        };
+        let o_t = match (dq, dkt, dv) {
+            (Some(dq), Some(dkt), Some(dv)) => {
+                let ds = (dq.matmul(kt_c) + q_c.matmul(dkt)) * scale;
+                let shape = *ds.shape();
+                let inner =
+                    (p.retaped::<T>() * ds.retaped::<T>()).sum::<(Const<HEADS>, usize), Axis<2>>();
+                let dp = drop(p.retaped::<T>() * (ds - inner.broadcast_like::<_, Axis<2>>(&shape)));
+                Some(dp.matmul(v.retaped::<T>()) + drop(p.retaped::<T>()).matmul(dv))
+            }
+            _ => None,
+        };
+        let p = drop(p);
+        let o = p.matmul(v);
+        let merge = |o: Tensor<(Const<HEADS>, usize, usize), f32, Dev, T>| {
+            o.permute::<(usize, Const<HEADS>, usize), Axes3<1, 0, 2>>()
+                .reshape_like(&(k, Const::<D>))
+        };
+        let out = Dual {
+            v: merge(o),
+            t: o_t.map(merge),
+        };
+        linear(out, &self.wo, Some(&self.bo))
+    }
+
+    /// The head's value for losses `l`, with no tape.
+    pub fn value(&self, losses: &[f32], dropout: Option<(f32, u64)>) -> f32 {
+        let l = self.dev.tensor_from_vec(losses.to_vec(), (self.k,));
+        let masks = dropout.map(|(p, s)| Masks::sample(&self.dev, self.k, p, s));
+        self.forward::<NoneTape>(l, None, masks.as_ref()).v.as_vec()[0]
+    }
+
+    /// Backward through the value (no direction) or through the tangent
+    /// `D_l f(l)[c]` (with direction `c`).
+    pub fn backward(
+        &self,
+        losses: &[f32],
+        direction: Option<&[f32]>,
+        dropout: Option<(f32, u64)>,
+    ) -> HeadGrads {
+        let l = self.dev.tensor_from_vec(losses.to_vec(), (self.k,));
+        let c = direction.map(|c| self.dev.tensor_from_vec(c.to_vec(), (self.k,)));
+        let masks = dropout.map(|(p, s)| Masks::sample(&self.dev, self.k, p, s));
+        let out = self.forward(
+            l.leaky_trace(),
+            c.as_ref().map(|c| c.leaky_trace()),
+            masks.as_ref(),
+        );
+        let (y, other) = match out.t {
+            Some(t) => (t, Some(out.v)),
+            None => (out.v, None),
+        };
+        let output = y.as_vec()[0];
+        // Keep the value's tape in the graph (its gradient contribution is
+        // zero): every activation's history then reaches the objective.
+        let y = match other {
+            Some(v) => y + v * 0.0,
+            None => y,
+        };
+        let mut g = y.backward();
+        let mut grad = |t: &dyn GradOf| t.grad(&mut g);
+        let d_losses = grad(&l);
+        let d_direction = c.as_ref().map(|c| grad(c)).unwrap_or_default();
+        let d_params = [
+            grad(&self.emb),
+            grad(&self.fc1_w),
+            grad(&self.fc1_b),
+            grad(&self.fc2_w),
+            grad(&self.fc2_b),
+            grad(&self.wq),
+            grad(&self.wk),
+            grad(&self.wv),
+            grad(&self.bq),
+            grad(&self.bk),
+            grad(&self.bv),
+            grad(&self.wo),
+            grad(&self.bo),
+            grad(&self.w1),
+            grad(&self.b1),
+            grad(&self.w2),
+            grad(&self.b2),
+            grad(&self.n1_g),
+            grad(&self.n1_b),
+            grad(&self.n2_g),
+            grad(&self.n2_b),
+            grad(&self.out_w),
+        ]
+        .concat();
+        HeadGrads {
+            output,
+            d_losses,
+            d_direction,
+            d_params,
+        }
+    }
+}
+
+/// Reads a parameter's gradient, zero where the objective does not reach it
+/// (e.g. `loss_fc1.bias` in a tangent: ReLU's derivative is a step).
+trait GradOf {
+    fn grad(&self, g: &mut Gradients<f32, Dev>) -> Vec<f32>;
+}
+
+impl<S: Shape> GradOf for Tensor<S, f32, Dev> {
+    fn grad(&self, g: &mut Gradients<f32, Dev>) -> Vec<f32> {
+        g.try_alloc_for(self).expect("gradient allocation");
+        g.get(self).as_vec()
+    }
+}

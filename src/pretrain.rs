@@ -1,0 +1,351 @@
+//! Pretraining: the "foundation model" that fine-tuning starts from.
+//!
+//! Trains a fresh [`VideoText`] on the world's unbounded pretraining stream
+//! with the plain sum of its tasks (by default the five pretext tasks),
+//! Adam, one new batch per step. Batch `t` is stream examples
+//! `t*B .. (t+1)*B`, and step `t`'s task randomness is seeded from
+//! `(seed, t)`, so a run is reproducible. Before and after training, every
+//! task's loss is measured on a fixed held-out batch.
+//!
+//! A run file names a preset, overrides settings and lists the tasks:
+//!
+//! ```toml
+//! preset = "quick"      # or "long", "tiny"
+//! steps = 500
+//! lr = 2e-3
+//!
+//! [[tasks]]
+//! type = "cmlm"
+//! mask_prob = 0.15
+//!
+//! [[tasks]]
+//! type = "align"
+//! ```
+
+use crate::aux_task::{tasks_from_toml, TaskSet};
+use crate::backbone::{Adam, AdamConfig, BackboneConfig, VideoText};
+use crate::error::{Error, Result};
+use crate::world::{mix64, World};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::time::Instant;
+
+/// The five pretext tasks, in the order pretraining combines them.
+pub const DEFAULT_TASKS: [&str; 5] = ["cmlm", "cmfm", "align", "mixup", "rotation"];
+
+/// Pretraining settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PretrainConfig {
+    /// Optimiser steps.
+    pub steps: u64,
+    /// Clips per step.
+    pub batch_size: usize,
+    /// Adam learning rate.
+    pub lr: f32,
+    /// Decoupled weight decay.
+    pub weight_decay: f32,
+    /// Seed of the initial weights and of the tasks' randomness.
+    pub seed: u64,
+    /// Seed of the world (the data).
+    pub world_seed: u64,
+    /// Clips in the held-out batch measured before and after.
+    pub eval_size: usize,
+    /// Steps per logged average.
+    pub log_every: u64,
+    /// Which optional heads the backbone has.
+    pub backbone: BackboneConfig,
+}
+
+impl Default for PretrainConfig {
+    fn default() -> Self {
+        PretrainConfig::preset("quick").expect("quick preset exists")
+    }
+}
+
+/// Names of the presets.
+pub const PRESETS: [&str; 3] = ["tiny", "quick", "long"];
+
+impl PretrainConfig {
+    /// A named preset: `tiny` (seconds, for tests), `quick` (the default,
+    /// a couple of minutes on a 2-core CPU), `long` (about ten times quick).
+    pub fn preset(name: &str) -> Result<PretrainConfig> {
+        let base = PretrainConfig {
+            steps: 1500,
+            batch_size: 32,
+            lr: 2e-3,
+            weight_decay: 0.0,
+            seed: 0,
+            world_seed: 0,
+            eval_size: 128,
+            log_every: 100,
+            backbone: BackboneConfig::default(),
+        };
+        match name {
+            "tiny" => Ok(PretrainConfig {
+                steps: 40,
+                batch_size: 8,
+                eval_size: 16,
+                log_every: 10,
+                ..base
+            }),
+            "quick" => Ok(base),
+            "long" => Ok(PretrainConfig {
+                steps: 15000,
+                lr: 1e-3,
+                log_every: 500,
+                ..base
+            }),
+            other => Err(Error::InvalidSetting {
+                field: "preset".into(),
+                value: other.into(),
+                reason: format!("known presets: {}", PRESETS.join(", ")),
+            }),
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        let bad = |field: &str, value: String, reason: &str| {
+            Err(Error::InvalidSetting {
+                field: field.into(),
+                value,
+                reason: reason.into(),
+            })
+        };
+        if self.batch_size == 0 {
+            return bad("batch_size", "0".into(), "must be at least 1");
+        }
+        if self.eval_size == 0 {
+            return bad("eval_size", "0".into(), "must be at least 1");
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return bad("lr", self.lr.to_string(), "must be a positive number");
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return bad(
+                "weight_decay",
+                self.weight_decay.to_string(),
+                "must be a non-negative number",
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Settings a run file may override (all optional).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Overrides {
+    steps: Option<u64>,
+    batch_size: Option<usize>,
+    lr: Option<f32>,
+    weight_decay: Option<f32>,
+    seed: Option<u64>,
+    world_seed: Option<u64>,
+    eval_size: Option<usize>,
+    log_every: Option<u64>,
+    backbone: Option<BackboneConfig>,
+}
+
+/// A parsed pretraining run file.
+#[derive(Debug)]
+pub struct PretrainRun {
+    /// Settings (preset plus overrides).
+    pub config: PretrainConfig,
+    /// The tasks (the five pretext tasks if the file lists none).
+    pub tasks: TaskSet,
+}
+
+impl PretrainRun {
+    /// Parses run-file text; `path` is only used in error messages.
+    pub fn from_toml(text: &str, path: &Path) -> Result<PretrainRun> {
+        let cfg_err = |message: String| Error::Config {
+            path: path.into(),
+            message,
+        };
+        let mut table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| cfg_err(e.to_string()))?;
+        let preset = match table.remove("preset") {
+            None => "quick".to_string(),
+            Some(toml::Value::String(s)) => s,
+            Some(v) => return Err(cfg_err(format!("`preset` must be a string, found {v}"))),
+        };
+        let tasks = match table.remove("tasks") {
+            None => TaskSet::from_names(&DEFAULT_TASKS)?,
+            Some(toml::Value::Array(a)) => TaskSet::new(tasks_from_toml(&a)?),
+            Some(_) => {
+                return Err(cfg_err(
+                    "`tasks` must be an array of tables ([[tasks]])".into(),
+                ))
+            }
+        };
+        let o: Overrides = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| cfg_err(e.message().to_string()))?;
+        let mut c = PretrainConfig::preset(&preset)?;
+        c.steps = o.steps.unwrap_or(c.steps);
+        c.batch_size = o.batch_size.unwrap_or(c.batch_size);
+        c.lr = o.lr.unwrap_or(c.lr);
+        c.weight_decay = o.weight_decay.unwrap_or(c.weight_decay);
+        c.seed = o.seed.unwrap_or(c.seed);
+        c.world_seed = o.world_seed.unwrap_or(c.world_seed);
+        c.eval_size = o.eval_size.unwrap_or(c.eval_size);
+        c.log_every = o.log_every.unwrap_or(c.log_every);
+        c.backbone = o.backbone.unwrap_or(c.backbone);
+        if tasks.is_empty() {
+            return Err(cfg_err("`tasks` is empty; list at least one task".into()));
+        }
+        Ok(PretrainRun { config: c, tasks })
+    }
+
+    /// Reads and parses a run file.
+    pub fn load(path: &Path) -> Result<PretrainRun> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::from_toml(&text, path)
+    }
+}
+
+/// One finished step, for progress displays.
+#[derive(Debug, Clone)]
+pub struct StepReport {
+    /// Zero-based step index.
+    pub step: u64,
+    /// Total steps.
+    pub steps: u64,
+    /// Each task's loss on this step's batch (in task order).
+    pub losses: Vec<f32>,
+}
+
+/// What a pretraining run did.
+#[derive(Debug, Clone, Serialize)]
+pub struct PretrainReport {
+    /// Task names.
+    pub tasks: Vec<String>,
+    /// Steps taken.
+    pub steps: u64,
+    /// Steps skipped because a loss was not finite.
+    pub skipped: u64,
+    /// Wall-clock seconds of the training loop.
+    pub seconds: f64,
+    /// Mean training loss per task over the first logging window.
+    pub first: Vec<f32>,
+    /// Mean training loss per task over the last logging window.
+    pub last: Vec<f32>,
+    /// Held-out loss per task before training.
+    pub eval_before: Vec<f32>,
+    /// Held-out loss per task after training.
+    pub eval_after: Vec<f32>,
+}
+
+/// Formats `name=value` pairs for logs.
+fn pairs(names: &[String], values: &[f32]) -> String {
+    names
+        .iter()
+        .zip(values)
+        .map(|(n, v)| format!("{n}={v:.4}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Pretrains a fresh backbone; calls `on_step` after every step. Logs the
+/// mean loss of each task every `log_every` steps (tracing, level info).
+pub fn pretrain(
+    config: &PretrainConfig,
+    tasks: &TaskSet,
+    mut on_step: impl FnMut(&StepReport),
+) -> Result<(VideoText, PretrainReport)> {
+    config.check()?;
+    let mut model = VideoText::new(config.backbone, config.seed);
+    tasks.check_served(&model)?;
+    let world = World::new(config.world_seed);
+    let names = tasks.names();
+    let k = tasks.len();
+    // The held-out batch: stream indices far beyond any training run.
+    let eval = world.pretrain_batch(u64::MAX / 2 / config.eval_size as u64, config.eval_size);
+    let eval_seed = mix64(config.seed ^ 0xE7A1);
+    let eval_before = tasks.losses_at(&model, model.params(), &eval, eval_seed)?;
+    tracing::info!("held-out before: {}", pairs(&names, &eval_before));
+
+    let adam_cfg = AdamConfig {
+        lr: config.lr,
+        weight_decay: config.weight_decay,
+        ..Default::default()
+    };
+    let mut adam = Adam::new(adam_cfg, model.params());
+    let window = config.log_every.max(1);
+    let report_window = window.min((config.steps / 5).max(1));
+    let (mut first, mut last) = (vec![0.0f64; k], vec![0.0f64; k]);
+    let (mut first_n, mut last_n) = (0u64, 0u64);
+    let mut log_sum = vec![0.0f64; k];
+    let mut log_n = 0u64;
+    let mut skipped = 0u64;
+    let ones = vec![1.0f32; k];
+    let start = Instant::now();
+    for step in 0..config.steps {
+        let batch = world.pretrain_batch(step, config.batch_size);
+        let seed = mix64(config.seed ^ mix64(step));
+        let taped = tasks.forward_taped(&model, model.params(), &batch, seed)?;
+        let losses = taped.values().to_vec();
+        if losses.iter().any(|l| !l.is_finite()) {
+            skipped += 1;
+            tracing::warn!(
+                step,
+                "non-finite loss ({}); step skipped",
+                pairs(&names, &losses)
+            );
+            continue;
+        }
+        let grad = taped.backward(&ones)?;
+        if adam.step(model.params_mut(), &grad).is_err() {
+            skipped += 1;
+            tracing::warn!(step, "non-finite gradient; step skipped");
+            continue;
+        }
+        for i in 0..k {
+            let l = losses[i] as f64;
+            log_sum[i] += l;
+            if step < report_window {
+                first[i] += l;
+            }
+            if step >= config.steps.saturating_sub(report_window) {
+                last[i] += l;
+            }
+        }
+        first_n += (step < report_window) as u64;
+        last_n += (step >= config.steps.saturating_sub(report_window)) as u64;
+        log_n += 1;
+        if (step + 1) % window == 0 || step + 1 == config.steps {
+            let mean: Vec<f32> = log_sum.iter().map(|s| (s / log_n as f64) as f32).collect();
+            tracing::info!(step = step + 1, "train loss: {}", pairs(&names, &mean));
+            log_sum.iter_mut().for_each(|s| *s = 0.0);
+            log_n = 0;
+        }
+        on_step(&StepReport {
+            step,
+            steps: config.steps,
+            losses,
+        });
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let eval_after = tasks.losses_at(&model, model.params(), &eval, eval_seed)?;
+    tracing::info!("held-out after: {}", pairs(&names, &eval_after));
+    let mean = |v: Vec<f64>, n: u64| {
+        v.into_iter()
+            .map(|s| (s / n.max(1) as f64) as f32)
+            .collect()
+    };
+    Ok((
+        model,
+        PretrainReport {
+            tasks: names,
+            steps: config.steps,
+            skipped,
+            seconds,
+            first: mean(first, first_n),
+            last: mean(last, last_n),
+            eval_before,
+            eval_after,
+        },
+    ))
+}

@@ -1,0 +1,237 @@
+//! Property tests of the loss combinators (proptest).
+
+use meltr::meltr::{HeadWeights, Meltr, Preset};
+use meltr::meta_loss::{LearnedLinear, MetaLoss, Sum, Weighted};
+use proptest::prelude::*;
+use std::sync::OnceLock;
+
+fn losses(k: std::ops::RangeInclusive<usize>) -> impl Strategy<Value = Vec<f32>> {
+    k.prop_flat_map(|k| prop::collection::vec(0.0f32..20.0, k))
+}
+
+/// One shared small head (allinone, K = 4) so the cases stay fast.
+fn head() -> &'static Meltr {
+    static H: OnceLock<Meltr> = OnceLock::new();
+    H.get_or_init(|| Meltr::init(Preset::Allinone, 4, 3).unwrap())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn sum_is_the_plain_sum_with_unit_weights(l in losses(1..=16)) {
+        let e = Sum::default().eval(&l).unwrap();
+        let plain: f32 = l.iter().sum();
+        prop_assert!((e.value - plain).abs() <= 1e-5 * plain.abs().max(1.0));
+        prop_assert_eq!(e.weights, vec![1.0; l.len()]);
+    }
+
+    #[test]
+    fn weighted_is_linear_and_returns_its_weights(
+        (w, a, b) in (1usize..=8).prop_flat_map(|k| (
+            prop::collection::vec(-3.0f32..3.0, k),
+            prop::collection::vec(0.0f32..20.0, k),
+            prop::collection::vec(0.0f32..20.0, k),
+        )),
+        s in -2.0f32..2.0,
+    ) {
+        let m = Weighted::new(w.clone()).unwrap();
+        let combo: Vec<f32> = a.iter().zip(&b).map(|(x, y)| x + s * y).collect();
+        let lhs = m.eval(&combo).unwrap().value;
+        let rhs = m.eval(&a).unwrap().value + s * m.eval(&b).unwrap().value;
+        prop_assert!((lhs - rhs).abs() <= 1e-3 * (1.0 + rhs.abs()), "{} vs {}", lhs, rhs);
+        prop_assert_eq!(m.eval(&a).unwrap().weights, w);
+    }
+
+    #[test]
+    fn learned_linear_weights_stay_non_negative(
+        theta in prop::collection::vec(-50.0f32..50.0, 1..=16),
+        l in prop::collection::vec(0.0f32..1e4, 16),
+    ) {
+        let mut m = LearnedLinear::new(theta.len()).unwrap();
+        m.set_params(&theta).unwrap();
+        let e = m.eval(&l[..theta.len()]).unwrap();
+        prop_assert!(e.weights.iter().all(|w| *w >= 0.0 && w.is_finite()), "{:?}", e.weights);
+        prop_assert!(e.value >= 0.0);
+    }
+
+    #[test]
+    fn learned_linear_gradients_match_central_differences(
+        theta in prop::collection::vec(-3.0f32..3.0, 1..=6),
+        seed in 0u64..1000,
+    ) {
+        let k = theta.len();
+        let l: Vec<f32> = (0..k).map(|i| 0.5 + ((seed as usize + i * 7) % 13) as f32).collect();
+        let c: Vec<f32> = (0..k).map(|i| ((seed as usize * 3 + i) % 5) as f32 - 2.0).collect();
+        let mut m = LearnedLinear::new(k).unwrap();
+        m.set_params(&theta).unwrap();
+        let g = m.param_grad(&l, 1.0).unwrap();
+        let h = m.mixed_grad(&l, &c).unwrap();
+        let eps = 1e-2f64;
+        for i in 0..k {
+            let at = |d: f64| {
+                let mut t: Vec<f64> = theta.iter().map(|v| *v as f64).collect();
+                t[i] += d;
+                let w: Vec<f64> = t.iter().map(|x| (1.0 + x.exp()).ln()).collect();
+                let value: f64 = w.iter().zip(&l).map(|(w, l)| w * *l as f64).sum();
+                let tangent: f64 = w.iter().zip(&c).map(|(w, c)| w * *c as f64).sum();
+                (value, tangent)
+            };
+            let (vp, tp) = at(eps);
+            let (vm, tm) = at(-eps);
+            let fd_g = (vp - vm) / (2.0 * eps);
+            let fd_h = (tp - tm) / (2.0 * eps);
+            prop_assert!((g[i] as f64 - fd_g).abs() <= 1e-3 * (1.0 + fd_g.abs()));
+            prop_assert!((h[i] as f64 - fd_h).abs() <= 1e-3 * (1.0 + fd_h.abs()));
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn meltr_is_permutation_equivariant(
+        l in prop::collection::vec(0.01f32..20.0, 4),
+        perm in Just(vec![0usize, 1, 2, 3]).prop_shuffle(),
+    ) {
+        let h = head();
+        let w = h.weights();
+        let d = w.dims.d;
+        // Permute the task-embedding rows together with the inputs.
+        let mut pw: HeadWeights = w.clone();
+        for (new, &old) in perm.iter().enumerate() {
+            pw.tensors[0][new * d..(new + 1) * d].copy_from_slice(&w.tensors[0][old * d..(old + 1) * d]);
+        }
+        let permuted = Meltr::from_weights(pw).unwrap();
+        let pl: Vec<f32> = perm.iter().map(|&old| l[old]).collect();
+        let a = h.eval(&l).unwrap();
+        let b = permuted.eval(&pl).unwrap();
+        prop_assert!((a.value - b.value).abs() <= 1e-5 * (1.0 + a.value.abs()), "{} vs {}", a.value, b.value);
+        for (new, &old) in perm.iter().enumerate() {
+            prop_assert!((b.weights[new] - a.weights[old]).abs() <= 1e-5 * (1.0 + a.weights[old].abs()));
+        }
+    }
+
+    #[test]
+    fn meltr_input_gradient_matches_central_differences(
+        l in prop::collection::vec(0.05f32..20.0, 4),
+    ) {
+        let h = head();
+        let e = h.eval(&l).unwrap();
+        let scale = e.weights.iter().fold(0.0f32, |m, w| m.max(w.abs()));
+        for k in 0..4 {
+            // Differences in f32. The scale embedding has 128 ReLU kinks
+            // along each loss axis: where the forward and backward
+            // differences disagree a kink lies within the step and the
+            // point is skipped. f32 round-off bounds the agreement at a few
+            // percent; the exact check is `tests/head_reference.rs` (JAX).
+            let step = 2e-3 * l[k].max(1.0);
+            let at = |d: f32| {
+                let mut x = l.clone();
+                x[k] += d;
+                h.value(&x).unwrap()
+            };
+            let (up, mid, down) = (at(step), at(0.0), at(-step));
+            let (forward, backward) = ((up - mid) / step, (mid - down) / step);
+            prop_assume!((forward - backward).abs() <= 2e-2 * scale);
+            let fine = (up - down) / (2.0 * step);
+            prop_assert!((fine - e.weights[k]).abs() <= 5e-2 * scale,
+                "task {}: fd {} vs {}", k, fine, e.weights[k]);
+        }
+    }
+
+    #[test]
+    fn meltr_outputs_are_finite_on_large_losses(l in prop::collection::vec(0.0f32..1e4, 4)) {
+        let e = head().eval(&l).unwrap();
+        prop_assert!(e.value.is_finite());
+        prop_assert!(e.weights.iter().all(|w| w.is_finite()));
+        let g = head().mixed_grad(&l, &[1.0, -1.0, 0.5, 2.0]).unwrap();
+        prop_assert!(g.iter().all(|v| v.is_finite()));
+    }
+
+    #[test]
+    fn weights_round_trip_bit_exactly(seed in 0u64..10_000, k in 1usize..=16) {
+        let w = meltr::meltr::init_weights(Preset::Allinone.dims(), k, seed).unwrap();
+        let bytes = w.to_bytes().unwrap();
+        let back = HeadWeights::from_bytes(&bytes, std::path::Path::new("mem")).unwrap();
+        prop_assert_eq!(&back, &w);
+        let bits = |w: &HeadWeights| w.flat().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        prop_assert_eq!(bits(&back), bits(&w));
+    }
+}
+
+#[test]
+fn set_params_round_trips_and_changes_the_output() {
+    let mut h = Meltr::init(Preset::Allinone, 3, 5).unwrap();
+    let p = h.params();
+    assert_eq!(p.len(), h.num_params());
+    let before = h.eval(&[1.0, 2.0, 3.0]).unwrap().value;
+    let shifted: Vec<f32> = p.iter().map(|v| v * 1.1).collect();
+    h.set_params(&shifted).unwrap();
+    assert_eq!(h.params(), shifted);
+    assert_ne!(h.eval(&[1.0, 2.0, 3.0]).unwrap().value, before);
+    let err = h.set_params(&p[1..]).unwrap_err().to_string();
+    assert!(err.contains("expected"), "{err}");
+}
+
+#[test]
+fn head_term_matches_central_differences_of_the_tangent() {
+    // Independent of the JAX vectors: perturb a few parameters and
+    // difference the tangent D_l f[c] = c · ∇_l f computed in reverse mode.
+    let mut h = Meltr::init(Preset::Allinone, 3, 9).unwrap();
+    let l = [0.8f32, 3.0, 0.2];
+    let c = [1.0f32, -0.5, 0.25];
+    let g = h.mixed_grad(&l, &c).unwrap();
+    let p = h.params();
+    let layout = h.param_layout();
+    let mut offset = 0;
+    let (mut checked, mut skipped) = (0, 0);
+    for block in &layout {
+        // The largest entry of each block is well above f32 round-off.
+        let (i, _) =
+            g[offset..offset + block.len()]
+                .iter()
+                .enumerate()
+                .fold(
+                    (0, 0.0f32),
+                    |b, (i, v)| if v.abs() > b.1 { (i, v.abs()) } else { b },
+                );
+        let idx = offset + i;
+        offset += block.len();
+        if g[idx].abs() < 1e-4 {
+            continue;
+        }
+        let tangent = |h: &Meltr| {
+            let e = h.eval(&l).unwrap();
+            e.weights
+                .iter()
+                .zip(&c)
+                .map(|(w, c)| (w * c) as f64)
+                .sum::<f64>()
+        };
+        let mut fd = |step: f32| {
+            let mut q = p.clone();
+            q[idx] = p[idx] + step;
+            h.set_params(&q).unwrap();
+            let up = tangent(&h);
+            q[idx] = p[idx] - step;
+            h.set_params(&q).unwrap();
+            let down = tangent(&h);
+            h.set_params(&p).unwrap();
+            (up - down) / (2.0 * step as f64)
+        };
+        // The tangent jumps where a ReLU switches; two steps that disagree
+        // straddle such a kink, and the entry is skipped.
+        let step = 3e-3 * p[idx].abs().max(1.0);
+        let (coarse, fine) = (fd(step), fd(step / 2.0));
+        if (coarse - fine).abs() > 2e-2 * fine.abs() {
+            skipped += 1;
+            continue;
+        }
+        let rel = (fine - g[idx] as f64).abs() / (g[idx] as f64).abs();
+        assert!(rel < 5e-2, "{}[{i}]: fd {fine} vs {}", block.name, g[idx]);
+        checked += 1;
+    }
+    assert!(checked >= 12, "checked {checked}, skipped {skipped}");
+}

@@ -1,0 +1,120 @@
+//! The backbone's forward pieces differentiate correctly: for several
+//! scalar functions of the net, the gradient agrees with a central
+//! difference of the function along a random direction restricted to a
+//! parameter block (f32; best of steps 1e-2, 1e-3, 1e-4 ·‖w‖/‖v‖; 3 % tolerance).
+
+use dfdx::prelude::*;
+use meltr::backbone::{BackboneConfig, Dev, Loss, Net, ParamVec, VideoText, D_MODEL};
+use meltr::world::{World, MAX_TOKENS};
+use rand::{Rng, SeedableRng};
+
+type F = fn(&Net<meltr::backbone::Taped>, &meltr::world::Batch) -> Loss<meltr::backbone::Taped>;
+type G = fn(&Net<meltr::backbone::Free>, &meltr::world::Batch) -> Loss<meltr::backbone::Free>;
+
+fn weights<T: Tape<f32, Dev>>(
+    net: &Net<T>,
+    rows: usize,
+) -> Tensor<(usize, Const<D_MODEL>), f32, Dev> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+    net.constant(
+        (0..rows * D_MODEL)
+            .map(|_| rng.gen_range(-1.0..1.0))
+            .collect(),
+        (rows, Const::<D_MODEL>),
+    )
+}
+
+fn check(what: &str, block: &str, f: F, g: G) {
+    let model = VideoText::new(BackboneConfig::default(), 5);
+    let batch = World::new(2).pretrain_batch(1, 4);
+    let net = model.net_taped();
+    let grad = net.gradient(f(&net, &batch));
+    let p = model.layout().get(block).unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let mut v = vec![0.0f32; model.num_params()];
+    for x in &mut v[p.offset..p.offset + p.block.len()] {
+        *x = rng.gen_range(-1.0..1.0);
+    }
+    let v = ParamVec::from_vec(model.dev(), v);
+    let exact = grad.dot(&v) as f64;
+    let w = model.params();
+    let at = |s: f32| g(&model.net_at(&w.add_scaled(s, &v)), &batch).array() as f64;
+    // The best of three steps: f32 round-off spoils small steps, curvature
+    // large ones; a wrong gradient disagrees at every step.
+    let (fd, rel) = [1e-2f32, 1e-3, 1e-4]
+        .into_iter()
+        .map(|k| {
+            let eps = k * w.norm() / v.norm();
+            let fd = (at(eps) - at(-eps)) / (2.0 * eps as f64);
+            (fd, (fd - exact).abs() / exact.abs().max(1e-6))
+        })
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap();
+    println!("{what:<28} along {block:<32} fd {fd:12.6} grad {exact:12.6} rel {rel:.2e}");
+    assert!(
+        rel < 0.03,
+        "{what}: along {block}: fd {fd} vs gradient {exact}"
+    );
+}
+
+macro_rules! both {
+    ($body:expr) => {
+        (
+            (|net: &Net<meltr::backbone::Taped>, b: &meltr::world::Batch| $body(net, b)) as F,
+            (|net: &Net<meltr::backbone::Free>, b: &meltr::world::Batch| $body(net, b)) as G,
+        )
+    };
+}
+
+#[test]
+fn net_pieces_match_central_differences() {
+    fn text<T: Tape<f32, Dev>>(net: &Net<T>, b: &meltr::world::Batch) -> Loss<T> {
+        let x = net.encode_text(&b.tokens);
+        let n = x.shape().0;
+        (x * weights(net, n)).sum()
+    }
+    fn pooled<T: Tape<f32, Dev>>(net: &Net<T>, b: &meltr::world::Batch) -> Loss<T> {
+        let x = net.pool(net.encode_text(&b.tokens), MAX_TOKENS);
+        let n = x.shape().0;
+        (x * weights(net, n)).sum()
+    }
+    fn normed<T: Tape<f32, Dev>>(net: &Net<T>, b: &meltr::world::Batch) -> Loss<T> {
+        let x = net.l2_normalize(net.pool(net.encode_text(&b.tokens), MAX_TOKENS));
+        let n = x.shape().0;
+        (x * weights(net, n)).sum()
+    }
+    fn embedded<T: Tape<f32, Dev>>(net: &Net<T>, b: &meltr::world::Batch) -> Loss<T> {
+        let x = net.text_embedding(&b.tokens);
+        let n = x.shape().0;
+        (x * weights(net, n)).sum()
+    }
+    fn sims<T: Tape<f32, Dev>>(net: &Net<T>, b: &meltr::world::Batch) -> Loss<T> {
+        let t = net.text_embedding(&b.tokens);
+        let v = net.video_embedding(&b.frames);
+        let s = t.matmul(v.permute());
+        (s * 10.0).softmax::<Axis<1>>().square().sum()
+    }
+    let cases: [(&str, &str, (F, G)); 6] = [
+        ("text encoder", "text.token_embedding", both!(text)),
+        (
+            "text encoder (attention)",
+            "text.layer.attn.q.weight",
+            both!(text),
+        ),
+        ("pooled text", "text.token_embedding", both!(pooled)),
+        (
+            "normalised pooled text",
+            "text.token_embedding",
+            both!(normed),
+        ),
+        ("text embedding", "text.token_embedding", both!(embedded)),
+        (
+            "similarity softmax",
+            "video.frame_embedding.weight",
+            both!(sims),
+        ),
+    ];
+    for (what, block, (f, g)) in cases {
+        check(what, block, f, g);
+    }
+}

@@ -1,0 +1,149 @@
+//! Bad input around tasks and run files: each error names what is wrong.
+
+use meltr::aux_task::{build_task, AuxTask, Capability, TaskRegistration, TaskSet};
+use meltr::backbone::{BackboneConfig, Free, Loss, Net, Taped, VideoText};
+use meltr::dfdx::prelude::*;
+use meltr::pretrain::PretrainRun;
+use meltr::world::{Batch, World, FRAMES};
+
+/// A test task that needs the rotation head and has one setting.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct Spin {
+    scale: f32,
+}
+
+impl Spin {
+    fn loss<T: Tape<f32, meltr::backbone::Dev>>(&self, net: &Net<T>, b: &Batch) -> Loss<T> {
+        let pooled = net.pool(net.encode_video(&b.frames), FRAMES);
+        net.rotation_logits(pooled).square().mean::<Rank0, _>() * self.scale
+    }
+}
+
+#[typetag::serde(name = "spin")]
+impl AuxTask for Spin {
+    fn name(&self) -> &str {
+        "spin"
+    }
+    fn needs(&self) -> Vec<Capability> {
+        vec![Capability::VideoEncoder, Capability::RotationHead]
+    }
+    fn loss_taped(&self, net: &Net<Taped>, b: &Batch, _: u64) -> meltr::Result<Loss<Taped>> {
+        Ok(self.loss(net, b))
+    }
+    fn loss_free(&self, net: &Net<Free>, b: &Batch, _: u64) -> meltr::Result<Loss<Free>> {
+        Ok(self.loss(net, b))
+    }
+}
+
+inventory::submit!(TaskRegistration::of::<Spin>("spin", "test task"));
+
+fn err_of(text: &str) -> String {
+    PretrainRun::from_toml(text, "run.toml".as_ref())
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn unknown_task_lists_the_known_ones() {
+    let e = build_task("nope", &toml::Value::Table(Default::default()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("unknown task `nope`") && e.contains("spin"),
+        "{e}"
+    );
+    let e = err_of("[[tasks]]\ntype = \"nope\"\n");
+    assert!(e.contains("unknown task `nope`"), "{e}");
+}
+
+#[test]
+fn run_file_mistakes_are_named() {
+    let e = err_of("stepz = 3\n[[tasks]]\ntype = \"spin\"\n");
+    assert!(e.contains("stepz") && e.contains("run.toml"), "{e}");
+    let e = err_of("[[tasks]]\ntype = \"spin\"\nscael = 1.0\n");
+    assert!(e.contains("task `spin`") && e.contains("scael"), "{e}");
+    let e = err_of("[[tasks]]\nscale = 1.0\n");
+    assert!(e.contains("missing `type`"), "{e}");
+    let e = err_of("steps = \"many\"\n[[tasks]]\ntype = \"spin\"\n");
+    assert!(e.contains("steps"), "{e}");
+    let e = err_of("preset = \"huge\"\n[[tasks]]\ntype = \"spin\"\n");
+    assert!(e.contains("huge") && e.contains("quick"), "{e}");
+    let e = err_of("lr = -1.0\nsteps = 1\n[[tasks]]\ntype = \"spin\"\n");
+    let run =
+        PretrainRun::from_toml("lr = -1.0\n[[tasks]]\ntype = \"spin\"\n", "r".as_ref()).unwrap();
+    let e2 = meltr::pretrain::pretrain(&run.config, &run.tasks, |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e2.contains("lr"), "{e} / {e2}");
+    let e = err_of("this is not toml");
+    assert!(e.contains("run.toml"), "{e}");
+}
+
+#[test]
+fn a_task_the_backbone_cannot_serve_is_refused_by_name() {
+    let model = VideoText::new(
+        BackboneConfig {
+            rotation_head: false,
+            ..Default::default()
+        },
+        0,
+    );
+    let set = TaskSet::from_names(&["spin"]).unwrap();
+    let e = set.check_served(&model).unwrap_err().to_string();
+    assert!(
+        e.contains("task `spin`") && e.contains("rotation_head"),
+        "{e}"
+    );
+}
+
+#[test]
+fn task_set_checks_weights_and_batches() {
+    let model = VideoText::new(BackboneConfig::default(), 0);
+    let set = TaskSet::from_names(&["spin"]).unwrap();
+    let batch = World::new(0).pretrain_batch(0, 2);
+    let taped = set
+        .forward_taped(&model, model.params(), &batch, 0)
+        .unwrap();
+    let e = taped.backward(&[1.0, 2.0]).unwrap_err().to_string();
+    assert!(
+        e.contains("task weights") && e.contains("expected 1"),
+        "{e}"
+    );
+    let empty = Batch {
+        tokens: vec![],
+        frames: vec![],
+    };
+    let e = set
+        .losses_at(&model, model.params(), &empty, 0)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("batch"), "{e}");
+}
+
+#[test]
+fn taped_backward_with_weights_is_the_weighted_sum_of_single_gradients() {
+    let model = VideoText::new(BackboneConfig::default(), 0);
+    let set = TaskSet::new(vec![
+        Box::new(Spin { scale: 1.0 }),
+        Box::new(Spin { scale: 2.0 }),
+    ]);
+    let batch = World::new(0).pretrain_batch(0, 4);
+    let w = model.params();
+    let g = set
+        .forward_taped(&model, w, &batch, 3)
+        .unwrap()
+        .backward(&[0.5, -1.5])
+        .unwrap();
+    let (_, g0) = set.task_grad(&model, w, &batch, 3, 0).unwrap();
+    let (_, g1) = set.task_grad(&model, w, &batch, 3, 1).unwrap();
+    let expect = g0.add_scaled(1.0, &g0).add_scaled(-1.0, &g0); // g0, via axpy
+    let expect = {
+        let mut e = expect;
+        e.scale(0.5);
+        e.axpy(-1.5, &g1);
+        e
+    };
+    let diff = g.add_scaled(-1.0, &expect).norm() / expect.norm();
+    assert!(diff < 1e-5, "relative difference {diff}");
+}

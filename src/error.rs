@@ -132,6 +132,41 @@ pub enum Error {
         /// The tensor.
         name: String,
     },
+    /// A head cannot be exported to WebAssembly.
+    #[error("cannot export the head: {reason}")]
+    Export {
+        /// Why.
+        reason: String,
+    },
+    /// A file given to the viewer is not a usable head artifact; it was refused
+    /// before any of its code ran.
+    #[error("{origin}: refused: {reason}")]
+    BadArtifact {
+        /// The file (or `<bytes>`).
+        origin: String,
+        /// What is wrong with it, on one line.
+        reason: String,
+    },
+    /// A call into a sandboxed artifact used up its fuel (it may loop forever).
+    #[error("{origin}: `{call}` ran out of fuel after {fuel} units (an endless loop, or raise the fuel limit)")]
+    OutOfFuel {
+        /// The artifact.
+        origin: String,
+        /// The exported function called.
+        call: String,
+        /// The fuel it was given.
+        fuel: u64,
+    },
+    /// A call into a sandboxed artifact trapped (or the artifact broke its contract).
+    #[error("{origin}: `{call}` failed: {reason}")]
+    ArtifactTrap {
+        /// The artifact.
+        origin: String,
+        /// The exported function called.
+        call: String,
+        /// What happened, on one line.
+        reason: String,
+    },
     /// A tensor backend error (allocation, device).
     #[error("tensor backend: {0}")]
     Backend(String),

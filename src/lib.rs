@@ -21,3 +21,7 @@ pub use error::{Error, Result};
 
 /// The tensor library, re-exported so task crates use the same version and features.
 pub use dfdx;
+#[cfg(feature = "viewer")]
+pub mod export;
+#[cfg(feature = "viewer")]
+pub mod viewer;

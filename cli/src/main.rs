@@ -3,10 +3,14 @@
 //! a panic.
 
 mod compare;
+#[cfg(feature = "viewer")]
+mod export;
 mod head;
 mod pretrain;
 mod tasks;
 mod train;
+#[cfg(feature = "viewer")]
+mod view;
 
 // Link every task crate so that its `inventory::submit!` registration is seen.
 use meltr_align as _;
@@ -41,6 +45,12 @@ enum Command {
     Compare(compare::Args),
     /// List the registered auxiliary tasks.
     Tasks(tasks::Args),
+    /// Export a head to a WebAssembly component (wit/head.wit).
+    #[cfg(feature = "viewer")]
+    Export(export::ExportArgs),
+    /// View an exported head in a sandbox: plots and an index.html.
+    #[cfg(feature = "viewer")]
+    View(view::ViewArgs),
 }
 
 /// Prints `text` to stdout; a closed pipe (`meltr ... | head`) is not an error.
@@ -57,6 +67,10 @@ fn main() -> ExitCode {
         Command::Eval(a) => train::eval(a),
         Command::Compare(a) => compare::run(a),
         Command::Tasks(a) => tasks::run(a),
+        #[cfg(feature = "viewer")]
+        Command::Export(a) => export::run(&a),
+        #[cfg(feature = "viewer")]
+        Command::View(a) => view::run(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

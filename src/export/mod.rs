@@ -1,0 +1,223 @@
+//! Export a MELTR head to a self-contained WebAssembly component
+//! (DESIGN §4, the world `meltr:head/head` in `wit/head.wit`).
+//!
+//! The exporter *generates* the code: a core module whose text is written
+//! here (every width and address a constant), assembled with the `wat`
+//! crate, given the weights as data segments, and wrapped into a component
+//! with `wit-component`. No wasm32 toolchain is involved and the result
+//! imports nothing.
+//!
+//! * value: the forward pass of the PyTorch reference in eval mode;
+//! * per-task weights `∂f/∂l`: the reverse pass through that forward, also
+//!   generated ([`program`]);
+//! * `exp` is computed in-module (f64, [`kernels`]); `sqrt` is the wasm
+//!   instruction; the matrix products use 128-bit SIMD ([`Simd`]).
+//!
+//! ```
+//! # #[cfg(feature = "viewer")] {
+//! use meltr::export::{export_component, ExportOptions};
+//! use meltr::meltr::{init_weights, Preset};
+//! let w = init_weights(Preset::Allinone.dims(), 2, 1).unwrap();
+//! let bytes = export_component(&w, &ExportOptions::default()).unwrap();
+//! assert!(wasmparser::Parser::is_component(&bytes));
+//! # }
+//! ```
+
+mod abi;
+mod kernels;
+mod layout;
+mod program;
+
+pub use kernels::Simd;
+
+use crate::atomic::write_atomic;
+use crate::error::{Error, Result};
+use crate::meltr::HeadWeights;
+use layout::Layout;
+use std::path::Path;
+
+/// The WIT world every exported head implements (`wit/head.wit`).
+pub const WIT: &str = include_str!("../../wit/head.wit");
+
+/// The world's name inside [`WIT`].
+pub const WORLD: &str = "head";
+
+/// The artifact format written into the metadata.
+pub const FORMAT: &str = "meltr-head/1";
+
+/// How to generate the code.
+#[derive(Debug, Clone, Default)]
+pub struct ExportOptions {
+    /// Vectorisation of the matrix products.
+    pub simd: Simd,
+}
+
+/// What [`export_file`] wrote.
+#[derive(Debug, Clone)]
+pub struct ExportSummary {
+    /// Size of the component in bytes.
+    pub bytes: usize,
+    /// Linear memory the artifact starts with, in bytes.
+    pub memory_bytes: usize,
+    /// Number of tasks K.
+    pub num_tasks: usize,
+    /// Number of head parameters.
+    pub num_params: usize,
+}
+
+/// The text of the core module's code (no data segments), for reading.
+pub fn core_module_text(w: &HeadWeights, opts: &ExportOptions) -> Result<String> {
+    Ok(build(w, opts)?.0)
+}
+
+/// Generates the component for `w`.
+pub fn export_component(w: &HeadWeights, opts: &ExportOptions) -> Result<Vec<u8>> {
+    let (text, layout, statics) = build(w, opts)?;
+    let mut module = wat::parse_str(&text).map_err(|e| Error::Export {
+        reason: format!("generated code does not assemble (a bug): {e}"),
+    })?;
+    append_data(&mut module, &layout, w, &statics);
+    wrap_component(module)
+}
+
+/// Reads a head from `weights`, exports it and writes the component to `out`
+/// atomically.
+pub fn export_file(weights: &Path, out: &Path, opts: &ExportOptions) -> Result<ExportSummary> {
+    let w = HeadWeights::load(weights)?;
+    let bytes = export_component(&w, opts)?;
+    write_atomic(out, &bytes)?;
+    Ok(ExportSummary {
+        bytes: bytes.len(),
+        memory_bytes: Layout::new(w.dims, w.num_tasks, 0).pages as usize * 65536,
+        num_tasks: w.num_tasks,
+        num_params: w.num_params(),
+    })
+}
+
+/// Wraps a core module that follows the canonical ABI of [`WIT`] into a
+/// component (validating it). Public so that tests can build artifacts
+/// that break the contract on purpose.
+pub fn wrap_component(mut module: Vec<u8>) -> Result<Vec<u8>> {
+    fn err(what: &str, e: impl std::fmt::Display) -> Error {
+        Error::Export {
+            reason: format!("{what}: {}", one_line(&format!("{e:#}"))),
+        }
+    }
+    let mut resolve = wit_parser::Resolve::default();
+    let pkg = resolve
+        .push_str("wit/head.wit", WIT)
+        .map_err(|e| err("wit", e))?;
+    let world = resolve
+        .select_world(&[pkg], Some(WORLD))
+        .map_err(|e| err("wit", e))?;
+    wit_component::embed_component_metadata(
+        &mut module,
+        &resolve,
+        world,
+        wit_component::StringEncoding::UTF8,
+    )
+    .map_err(|e| err("component metadata", e))?;
+    wit_component::ComponentEncoder::default()
+        .validate(true)
+        .module(&module)
+        .and_then(|mut enc| enc.encode())
+        .map_err(|e| err("component encoding", e))
+}
+
+/// Joins a multi-line message into one line.
+pub(crate) fn one_line(s: &str) -> String {
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Lays the memory out and writes the module text.
+fn build(w: &HeadWeights, opts: &ExportOptions) -> Result<(String, Layout, Vec<u8>)> {
+    let dims = w.dims;
+    let lanes = if opts.simd == Simd::Scalar { 1 } else { 4 };
+    if dims.h1 % 4 != 0 || dims.d % (4 * dims.heads) != 0 || dims.f % 4 != 0 {
+        return Err(Error::Export {
+            reason: format!(
+                "widths h1={}, d={}, f={} must be multiples of 4 (d of {}), as every preset is",
+                dims.h1,
+                dims.d,
+                dims.f,
+                4 * dims.heads
+            ),
+        });
+    }
+    debug_assert!(dims.h1 % lanes == 0);
+    let exporter = format!("meltr {}", env!("CARGO_PKG_VERSION"));
+    // The static data sits right after the return area (see Layout::new).
+    let base = Layout::new(dims, w.num_tasks, 0).static_start;
+    let (statics, st) = abi::static_data(w, base, &exporter);
+    let layout = Layout::new(dims, w.num_tasks, statics.len() as u32);
+    assert_eq!(layout.static_start, base);
+    let mut text = String::new();
+    text.push_str(";; MELTR head, generated by meltr::export; see wit/head.wit\n(module\n");
+    text.push_str(&format!(
+        "(memory (export \"memory\") {} {})\n",
+        layout.pages,
+        layout.pages + 16
+    ));
+    text.push_str(kernels::EXP);
+    text.push_str(&program::forward(&layout, opts.simd));
+    text.push_str(&program::backward(&layout, opts.simd));
+    text.push_str(&abi::exports(
+        w.num_tasks,
+        layout.ret,
+        layout.act.loss,
+        layout.act.g_loss,
+        layout.heap_base,
+        st,
+    ));
+    text.push_str(")\n");
+    Ok((text, layout, statics))
+}
+
+/// Appends the data section: the static data and the weights (with the
+/// transposes the reverse pass uses).
+fn append_data(module: &mut Vec<u8>, l: &Layout, w: &HeadWeights, statics: &[u8]) {
+    let crate::meltr::Dims { h1, d, f, .. } = w.dims;
+    let t = &w.tensors;
+    let o = &l.w;
+    let mut region = vec![0u8; (l.weights_end - l.weights_start) as usize];
+    let mut put = |at: u32, v: &[f32]| {
+        let i = (at - l.weights_start) as usize;
+        for (j, x) in v.iter().enumerate() {
+            region[i + 4 * j..i + 4 * j + 4].copy_from_slice(&x.to_le_bytes());
+        }
+    };
+    let offsets = [
+        o.emb, o.fc1w, o.fc1b, o.fc2w, o.fc2b, o.inw, o.inb, o.outw, o.outb, o.w1, o.b1, o.w2,
+        o.b2, o.n1g, o.n1b, o.n2g, o.n2b, o.head,
+    ];
+    for (at, v) in offsets.into_iter().zip(t) {
+        put(at, v);
+    }
+    put(o.fc2w_t, &transpose(&t[3], d, h1));
+    put(o.inw_t, &transpose(&t[5], 3 * d, d));
+    put(o.outw_t, &transpose(&t[7], d, d));
+    put(o.w1_t, &transpose(&t[9], f, d));
+    put(o.w2_t, &transpose(&t[11], d, f));
+    let mut data = wasm_encoder::DataSection::new();
+    let at = |x: u32| wasm_encoder::ConstExpr::i32_const(x as i32);
+    data.active(0, &at(l.static_start), statics.iter().copied());
+    data.active(0, &at(l.weights_start), region);
+    use wasm_encoder::{Encode, Section};
+    module.push(data.id());
+    data.encode(module);
+}
+
+/// `rows x cols` row-major to `cols x rows` row-major.
+fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0; m.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            out[c * rows + r] = m[r * cols + c];
+        }
+    }
+    out
+}

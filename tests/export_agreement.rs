@@ -6,7 +6,9 @@
 //! of d terms of either sign: near zero its round-off is absolute, and the
 //! native head's own error there reaches ~6e-7 absolute — the artifact is
 //! the closer of the two to an f64 evaluation, see tests/export_reference.rs);
-//! weights `max_k |Δa_k| / max_k |a_k|`. Both must stay below 1e-5.
+//! weights `max_k |Δa_k| / max(max_k |a_k|, 0.01)` (same reason: the
+//! reverse pass sums terms far larger than a tiny weight). Both must stay
+//! below 1e-5.
 //!
 //! The one allowed exception: `∂f/∂l` jumps where a ReLU's pre-activation
 //! crosses zero, and two correct f32 implementations may land on different
@@ -37,7 +39,7 @@ fn agree(preset: Preset, k: usize) {
         let aw: Vec<f64> = a.weights.iter().map(|&x| x as f64).collect();
         let bw: Vec<f64> = b.weights.iter().map(|&x| x as f64).collect();
         ev = ev.max(rel(a.value as f64, b.value as f64, 0.1));
-        let e = rel_vec(&aw, &bw, 1e-6);
+        let e = rel_vec(&aw, &bw, 1e-2);
         if e > 1e-5 {
             let m = relu_margin(&w, &l);
             assert!(

@@ -225,3 +225,63 @@ fn wrong_inputs_are_refused_with_the_contract_errors() {
     assert!(matches!(e, Error::NonFinite { index: 1, .. }), "{e:?}");
     assert!(h.eval(&[1.0, 2.0, 3.0]).unwrap().is_finite());
 }
+
+#[test]
+fn the_artifact_itself_enforces_the_input_contract() {
+    use meltr::viewer::InputError;
+    let w = init_weights(Preset::Allinone.dims(), 3, 2).unwrap();
+    let mut h = load(&export_component(&w, &ExportOptions::default()).unwrap()).unwrap();
+    match h.eval_unchecked(&[1.0; 5]).unwrap() {
+        Err(InputError::WrongLength(m)) => assert_eq!((m.expected, m.found), (3, 5)),
+        other => panic!("{other:?}"),
+    }
+    match h.eval_unchecked(&[]).unwrap() {
+        Err(InputError::WrongLength(m)) => assert_eq!((m.expected, m.found), (3, 0)),
+        other => panic!("{other:?}"),
+    }
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        match h.eval_unchecked(&[1.0, 2.0, bad]).unwrap() {
+            Err(InputError::NonFinite(i)) => assert_eq!(i, 2),
+            other => panic!("{other:?}"),
+        }
+    }
+    // a long list is refused too, and the bump heap is reset after each call
+    for _ in 0..200 {
+        assert!(matches!(
+            h.eval_unchecked(&vec![1.0; 10_000]).unwrap(),
+            Err(InputError::WrongLength(_))
+        ));
+    }
+    let ok = h.eval_unchecked(&[1.0, 2.0, 3.0]).unwrap().unwrap();
+    assert_eq!(ok, h.eval(&[1.0, 2.0, 3.0]).unwrap());
+}
+
+#[test]
+fn metadata_round_trips_through_the_artifact() {
+    let mut w = init_weights(Preset::Univl.dims(), 4, 9).unwrap();
+    w.info = meltr::meltr::HeadInfo {
+        task_names: vec![
+            "retrieval".into(),
+            "cmlm".into(),
+            "cmfm".into(),
+            "align".into(),
+        ],
+        primary: Some(0),
+        steps: 1234,
+        seed: Some(u64::MAX - 1),
+    };
+    let h = load(&export_component(&w, &ExportOptions::default()).unwrap()).unwrap();
+    let m = h.metadata();
+    assert_eq!(m.format, "meltr-head/1");
+    assert_eq!(m.preset.as_deref(), Some("univl"));
+    assert_eq!(
+        (m.h1, m.d, m.f, m.heads, m.num_tasks),
+        (128, 256, 512, 8, 4)
+    );
+    assert_eq!(
+        (m.primary, m.steps, m.seed),
+        (Some(0), 1234, Some(u64::MAX - 1))
+    );
+    assert!(m.exporter.starts_with("meltr "));
+    assert_eq!(h.task_names(), ["retrieval", "cmlm", "cmfm", "align"]);
+}

@@ -30,16 +30,29 @@ fn layer_norm(x: &[f64], g: &[f32], b: &[f32]) -> Vec<f64> {
 
 /// The head's value at `l`, in f64.
 pub fn reference_value(w: &HeadWeights, l: &[f64]) -> f64 {
+    reference_forward(w, l).0
+}
+
+/// The smallest |pre-activation| over every ReLU of the head at `l` (the
+/// scale embedding's and the feed-forward's): where it is tiny, `∂f/∂l`
+/// jumps, and two f32 implementations may sit on different sides.
+pub fn relu_margin(w: &HeadWeights, l: &[f32]) -> f64 {
+    let x: Vec<f64> = l.iter().map(|&v| v as f64).collect();
+    reference_forward(w, &x).1
+}
+
+/// `(value, relu margin)`.
+fn reference_forward(w: &HeadWeights, l: &[f64]) -> (f64, f64) {
+    let mut margin = f64::INFINITY;
     let t = &w.tensors;
     let (h1, d, f, heads) = (w.dims.h1, w.dims.d, w.dims.f, w.dims.heads);
     let k = w.num_tasks;
     let dh = d / heads;
     let tok: Vec<Vec<f64>> = (0..k)
         .map(|i| {
-            let hid: Vec<f64> = linear(&t[1], Some(&t[2]), &[l[i]], h1)
-                .into_iter()
-                .map(|v| v.max(0.0))
-                .collect();
+            let pre = linear(&t[1], Some(&t[2]), &[l[i]], h1);
+            margin = pre.iter().fold(margin, |m, v| m.min(v.abs()));
+            let hid: Vec<f64> = pre.into_iter().map(|v| v.max(0.0)).collect();
             let mut y = linear(&t[3], Some(&t[4]), &hid, d);
             for c in 0..d {
                 y[c] += t[0][i * d + c] as f64;
@@ -75,10 +88,9 @@ pub fn reference_value(w: &HeadWeights, l: &[f64]) -> f64 {
         let o = linear(&t[7], Some(&t[8]), &att[i], d);
         let r1: Vec<f64> = (0..d).map(|c| tok[i][c] + o[c]).collect();
         let x1 = layer_norm(&r1, &t[13], &t[14]);
-        let ff: Vec<f64> = linear(&t[9], Some(&t[10]), &x1, f)
-            .into_iter()
-            .map(|v| v.max(0.0))
-            .collect();
+        let pre = linear(&t[9], Some(&t[10]), &x1, f);
+        margin = pre.iter().fold(margin, |m, v| m.min(v.abs()));
+        let ff: Vec<f64> = pre.into_iter().map(|v| v.max(0.0)).collect();
         let f2 = linear(&t[11], Some(&t[12]), &ff, d);
         let r2: Vec<f64> = (0..d).map(|c| x1[c] + f2[c]).collect();
         let x2 = layer_norm(&r2, &t[15], &t[16]);
@@ -86,7 +98,7 @@ pub fn reference_value(w: &HeadWeights, l: &[f64]) -> f64 {
             mean[c] += x2[c] / k as f64;
         }
     }
-    (0..d).map(|c| mean[c] * t[17][c] as f64).sum()
+    ((0..d).map(|c| mean[c] * t[17][c] as f64).sum(), margin)
 }
 
 /// The head's value and `∂f/∂l` (central differences in f64, step 1e-6·max(1, |l_k|)).

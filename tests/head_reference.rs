@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{formula_weights, u};
+use common::{f64s, formula_weights, u};
 use meltr::meltr::{Dims, HeadWeights, Meltr, HEADS, PARAM_NAMES};
 use meltr::meta_loss::MetaLoss;
 use serde_json::Value;
@@ -21,14 +21,6 @@ fn f32s(v: &Value) -> Vec<f32> {
         .unwrap()
         .iter()
         .map(|x| x.as_f64().unwrap() as f32)
-        .collect()
-}
-
-fn f64s(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
         .collect()
 }
 

@@ -8,7 +8,7 @@
 mod common;
 
 use common::mlp::Mlp;
-use common::{formula_weights, head_sized_error};
+use common::{f64s, formula_weights, head_sized_error};
 use meltr::hypergrad::{
     BilevelProblem, HypergradStrategy, Identity, InnerModel, MetaLearner, MetaSettings, Problem,
     Unrolled,
@@ -20,14 +20,6 @@ use serde_json::Value;
 fn reference() -> Value {
     let text = std::fs::read_to_string("tests/reference/hypergrad/mlp_aid_fp_lite.json").unwrap();
     serde_json::from_str(&text).unwrap()
-}
-
-fn f64s(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
 }
 
 fn rel(ours: &[f32], reference: &[f64]) -> f64 {

@@ -116,3 +116,12 @@ pub fn head_sized_error(
     assert_eq!(offset, flat.len());
     worst
 }
+
+/// A JSON array of numbers as `f64`s (the reference files' vectors).
+pub fn f64s(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}

@@ -3,16 +3,15 @@
 use meltr::meltr::{HeadWeights, Meltr, Preset};
 use meltr::meta_loss::{LearnedLinear, MetaLoss, Sum, Weighted};
 use proptest::prelude::*;
-use std::sync::OnceLock;
 
 fn losses(k: std::ops::RangeInclusive<usize>) -> impl Strategy<Value = Vec<f32>> {
     k.prop_flat_map(|k| prop::collection::vec(0.0f32..20.0, k))
 }
 
-/// One shared small head (allinone, K = 4) so the cases stay fast.
-fn head() -> &'static Meltr {
-    static H: OnceLock<Meltr> = OnceLock::new();
-    H.get_or_init(|| Meltr::init(Preset::Allinone, 4, 3).unwrap())
+/// A small head (allinone, K = 4) so the cases stay fast. Built per case:
+/// a device head is not `Sync` under CUDA, so it cannot live in a static.
+fn head() -> Meltr {
+    Meltr::init(Preset::Allinone, 4, 3).unwrap()
 }
 
 proptest! {

@@ -70,7 +70,7 @@ impl ParamBlock {
 /// assert_eq!(m.eval(&[1.0, 10.0]).unwrap().value, 2.0);
 /// ```
 #[typetag::serde(tag = "type")]
-pub trait MetaLoss: std::fmt::Debug + Send + Sync {
+pub trait MetaLoss: std::fmt::Debug {
     /// The number of losses this combinator takes, or `None` if any number.
     fn num_tasks(&self) -> Option<usize>;
 

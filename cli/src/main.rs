@@ -2,6 +2,7 @@
 //! prints. A user mistake ends with a one-line error and exit code 2, never
 //! a panic.
 
+mod bench;
 mod compare;
 #[cfg(feature = "viewer")]
 mod export;
@@ -45,6 +46,9 @@ enum Command {
     Compare(compare::Args),
     /// List the registered auxiliary tasks.
     Tasks(tasks::Args),
+    /// Time a training step, a meta step and the heads on this device.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
     /// Export a head to a WebAssembly component (wit/head.wit).
     #[cfg(feature = "viewer")]
     Export(export::ExportArgs),
@@ -67,6 +71,7 @@ fn main() -> ExitCode {
         Command::Eval(a) => train::eval(a),
         Command::Compare(a) => compare::run(a),
         Command::Tasks(a) => tasks::run(a),
+        Command::Bench(c) => bench::run(c).map(|text| print_out(&text)),
         #[cfg(feature = "viewer")]
         Command::Export(a) => export::run(&a),
         #[cfg(feature = "viewer")]

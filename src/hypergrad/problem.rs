@@ -25,7 +25,7 @@ pub struct OuterPoint {
 }
 
 /// Counts of the backbone passes a meta step made (for cost accounting).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PassCount {
     /// Tape-free forward passes.
     pub forwards: usize,

@@ -202,7 +202,7 @@ impl Meltr {
             check_direction(c, losses.len())?;
         }
         let drop = self.dropout();
-        Ok(dispatch!(&self.head, h => h.backward(losses, direction, drop)))
+        Ok(dispatch!(&self.head, h => h.backward(losses, direction, drop, true)))
     }
 
     /// The head's value alone, with no tape.
@@ -220,7 +220,9 @@ impl MetaLoss for Meltr {
     }
 
     fn eval(&self, losses: &[f32]) -> Result<Evaluation> {
-        let g = self.backward(losses, None)?;
+        check_losses(losses, self.num_tasks())?;
+        let drop = self.dropout();
+        let g = dispatch!(&self.head, h => h.backward(losses, None, drop, false));
         Ok(Evaluation {
             value: g.output,
             weights: g.d_losses,

@@ -337,12 +337,14 @@ impl<const H1: usize, const D: usize, const F: usize> Head<H1, D, F> {
     }
 
     /// Backward through the value (no direction) or through the tangent
-    /// `D_l f(l)[c]` (with direction `c`).
+    /// `D_l f(l)[c]` (with direction `c`). Without `with_params`, `d_params`
+    /// is left empty (the per-step evaluation needs only `∇_l`).
     pub fn backward(
         &self,
         losses: &[f32],
         direction: Option<&[f32]>,
         dropout: Option<(f32, u64)>,
+        with_params: bool,
     ) -> HeadGrads {
         let l = self.dev.tensor_from_vec(losses.to_vec(), (self.k,));
         let c = direction.map(|c| self.dev.tensor_from_vec(c.to_vec(), (self.k,)));
@@ -367,6 +369,14 @@ impl<const H1: usize, const D: usize, const F: usize> Head<H1, D, F> {
         let mut grad = |t: &dyn GradOf| t.grad(&mut g);
         let d_losses = grad(&l);
         let d_direction = c.as_ref().map(|c| grad(c)).unwrap_or_default();
+        if !with_params {
+            return HeadGrads {
+                output,
+                d_losses,
+                d_direction,
+                d_params: vec![],
+            };
+        }
         let d_params = [
             grad(&self.emb),
             grad(&self.fc1_w),

@@ -2,6 +2,7 @@
 //! text-to-video retrieval evaluation (the paper's experiment on the
 //! built-in world).
 
+pub mod bench;
 mod checkpoint;
 pub mod compare;
 mod config;

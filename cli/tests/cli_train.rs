@@ -233,3 +233,40 @@ fn bad_run_files_name_the_file_field_and_line() {
     let o = meltr(&["train", "--config", "/no/such/run.toml", "--quiet"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("/no/such/run.toml"));
 }
+
+#[test]
+fn bench_step_reports_phases_that_add_up_and_the_meta_step_passes() {
+    let o = meltr(&["bench", "step", "--preset", "tiny", "--reps", "2", "--json"]);
+    ok(&o);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ms = |k: &str| v[k].as_f64().unwrap_or_else(|| panic!("{k} missing: {v}"));
+    for k in ["forward_taped_ms", "forward_free_ms", "combine_ms", "backward_ms", "update_ms", "primary_grad_ms", "meta_step_ms"] {
+        assert!(ms(k) > 0.0, "{k} = {}", ms(k));
+    }
+    assert_eq!(v["device"], "cpu");
+    assert_eq!(v["tasks"], serde_json::json!(["align", "cmlm", "rotation"]));
+    // The tiny preset's AID-FP-Lite meta step: the primary's and the
+    // regulariser's backward, and the two central-difference forwards.
+    assert_eq!(v["meta_passes"], serde_json::json!({"forwards": 2, "backwards": 2}));
+    // A meta step does at least the work of the forwards it makes.
+    assert!(ms("meta_step_ms") > 2.0 * ms("forward_free_ms") * 0.5);
+    let table = meltr(&["bench", "step", "--preset", "tiny", "--reps", "1"]);
+    ok(&table);
+    assert!(String::from_utf8_lossy(&table.stdout).contains("epoch time vs plain sum at meta_every = 3"));
+    let bad = meltr(&["bench", "step", "--preset", "tiny", "--reps", "0"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("reps"));
+}
+
+#[test]
+fn bench_head_times_every_preset() {
+    let o = meltr(&["bench", "head", "--reps", "1", "--tasks", "3"]);
+    ok(&o);
+    let text = String::from_utf8_lossy(&o.stdout);
+    for name in ["allinone-k3", "violet-k3", "univl-k3", "paper-k3"] {
+        let row = text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name}: {text}"));
+        let ms: Vec<f64> = row.split_whitespace().skip(1).map(|x| x.parse().unwrap()).collect();
+        assert_eq!(ms.len(), 3, "{row}");
+        assert!(ms.iter().all(|&t| t > 0.0), "{row}");
+    }
+}

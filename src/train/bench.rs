@@ -211,3 +211,31 @@ pub fn device_name() -> &'static str {
         "cpu"
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_epoch_ratio_adds_a_share_of_the_meta_step_to_the_step() {
+        let p = StepProfile {
+            device: "cpu".into(),
+            batch_size: 4,
+            tasks: vec!["a".into(), "b".into()],
+            reps: 1,
+            forward_taped_ms: 4.0,
+            forward_free_ms: 3.0,
+            combine_ms: 1.0,
+            backward_ms: 5.0,
+            update_ms: 1.0,
+            primary_grad_ms: 2.0,
+            meta_step_ms: 30.0,
+            meta_passes: PassCount::default(),
+            meta_every: 3,
+        };
+        assert_eq!(p.sum_step_ms(), 10.0);
+        assert_eq!(p.step_ms(), 11.0);
+        // (11 + 30 / 3) / 10
+        assert!((p.epoch_ratio() - 2.1).abs() < 1e-12);
+    }
+}

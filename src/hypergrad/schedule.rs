@@ -1,6 +1,9 @@
 //! The reference code's meta schedule: a meta step every `meta_every`
 //! backbone steps, drawing the primary-loss batch and the K-loss batch at
-//! random from a ring of the last `ring` training batches.
+//! random from a ring of the last `ring` training batches. With `holdout`,
+//! the primary-loss batch comes instead from training examples kept out of
+//! the backbone's updates (AuxiLearn's held-out auxiliary set), so the head
+//! is judged on data the backbone has not fitted.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -15,6 +18,9 @@ pub struct MetaSchedule {
     pub meta_every: usize,
     /// How many recent training batches the ring keeps (reference: 10).
     pub ring: usize,
+    /// Training examples held out of the backbone's updates for the meta
+    /// step's primary loss (0, the reference: the primary loss uses a ring batch).
+    pub holdout: usize,
 }
 
 impl Default for MetaSchedule {
@@ -22,6 +28,7 @@ impl Default for MetaSchedule {
         MetaSchedule {
             meta_every: 3,
             ring: 10,
+            holdout: 0,
         }
     }
 }

@@ -83,6 +83,8 @@ pub struct Trainer {
     learner: MetaLearner,
     head: Box<dyn MetaLoss>,
     train: Vec<Example>,
+    /// Held out of the backbone's updates for the meta step's primary loss.
+    meta_pool: Vec<Example>,
     val: Vec<Example>,
     test: Vec<Example>,
     position: RunPosition,
@@ -123,8 +125,22 @@ impl Trainer {
             skipped_meta: 0,
             backbone: *model.config(),
         };
+        let mut train = limit(world.split(Split::Train), config.train_limit);
+        let holdout = config.schedule.holdout;
+        if holdout > 0 && (holdout < 2 || holdout + 2 > train.len()) {
+            return Err(Error::InvalidSetting {
+                field: "schedule.holdout".into(),
+                value: holdout.to_string(),
+                reason: format!(
+                    "hold out at least 2 of the {} training examples and keep at least 2",
+                    train.len()
+                ),
+            });
+        }
+        let meta_pool = train.split_off(train.len() - holdout);
         Ok(Trainer {
-            train: limit(world.split(Split::Train), config.train_limit),
+            train,
+            meta_pool,
             val: limit(world.split(Split::Val), config.eval_limit),
             test: limit(world.split(Split::Test), config.eval_limit),
             config_text,
@@ -256,6 +272,13 @@ impl Trainer {
                     let (a, b) = ring
                         .draw_pair(mix64(seed ^ 0x6d65_7461))
                         .expect("ring holds a batch");
+                    let held;
+                    let a = if self.meta_pool.is_empty() {
+                        a
+                    } else {
+                        held = self.held_out_batch(mix64(seed ^ 0x686f_6c64));
+                        &held
+                    };
                     let mut tm = TaskModel {
                         model: &mut self.model,
                         tasks: &self.tasks,
@@ -345,6 +368,15 @@ impl Trainer {
         Ok(Some((losses, e.weights, e.value)))
     }
 
+    /// A batch of held-out examples for the meta step's primary loss, with
+    /// its seed (a pure function of `seed`).
+    fn held_out_batch(&self, seed: u64) -> (Batch, u64) {
+        let order = shuffled(self.meta_pool.len(), seed);
+        let n = self.config.batch_size.min(order.len());
+        let batch = Batch::from_examples(order[..n].iter().map(|&j| &self.meta_pool[j]));
+        (batch, seed)
+    }
+
     /// Writes the checkpoint, the backbone and (for MELTR) the head.
     fn save(&mut self, out: &Path) -> Result<()> {
         let ck = Checkpoint {
@@ -417,6 +449,73 @@ pub fn starting_backbone(config: &TrainConfig) -> Result<VideoText> {
             let tasks = TaskSet::from_names(&crate::pretrain::DEFAULT_TASKS)?;
             tracing::info!(preset = %config.pretrain_preset, "no backbone given: pretraining one");
             Ok(crate::pretrain::pretrain(&pc, &tasks, |_| {})?.0)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aux_task::{AuxTask, Capability, TaskRegistration};
+    use crate::backbone::{Free, Loss, Net, Taped};
+    use dfdx::prelude::*;
+
+    /// The plugins live outside the core crate: a one-line task stands in.
+    #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+    struct Probe {}
+
+    #[typetag::serde(name = "trainer_probe")]
+    impl AuxTask for Probe {
+        fn name(&self) -> &str {
+            "trainer_probe"
+        }
+        fn needs(&self) -> Vec<Capability> {
+            vec![Capability::VideoEncoder]
+        }
+        fn loss_taped(&self, net: &Net<Taped>, b: &Batch, _: u64) -> Result<Loss<Taped>> {
+            Ok(net.encode_video(&b.frames).square().mean::<Rank0, _>())
+        }
+        fn loss_free(&self, net: &Net<Free>, b: &Batch, _: u64) -> Result<Loss<Free>> {
+            Ok(net.encode_video(&b.frames).square().mean::<Rank0, _>())
+        }
+    }
+
+    inventory::submit!(TaskRegistration::of::<Probe>("trainer_probe", "test task"));
+
+    fn tiny(extra: &str) -> Result<Trainer> {
+        let run = "preset = \"tiny\"\ntasks = [\"trainer_probe\"]\nprimary = \"trainer_probe\"\n\
+                   [meta_loss]\ntype = \"sum\"\n";
+        let config = TrainConfig::from_toml(&format!("{run}{extra}"), Path::new("run.toml"))?;
+        Trainer::new(config, VideoText::new(Default::default(), 0))
+    }
+
+    #[test]
+    fn holdout_keeps_the_last_examples_out_of_the_backbone_steps() {
+        let all = tiny("").unwrap();
+        let t = tiny("[schedule]\nholdout = 8").unwrap();
+        assert_eq!(all.train.len(), 48);
+        assert!(all.meta_pool.is_empty());
+        assert_eq!(t.train.len(), 40);
+        assert_eq!(t.meta_pool.len(), 8);
+        let caption = |e: &Example| e.caption.clone();
+        let held: Vec<_> = all.train[40..].iter().map(caption).collect();
+        assert_eq!(t.meta_pool.iter().map(caption).collect::<Vec<_>>(), held);
+        // A held-out batch is a pure function of its seed, drawn from the pool.
+        let (a, sa) = t.held_out_batch(7);
+        let (b, _) = t.held_out_batch(7);
+        assert_eq!((a.size(), sa), (8, 7));
+        assert_eq!(a.tokens, b.tokens);
+        for i in 0..a.size() {
+            let tokens = a.caption_tokens(i);
+            assert!(t.meta_pool.iter().any(|e| e.tokens == tokens));
+        }
+    }
+
+    #[test]
+    fn a_holdout_that_leaves_too_few_examples_is_refused_by_name() {
+        for bad in [1, 47, 100] {
+            let err = tiny(&format!("[schedule]\nholdout = {bad}")).err().unwrap().to_string();
+            assert!(err.contains("schedule.holdout") && err.contains(&bad.to_string()), "{err}");
         }
     }
 }

@@ -28,6 +28,10 @@ pub struct MetaSettings {
     pub clip: f32,
     /// Central-difference step relative to `‖w‖/‖v‖`.
     pub fd_step: f32,
+    /// Adam steps fitting the head to the plain sum before the first
+    /// backbone step (`0`, the reference: start from the initialisation);
+    /// see [`crate::meta_loss::warm_start_to_sum`].
+    pub warm_start: usize,
 }
 
 impl Default for MetaSettings {
@@ -39,6 +43,7 @@ impl Default for MetaSettings {
             weight_decay: 3e-5,
             clip: 50.0,
             fd_step: 1e-3,
+            warm_start: 0,
         }
     }
 }

@@ -21,10 +21,12 @@
 
 mod learned_linear;
 mod sum;
+mod warm_start;
 mod weighted;
 
 pub use learned_linear::LearnedLinear;
 pub use sum::Sum;
+pub use warm_start::{sum_fit, warm_start_to_sum, SumFit};
 pub use weighted::Weighted;
 
 use crate::error::Result;

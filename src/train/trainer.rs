@@ -11,7 +11,7 @@ use crate::aux_task::TaskSet;
 use crate::backbone::{Adam, ParamVec, VideoText};
 use crate::error::{Error, Result};
 use crate::hypergrad::{BatchRing, MetaLearner, MetaOutcome};
-use crate::meta_loss::MetaLoss;
+use crate::meta_loss::{warm_start_to_sum, MetaLoss, SumFit};
 use crate::world::{mix64, Batch, Example, Split, World};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -223,6 +223,10 @@ impl Trainer {
                 json!({"kind": "run", "tasks": self.config.tasks, "primary": self.config.primary}),
             )?;
         }
+        if self.position.step == 0 && self.config.meta.warm_start > 0 && self.head.num_params() > 0 {
+            let fit = self.warm_start()?;
+            write_log(json!({"kind": "warm_start", "before": fit.0, "after": fit.1}))?;
+        }
         let mut epochs = vec![];
         let primary = self.config.primary_index();
         for epoch in self.position.epochs_done..self.config.epochs {
@@ -366,6 +370,19 @@ impl Trainer {
         self.optimizer.step(&mut w, &grad)?;
         self.model.set_params(w)?;
         Ok(Some((losses, e.weights, e.value)))
+    }
+
+    /// Fits the head to the plain sum around the K losses of the first
+    /// training batch (a fresh run's first act).
+    fn warm_start(&mut self) -> Result<(SumFit, SumFit)> {
+        let n = self.config.batch_size.min(self.train.len());
+        let batch = Batch::from_examples(&self.train[..n]);
+        let seed = mix64(self.config.seed ^ 0x7761_726d);
+        let losses = self.tasks.losses_at(&self.model, self.model.params(), &batch, seed)?;
+        let m = &self.config.meta;
+        let fit = warm_start_to_sum(&mut *self.head, &losses, m.warm_start, m.lr, seed)?;
+        tracing::info!(before = ?fit.0, after = ?fit.1, "head warm-started at the plain sum");
+        Ok(fit)
     }
 
     /// A batch of held-out examples for the meta step's primary loss, with

@@ -28,7 +28,7 @@ pub struct StepArgs {
     /// A run file (TOML); default: the quick preset.
     #[arg(long, conflicts_with = "preset")]
     config: Option<PathBuf>,
-    /// A built-in run: quick (default) or tiny.
+    /// A built-in run: quick (default), few (128 training examples) or tiny.
     #[arg(long)]
     preset: Option<String>,
     /// Repetitions to average (after one warm-up).

@@ -22,7 +22,7 @@ pub struct Args {
     /// Seeds, comma separated.
     #[arg(long, value_delimiter = ',', default_value = "0,1,2")]
     seeds: Vec<u64>,
-    /// The shared run settings: a built-in preset (quick, tiny).
+    /// The shared run settings: a built-in preset (quick, few, tiny).
     #[arg(long, default_value = "quick")]
     preset: String,
     /// A pretrained backbone; pretrained with the preset's `pretrain_preset` if absent.

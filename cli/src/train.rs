@@ -14,7 +14,7 @@ pub struct TrainArgs {
     /// A run file (TOML); see `meltr::train::TrainConfig`.
     #[arg(long, conflicts_with = "preset")]
     config: Option<PathBuf>,
-    /// A built-in run: quick (default) or tiny.
+    /// A built-in run: quick (default), few (128 training examples) or tiny.
     #[arg(long)]
     preset: Option<String>,
     /// A pretrained backbone checkpoint (overrides the run file's).

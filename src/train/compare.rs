@@ -91,7 +91,8 @@ pub fn run_file(base: &str, method: Method, tasks: &[String], primary: &str, see
                 .join(", ")
         )
     };
-    let none = "[strategy]\ntype = \"none\"\n";
+    // Methods without meta steps train on every example, held-out ones too.
+    let none = "[strategy]\ntype = \"none\"\n[schedule]\nholdout = 0\n";
     let meltr = |strategy: &str| {
         format!("[meta_loss]\ntype = \"meltr\"\npreset = \"univl\"\ntasks = {k}\nseed = {seed}\n[strategy]\n{strategy}\n")
     };

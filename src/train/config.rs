@@ -1,4 +1,4 @@
-//! A fine-tuning run file: a named preset (`quick`, the default, or `tiny`)
+//! A fine-tuning run file: a named preset (`quick`, the default, `few` or `tiny`)
 //! with any field overridden. Errors name the file, the field and the line.
 //!
 //! ```toml
@@ -23,11 +23,12 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Names of the built-in presets.
-pub const PRESETS: [&str; 2] = ["quick", "tiny"];
+pub const PRESETS: [&str; 3] = ["quick", "few", "tiny"];
 
 fn preset_text(name: &str) -> Result<&'static str> {
     match name {
         "quick" => Ok(include_str!("presets/quick.toml")),
+        "few" => Ok(include_str!("presets/few.toml")),
         "tiny" => Ok(include_str!("presets/tiny.toml")),
         other => Err(Error::InvalidSetting {
             field: "preset".into(),

@@ -270,3 +270,41 @@ fn bench_head_times_every_preset() {
         assert!(ms.iter().all(|&t| t > 0.0), "{row}");
     }
 }
+
+#[test]
+fn compare_writes_a_table_whose_rows_come_from_the_runs() {
+    let d = dir("compare");
+    let out = d.join("cmp");
+    let o = meltr(&[
+        "compare", "--preset", "tiny", "--methods", "sum,meltr", "--seeds", "0,1",
+        "--backbone", s(&backbone()), "--out", s(&out),
+    ]);
+    ok(&o);
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
+    assert_eq!(rows.len(), 2);
+    for (row, method) in rows.iter().zip(["sum", "meltr"]) {
+        assert_eq!(row["method"], method);
+        // Each seed's R@1 is the final test R@1 its run wrote.
+        for (i, seed) in [0, 1].iter().enumerate() {
+            let summary: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(out.join(format!("{method}-seed{seed}/summary.json"))).unwrap(),
+            )
+            .unwrap();
+            let r1 = row["test_r1"][i].as_f64().unwrap();
+            assert_eq!(r1, summary["final_test"]["r1"].as_f64().unwrap());
+        }
+        let r1: Vec<f64> = row["test_r1"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+        let mean = (r1[0] + r1[1]) / 2.0;
+        assert!((row["r1_mean"].as_f64().unwrap() - mean).abs() < 1e-4);
+        assert!((row["r1_spread"].as_f64().unwrap() - (r1[0] - r1[1]).abs() / 2.0).abs() < 1e-4);
+    }
+    assert_eq!(rows[0]["time_vs_sum"], 1.0);
+    // The MELTR run left a head the viewer can load.
+    assert!(out.join("meltr-seed0/head.safetensors").exists());
+    let md = std::fs::read_to_string(out.join("compare.md")).unwrap();
+    assert!(md.contains("| plain multi-task sum |") && md.contains("2 seeds"), "{md}");
+    let bad = meltr(&["compare", "--preset", "tiny", "--methods", "sum,nonsense", "--out", s(&out)]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("nonsense"));
+}

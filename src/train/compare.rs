@@ -41,7 +41,7 @@ pub const METHODS: [Method; 8] = [
     },
     Method {
         name: "neumann",
-        label: "MELTR, Neumann (3 terms)",
+        label: "MELTR, Neumann (3 terms, α = 0.001)",
     },
     Method {
         name: "cg",
@@ -105,7 +105,7 @@ pub fn run_file(base: &str, method: Method, tasks: &[String], primary: &str, see
         }
         "linear" => format!("[meta_loss]\ntype = \"learned_linear\"\ntasks = {k}\n[strategy]\ntype = \"identity\"\n"),
         "meltr" => meltr("type = \"identity\""),
-        "neumann" => meltr("type = \"neumann\"\nterms = 3\nalpha = 0.1"),
+        "neumann" => meltr("type = \"neumann\"\nterms = 3\nalpha = 0.001"),
         "cg" => meltr("type = \"conjugate_gradient\"\niters = 3\ndamping = 0.1"),
         "unrolled" => meltr("type = \"unrolled\"\nlr = 0.01"),
         other => unreachable!("unknown method {other}"),

@@ -27,7 +27,11 @@ fn the_learned_linear_combinator_warm_starts_too() {
     let (_, after) = warm_start_to_sum(&mut lin, &AROUND, 300, 3e-2, 1).unwrap();
     assert!(after.weight_error < 0.05, "{after:?}");
     let e = lin.eval(&AROUND).unwrap();
-    assert!(e.weights.iter().all(|a| (a - 1.0).abs() < 0.05), "{:?}", e.weights);
+    assert!(
+        e.weights.iter().all(|a| (a - 1.0).abs() < 0.05),
+        "{:?}",
+        e.weights
+    );
 }
 
 #[test]

@@ -240,19 +240,31 @@ fn bench_step_reports_phases_that_add_up_and_the_meta_step_passes() {
     ok(&o);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let ms = |k: &str| v[k].as_f64().unwrap_or_else(|| panic!("{k} missing: {v}"));
-    for k in ["forward_taped_ms", "forward_free_ms", "combine_ms", "backward_ms", "update_ms", "primary_grad_ms", "meta_step_ms"] {
+    for k in [
+        "forward_taped_ms",
+        "forward_free_ms",
+        "combine_ms",
+        "backward_ms",
+        "update_ms",
+        "primary_grad_ms",
+        "meta_step_ms",
+    ] {
         assert!(ms(k) > 0.0, "{k} = {}", ms(k));
     }
     assert_eq!(v["device"], "cpu");
     assert_eq!(v["tasks"], serde_json::json!(["align", "cmlm", "rotation"]));
     // The tiny preset's AID-FP-Lite meta step: the primary's and the
     // regulariser's backward, and the two central-difference forwards.
-    assert_eq!(v["meta_passes"], serde_json::json!({"forwards": 2, "backwards": 2}));
+    assert_eq!(
+        v["meta_passes"],
+        serde_json::json!({"forwards": 2, "backwards": 2})
+    );
     // A meta step does at least the work of the forwards it makes.
     assert!(ms("meta_step_ms") > 2.0 * ms("forward_free_ms") * 0.5);
     let table = meltr(&["bench", "step", "--preset", "tiny", "--reps", "1"]);
     ok(&table);
-    assert!(String::from_utf8_lossy(&table.stdout).contains("epoch time vs plain sum at meta_every = 3"));
+    assert!(String::from_utf8_lossy(&table.stdout)
+        .contains("epoch time vs plain sum at meta_every = 3"));
     let bad = meltr(&["bench", "step", "--preset", "tiny", "--reps", "0"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("reps"));
@@ -264,8 +276,15 @@ fn bench_head_times_every_preset() {
     ok(&o);
     let text = String::from_utf8_lossy(&o.stdout);
     for name in ["allinone-k3", "violet-k3", "univl-k3", "paper-k3"] {
-        let row = text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name}: {text}"));
-        let ms: Vec<f64> = row.split_whitespace().skip(1).map(|x| x.parse().unwrap()).collect();
+        let row = text
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name}: {text}"));
+        let ms: Vec<f64> = row
+            .split_whitespace()
+            .skip(1)
+            .map(|x| x.parse().unwrap())
+            .collect();
         assert_eq!(ms.len(), 3, "{row}");
         assert!(ms.iter().all(|&t| t > 0.0), "{row}");
     }
@@ -276,8 +295,17 @@ fn compare_writes_a_table_whose_rows_come_from_the_runs() {
     let d = dir("compare");
     let out = d.join("cmp");
     let o = meltr(&[
-        "compare", "--preset", "tiny", "--methods", "sum,meltr", "--seeds", "0,1",
-        "--backbone", s(&backbone()), "--out", s(&out),
+        "compare",
+        "--preset",
+        "tiny",
+        "--methods",
+        "sum,meltr",
+        "--seeds",
+        "0,1",
+        "--backbone",
+        s(&backbone()),
+        "--out",
+        s(&out),
     ]);
     ok(&o);
     let rows: Vec<serde_json::Value> =
@@ -288,13 +316,19 @@ fn compare_writes_a_table_whose_rows_come_from_the_runs() {
         // Each seed's R@1 is the final test R@1 its run wrote.
         for (i, seed) in [0, 1].iter().enumerate() {
             let summary: serde_json::Value = serde_json::from_str(
-                &std::fs::read_to_string(out.join(format!("{method}-seed{seed}/summary.json"))).unwrap(),
+                &std::fs::read_to_string(out.join(format!("{method}-seed{seed}/summary.json")))
+                    .unwrap(),
             )
             .unwrap();
             let r1 = row["test_r1"][i].as_f64().unwrap();
             assert_eq!(r1, summary["final_test"]["r1"].as_f64().unwrap());
         }
-        let r1: Vec<f64> = row["test_r1"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+        let r1: Vec<f64> = row["test_r1"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
         let mean = (r1[0] + r1[1]) / 2.0;
         assert!((row["r1_mean"].as_f64().unwrap() - mean).abs() < 1e-4);
         assert!((row["r1_spread"].as_f64().unwrap() - (r1[0] - r1[1]).abs() / 2.0).abs() < 1e-4);
@@ -303,8 +337,19 @@ fn compare_writes_a_table_whose_rows_come_from_the_runs() {
     // The MELTR run left a head the viewer can load.
     assert!(out.join("meltr-seed0/head.safetensors").exists());
     let md = std::fs::read_to_string(out.join("compare.md")).unwrap();
-    assert!(md.contains("| plain multi-task sum |") && md.contains("2 seeds"), "{md}");
-    let bad = meltr(&["compare", "--preset", "tiny", "--methods", "sum,nonsense", "--out", s(&out)]);
+    assert!(
+        md.contains("| plain multi-task sum |") && md.contains("2 seeds"),
+        "{md}"
+    );
+    let bad = meltr(&[
+        "compare",
+        "--preset",
+        "tiny",
+        "--methods",
+        "sum,nonsense",
+        "--out",
+        s(&out),
+    ]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("nonsense"));
 }

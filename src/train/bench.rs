@@ -164,7 +164,10 @@ pub fn profile_step(config: &TrainConfig, model: VideoText, reps: usize) -> Resu
         tasks.losses_at(&model, model.params(), &b, seed)?;
         lap(1, s);
         let s = Instant::now();
-        tasks.task_grad(&model, model.params(), &a, seed, primary)?.1.norm();
+        tasks
+            .task_grad(&model, model.params(), &a, seed, primary)?
+            .1
+            .norm();
         lap(5, s);
         model.release_buffers();
 

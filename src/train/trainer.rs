@@ -223,7 +223,8 @@ impl Trainer {
                 json!({"kind": "run", "tasks": self.config.tasks, "primary": self.config.primary}),
             )?;
         }
-        if self.position.step == 0 && self.config.meta.warm_start > 0 && self.head.num_params() > 0 {
+        if self.position.step == 0 && self.config.meta.warm_start > 0 && self.head.num_params() > 0
+        {
             let fit = self.warm_start()?;
             write_log(json!({"kind": "warm_start", "before": fit.0, "after": fit.1}))?;
         }
@@ -378,7 +379,9 @@ impl Trainer {
         let n = self.config.batch_size.min(self.train.len());
         let batch = Batch::from_examples(&self.train[..n]);
         let seed = mix64(self.config.seed ^ 0x7761_726d);
-        let losses = self.tasks.losses_at(&self.model, self.model.params(), &batch, seed)?;
+        let losses = self
+            .tasks
+            .losses_at(&self.model, self.model.params(), &batch, seed)?;
         let m = &self.config.meta;
         let fit = warm_start_to_sum(&mut *self.head, &losses, m.warm_start, m.lr, seed)?;
         tracing::info!(before = ?fit.0, after = ?fit.1, "head warm-started at the plain sum");
@@ -531,8 +534,14 @@ mod tests {
     #[test]
     fn a_holdout_that_leaves_too_few_examples_is_refused_by_name() {
         for bad in [1, 47, 100] {
-            let err = tiny(&format!("[schedule]\nholdout = {bad}")).err().unwrap().to_string();
-            assert!(err.contains("schedule.holdout") && err.contains(&bad.to_string()), "{err}");
+            let err = tiny(&format!("[schedule]\nholdout = {bad}"))
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(
+                err.contains("schedule.holdout") && err.contains(&bad.to_string()),
+                "{err}"
+            );
         }
     }
 }

@@ -13,7 +13,6 @@ use crate::aux_task::TaskSet;
 use crate::backbone::{Adam, VideoText};
 use crate::error::{Error, Result};
 use crate::hypergrad::{MetaLearner, MetaOutcome, PassCount};
-use crate::meta_loss::{MetaLoss, Sum};
 use crate::world::{Batch, Split, World};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
@@ -104,7 +103,11 @@ impl StepProfile {
 
 /// Times the phases of `config`'s training step on a fresh backbone
 /// (`reps` repetitions after one warm-up).
-pub fn profile_step(config: &TrainConfig, model: VideoText, reps: usize) -> Result<StepProfile> {
+pub fn profile_step(
+    config: &TrainConfig,
+    mut model: VideoText,
+    reps: usize,
+) -> Result<StepProfile> {
     if reps == 0 {
         return Err(Error::InvalidSetting {
             field: "reps".into(),
@@ -112,13 +115,10 @@ pub fn profile_step(config: &TrainConfig, model: VideoText, reps: usize) -> Resu
             reason: "at least one repetition".into(),
         });
     }
-    let mut model = model;
     let tasks = TaskSet::from_names(&config.tasks)?;
     tasks.check_served(&model)?;
-    let text = config.to_toml();
-    let parsed = || toml::from_str::<TrainConfig>(&text).map_err(|e| Error::Backend(e.to_string()));
-    let mut head = parsed()?.meta_loss;
-    let mut learner = MetaLearner::new(&*head, Some(parsed()?.strategy), config.meta.clone());
+    let (mut head, strategy) = config.fresh_head_and_strategy()?;
+    let mut learner = MetaLearner::new(&*head, Some(strategy), config.meta.clone());
     let world = World::new(config.world_seed);
     let train = world.split(Split::Train);
     let batch_of = |i: usize| {
@@ -128,7 +128,6 @@ pub fn profile_step(config: &TrainConfig, model: VideoText, reps: usize) -> Resu
     let (a, b) = (batch_of(0), batch_of(1));
     let primary = config.primary_index();
     let mut optimizer = Adam::new(config.optimizer, model.params());
-    let sum = Sum::default();
 
     let mut t = [0.0f64; 7];
     let mut passes = PassCount::default();
@@ -148,7 +147,6 @@ pub fn profile_step(config: &TrainConfig, model: VideoText, reps: usize) -> Resu
         let s = Instant::now();
         let weights = head.eval(&losses)?.weights;
         lap(2, s);
-        let _ = sum.eval(&losses)?;
         let s = Instant::now();
         let grad = taped.backward(&weights)?;
         grad.norm();

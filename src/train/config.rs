@@ -137,6 +137,16 @@ impl TrainConfig {
             .expect("checked")
     }
 
+    /// A fresh combinator and strategy as this run file describes them
+    /// (trait objects cannot be cloned: they are rebuilt from its TOML).
+    pub fn fresh_head_and_strategy(
+        &self,
+    ) -> Result<(Box<dyn MetaLoss>, Box<dyn HypergradStrategy>)> {
+        let copy: TrainConfig =
+            toml::from_str(&self.to_toml()).map_err(|e| Error::Backend(e.to_string()))?;
+        Ok((copy.meta_loss, copy.strategy))
+    }
+
     /// The run file as TOML (what checkpoints store to compare on resume).
     pub fn to_toml(&self) -> String {
         toml::to_string(self).expect("configs serialise")

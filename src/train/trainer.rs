@@ -96,18 +96,13 @@ impl Trainer {
         let tasks = TaskSet::from_names(&config.tasks)?;
         tasks.check_served(&model)?;
         let config_text = config.to_toml();
-        let mut head = toml::from_str::<TrainConfig>(&config_text)
-            .map_err(|e| Error::Backend(e.to_string()))?
-            .meta_loss;
+        let (mut head, strategy) = config.fresh_head_and_strategy()?;
         if let Some(info) = head.head_info_mut() {
             info.task_names = config.tasks.clone();
             info.primary = Some(config.primary_index());
             info.seed = Some(config.seed);
         }
         let optimizer = Adam::new(config.optimizer, model.params());
-        let strategy = toml::from_str::<TrainConfig>(&config_text)
-            .map_err(|e| Error::Backend(e.to_string()))?
-            .strategy;
         let learner = MetaLearner::new(&*head, Some(strategy), config.meta.clone());
         let world = World::new(config.world_seed);
         let limit = |mut v: Vec<Example>, n: Option<usize>| {

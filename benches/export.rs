@@ -88,7 +88,6 @@ fn main() {
                 fwd * 1e6,
                 surf
             );
-            #[cfg(feature = "bench-native")]
             print!(
                 "  native {:>8.1} µs  ratio {:.2}",
                 native * 1e6,

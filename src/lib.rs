@@ -14,6 +14,7 @@ pub mod hypergrad;
 pub mod meltr;
 pub mod meta_loss;
 pub mod pretrain;
+pub mod tensor;
 pub mod train;
 pub mod world;
 

@@ -23,8 +23,9 @@
 //! ```
 
 use crate::aux_task::{tasks_from_toml, TaskSet};
-use crate::backbone::{Adam, AdamConfig, BackboneConfig, VideoText};
+use crate::backbone::{BackboneConfig, VideoText};
 use crate::error::{Error, Result};
+use crate::tensor::{Adam, AdamConfig};
 use crate::world::{mix64, World};
 use serde::{Deserialize, Serialize};
 use std::path::Path;

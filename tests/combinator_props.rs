@@ -2,7 +2,13 @@
 
 use meltr::meltr::{HeadWeights, Meltr, Preset};
 use meltr::meta_loss::{LearnedLinear, MetaLoss, Sum, Weighted};
+use meltr::tensor::{device, ParamVec};
 use proptest::prelude::*;
+
+/// Sets a combinator's parameters from host values.
+fn set(m: &mut dyn MetaLoss, p: &[f32]) -> meltr::Result<()> {
+    m.set_params(&ParamVec::from_vec(&device(), p.to_vec()))
+}
 
 fn losses(k: std::ops::RangeInclusive<usize>) -> impl Strategy<Value = Vec<f32>> {
     k.prop_flat_map(|k| prop::collection::vec(0.0f32..20.0, k))
@@ -48,7 +54,7 @@ proptest! {
         l in prop::collection::vec(0.0f32..1e4, 16),
     ) {
         let mut m = LearnedLinear::new(theta.len()).unwrap();
-        m.set_params(&theta).unwrap();
+        set(&mut m, &theta).unwrap();
         let e = m.eval(&l[..theta.len()]).unwrap();
         prop_assert!(e.weights.iter().all(|w| *w >= 0.0 && w.is_finite()), "{:?}", e.weights);
         prop_assert!(e.value >= 0.0);
@@ -63,9 +69,9 @@ proptest! {
         let l: Vec<f32> = (0..k).map(|i| 0.5 + ((seed as usize + i * 7) % 13) as f32).collect();
         let c: Vec<f32> = (0..k).map(|i| ((seed as usize * 3 + i) % 5) as f32 - 2.0).collect();
         let mut m = LearnedLinear::new(k).unwrap();
-        m.set_params(&theta).unwrap();
-        let g = m.param_grad(&l, 1.0).unwrap();
-        let h = m.mixed_grad(&l, &c).unwrap();
+        set(&mut m, &theta).unwrap();
+        let g = m.param_grad(&l, 1.0).unwrap().to_vec();
+        let h = m.mixed_grad(&l, &c).unwrap().to_vec();
         let eps = 1e-2f64;
         for i in 0..k {
             let at = |d: f64| {
@@ -146,7 +152,7 @@ proptest! {
         prop_assert!(e.value.is_finite());
         prop_assert!(e.weights.iter().all(|w| w.is_finite()));
         let g = head().mixed_grad(&l, &[1.0, -1.0, 0.5, 2.0]).unwrap();
-        prop_assert!(g.iter().all(|v| v.is_finite()));
+        prop_assert!(g.to_vec().iter().all(|v| v.is_finite()));
     }
 
     #[test]
@@ -163,15 +169,25 @@ proptest! {
 #[test]
 fn set_params_round_trips_and_changes_the_output() {
     let mut h = Meltr::init(Preset::Allinone, 3, 5).unwrap();
-    let p = h.params();
+    let p = h.params().to_vec();
     assert_eq!(p.len(), h.num_params());
     let before = h.eval(&[1.0, 2.0, 3.0]).unwrap().value;
     let shifted: Vec<f32> = p.iter().map(|v| v * 1.1).collect();
-    h.set_params(&shifted).unwrap();
-    assert_eq!(h.params(), shifted);
+    set(&mut h, &shifted).unwrap();
+    assert_eq!(h.params().to_vec(), shifted);
+    assert_eq!(h.weights().flat(), shifted);
     assert_ne!(h.eval(&[1.0, 2.0, 3.0]).unwrap().value, before);
-    let err = h.set_params(&p[1..]).unwrap_err().to_string();
+    let err = set(&mut h, &p[1..]).unwrap_err().to_string();
     assert!(err.contains("expected"), "{err}");
+    let mut bad = shifted.clone();
+    bad[7] = f32::NAN;
+    let err = set(&mut h, &bad).unwrap_err().to_string();
+    assert!(err.contains("params") && err.contains("7"), "{err}");
+    assert_eq!(
+        h.params().to_vec(),
+        shifted,
+        "a refused update changes nothing"
+    );
 }
 
 #[test]
@@ -181,8 +197,8 @@ fn head_term_matches_central_differences_of_the_tangent() {
     let mut h = Meltr::init(Preset::Allinone, 3, 9).unwrap();
     let l = [0.8f32, 3.0, 0.2];
     let c = [1.0f32, -0.5, 0.25];
-    let g = h.mixed_grad(&l, &c).unwrap();
-    let p = h.params();
+    let g = h.mixed_grad(&l, &c).unwrap().to_vec();
+    let p = h.params().to_vec();
     let layout = h.param_layout();
     let mut offset = 0;
     let (mut checked, mut skipped) = (0, 0);
@@ -212,12 +228,12 @@ fn head_term_matches_central_differences_of_the_tangent() {
         let mut fd = |step: f32| {
             let mut q = p.clone();
             q[idx] = p[idx] + step;
-            h.set_params(&q).unwrap();
+            set(&mut h, &q).unwrap();
             let up = tangent(&h);
             q[idx] = p[idx] - step;
-            h.set_params(&q).unwrap();
+            set(&mut h, &q).unwrap();
             let down = tangent(&h);
-            h.set_params(&p).unwrap();
+            set(&mut h, &p).unwrap();
             (up - down) / (2.0 * step as f64)
         };
         // The tangent jumps where a ReLU switches; two steps that disagree

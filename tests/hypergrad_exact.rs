@@ -33,7 +33,7 @@ struct Setup {
 fn setup() -> Setup {
     let q = Quadratic::new(6, 3, 5);
     let head = LearnedLinear::with_weights(&[1.0, 0.5, 0.3]).unwrap();
-    let theta = head.params().iter().map(|v| *v as f64).collect();
+    let theta = head.params().to_vec().iter().map(|v| *v as f64).collect();
     Setup { q, head, theta }
 }
 
@@ -90,7 +90,7 @@ fn engine(s: &mut Setup, strategy: Box<dyn HypergradStrategy>) -> Vec<f64> {
         .hypergradient(&mut s.q, &s.head, (&(), 0), (&(), 0))
         .unwrap()
         .unwrap();
-    g.iter().map(|v| *v as f64).collect()
+    g.to_vec().iter().map(|v| *v as f64).collect()
 }
 
 fn rel(a: &[f64], b: &[f64]) -> f64 {

@@ -37,8 +37,8 @@ fn the_learned_linear_combinator_warm_starts_too() {
 #[test]
 fn zero_steps_change_nothing() {
     let mut head = Meltr::init(Preset::Allinone, 5, 3).unwrap();
-    let p = head.params();
+    let p = head.params().to_vec();
     let (before, after) = warm_start_to_sum(&mut head, &AROUND, 0, 1e-3, 1).unwrap();
     assert_eq!(before, after);
-    assert_eq!(head.params(), p);
+    assert_eq!(head.params().to_vec(), p);
 }

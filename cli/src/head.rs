@@ -128,6 +128,7 @@ pub fn run(cmd: HeadCommand) -> Result<String> {
             let c = parse_list("--direction", &direction)?;
             let g = head.mixed_grad(&losses, &c)?;
             let mut grads = Map::new();
+            let g = g.to_vec();
             let mut rest = g.as_slice();
             for block in head.param_layout() {
                 let (this, tail) = rest.split_at(block.len());

@@ -61,10 +61,10 @@ impl VideoText {
         write_atomic(path, &self.to_bytes(extra)?)
     }
 
-    /// Reads a checkpoint onto the default device.
+    /// Reads a checkpoint onto this thread's device ([`crate::tensor::device`]).
     pub fn load(path: &Path) -> Result<VideoText> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        Self::from_bytes(&bytes, path, Dev::default()).map(|(m, _)| m)
+        Self::from_bytes(&bytes, path, crate::tensor::device()).map(|(m, _)| m)
     }
 
     /// Parses checkpoint bytes onto `dev`, returning the model and its

@@ -24,21 +24,15 @@
 //! assert_eq!(g.len(), model.num_params());
 //! ```
 
-mod adam;
 mod checkpoint;
 mod layout;
 mod model;
 mod net;
-mod param_vec;
 
-pub use adam::{Adam, AdamConfig};
+pub use crate::tensor::{Dev, ParamVec};
 pub use layout::{Layout, Placed};
 pub use model::{BackboneConfig, VideoText};
 pub use net::{cross_text_row, cross_video_row, Free, Loss, Net, Rows, Taped, CROSS_LEN};
-pub use param_vec::ParamVec;
-
-/// The tensor device: dfdx's `AutoDevice` (CUDA when built with `--features cuda`).
-pub type Dev = dfdx::prelude::AutoDevice;
 
 /// Width of every token representation.
 pub const D_MODEL: usize = 32;

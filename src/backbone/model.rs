@@ -145,7 +145,7 @@ fn block_indices(dev: &Dev, layout: &Layout) -> Vec<Tensor<(usize,), usize, Dev>
 impl VideoText {
     /// A freshly initialised backbone on the default device.
     pub fn new(config: BackboneConfig, seed: u64) -> VideoText {
-        VideoText::with_device(Dev::default(), config, seed)
+        VideoText::with_device(crate::tensor::device(), config, seed)
     }
 
     /// A freshly initialised backbone on `dev`. Initialisation is drawn on

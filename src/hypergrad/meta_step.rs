@@ -6,10 +6,16 @@
 //! (dropped when `reference_compat`, as the reference code does).
 //! A step that meets a non-finite value anywhere changes nothing — not the
 //! head, not the optimiser — and is counted.
+//!
+//! Everything parameter-sized stays on the device: the head's gradients,
+//! its Adam moments and its parameters. What crosses to the host are the K
+//! losses and `c` (DESIGN §2) and three scalars that decide the step: the
+//! gradient norm (clipping, the log) and two finiteness checks.
 
-use super::{Adam, HypergradStrategy, Identity, InnerModel, PassCount, Problem};
+use super::{HypergradStrategy, Identity, InnerModel, PassCount, Problem};
 use crate::error::{Error, Result};
 use crate::meta_loss::MetaLoss;
+use crate::tensor::{Adam, AdamConfig, ParamVec};
 use serde::{Deserialize, Serialize};
 
 /// The settings of the meta learner (reference defaults).
@@ -22,7 +28,7 @@ pub struct MetaSettings {
     pub reference_compat: bool,
     /// Head learning rate (Adam).
     pub lr: f32,
-    /// Head weight decay (Adam, L2).
+    /// Head weight decay (Adam's L2 term, as `torch.optim.Adam`).
     pub weight_decay: f32,
     /// Global-norm clip of the head gradient (`0`: no clipping).
     pub clip: f32,
@@ -93,7 +99,7 @@ impl MetaLearner {
     ) -> MetaLearner {
         MetaLearner {
             strategy: strategy.unwrap_or_else(|| Box::new(Identity {})),
-            adam: Adam::new(head.num_params(), settings.lr, settings.weight_decay),
+            adam: Adam::new(settings.adam(), &head.params()),
             settings,
             skipped: 0,
         }
@@ -108,7 +114,7 @@ impl MetaLearner {
         head: &dyn MetaLoss,
         meta_batch: (&M::Batch, u64),
         train_batch: (&M::Batch, u64),
-    ) -> Result<Option<(Vec<f32>, Vec<f32>, f32, PassCount)>> {
+    ) -> Result<Option<(ParamVec, Vec<f32>, f32, PassCount)>> {
         let s = &self.settings;
         let mut p = Problem::new(model, head, meta_batch, train_batch, s.gamma, s.fd_step);
         let Some(v) = self.strategy.direction(&mut p)? else {
@@ -120,12 +126,12 @@ impl MetaLearner {
         let c = p.loss_jvp(&v)?;
         let losses = p.train_losses()?;
         let mut grad = head.mixed_grad(&losses, &c)?;
-        grad.iter_mut().for_each(|g| *g = -*g);
+        grad.scale(-1.0);
         let point = p.last_outer_point().cloned();
         if let (Some(point), false) = (&point, s.reference_compat) {
             if point.sign != 0.0 && s.gamma != 0.0 {
                 let direct = head.param_grad(&point.losses, -s.gamma * point.sign)?;
-                grad.iter_mut().zip(direct).for_each(|(g, d)| *g += d);
+                grad.axpy(1.0, &direct);
             }
         }
         let primary = point.map(|p| p.primary).unwrap_or(f32::NAN);
@@ -141,7 +147,7 @@ impl MetaLearner {
         train_batch: (&M::Batch, u64),
     ) -> Result<MetaOutcome> {
         let result = self.hypergradient(model, &*head, meta_batch, train_batch);
-        let (grad, alignment, primary, passes) = match result {
+        let (mut grad, alignment, primary, passes) = match result {
             Ok(Some(r)) => r,
             Ok(None) => return Ok(MetaOutcome::NoMetaStep),
             Err(Error::NonFinite { what, index, value }) => {
@@ -149,17 +155,19 @@ impl MetaLearner {
             }
             Err(e) => return Err(e),
         };
-        let (grad, norm) = clip_global_norm(grad, self.settings.clip);
+        let norm = clip_global_norm(&mut grad, self.settings.clip);
         if !norm.is_finite() || alignment.iter().any(|c| !c.is_finite()) {
             return Ok(self.skip("hypergradient".into()));
         }
+        // Cheap clones: the moments and parameters are copied on first write,
+        // so a refused update leaves the learner's and the head's untouched.
         let mut params = head.params();
         let mut adam = self.adam.clone();
-        adam.step(&mut params, &grad);
-        if params.iter().any(|p| !p.is_finite()) {
-            return Ok(self.skip("updated head parameters".into()));
+        adam.step(&mut params, &grad)?;
+        match head.set_params(&params) {
+            Err(Error::NonFinite { .. }) => return Ok(self.skip("updated head parameters".into())),
+            r => r?,
         }
-        head.set_params(&params)?;
         self.adam = adam;
         Ok(MetaOutcome::Updated {
             primary,
@@ -176,15 +184,26 @@ impl MetaLearner {
     }
 }
 
-/// Scales `grad` so that its L2 norm is at most `max` (`0`: no clipping);
-/// returns it with the norm it had before.
-pub fn clip_global_norm(mut grad: Vec<f32>, max: f32) -> (Vec<f32>, f32) {
-    let norm = grad.iter().map(|g| g * g).sum::<f32>().sqrt();
-    if max > 0.0 && norm > max {
-        let scale = max / norm;
-        grad.iter_mut().for_each(|g| *g *= scale);
+impl MetaSettings {
+    /// The head optimiser's settings: Adam with an L2 weight decay.
+    pub fn adam(&self) -> AdamConfig {
+        AdamConfig {
+            lr: self.lr,
+            weight_decay: self.weight_decay,
+            decoupled: false,
+            ..Default::default()
+        }
     }
-    (grad, norm)
+}
+
+/// Scales `grad` so that its L2 norm is at most `max` (`0`: no clipping);
+/// returns the norm it had before.
+pub fn clip_global_norm(grad: &mut ParamVec, max: f32) -> f32 {
+    let norm = grad.norm();
+    if max > 0.0 && norm > max {
+        grad.scale(max / norm);
+    }
+    norm
 }
 
 fn non_finite(what: &str) -> Error {
@@ -198,13 +217,20 @@ fn non_finite(what: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::clip_global_norm;
+    use crate::tensor::{device, ParamVec};
+
+    fn clipped(g: Vec<f32>, max: f32) -> (Vec<f32>, f32) {
+        let mut g = ParamVec::from_vec(&device(), g);
+        let n = clip_global_norm(&mut g, max);
+        (g.to_vec(), n)
+    }
 
     #[test]
     fn clipping_scales_down_to_the_bound_and_leaves_small_gradients() {
-        let (g, n) = clip_global_norm(vec![3.0, 4.0], 1.0);
+        let (g, n) = clipped(vec![3.0, 4.0], 1.0);
         assert_eq!(n, 5.0);
         assert!((g[0] - 0.6).abs() < 1e-7 && (g[1] - 0.8).abs() < 1e-7);
-        assert_eq!(clip_global_norm(vec![0.3, 0.4], 1.0).0, vec![0.3, 0.4]);
-        assert_eq!(clip_global_norm(vec![30.0, 40.0], 0.0).0, vec![30.0, 40.0]);
+        assert_eq!(clipped(vec![0.3, 0.4], 1.0).0, vec![0.3, 0.4]);
+        assert_eq!(clipped(vec![30.0, 40.0], 0.0).0, vec![30.0, 40.0]);
     }
 }

@@ -14,7 +14,6 @@
 //! | conjugate gradient | `(H + λI)⁻¹ ∇_w L_out` |
 //! | one-step unrolled | `η ∇L_out(w − η ∇_w L_aux)` |
 
-mod adam;
 mod conjugate_gradient;
 mod identity;
 mod meta_step;
@@ -25,8 +24,7 @@ mod problem;
 mod schedule;
 mod unrolled;
 
-pub use crate::backbone::ParamVec;
-pub use adam::Adam;
+pub use crate::tensor::ParamVec;
 pub use conjugate_gradient::ConjugateGradient;
 pub use identity::Identity;
 pub use meta_step::{clip_global_norm, MetaLearner, MetaOutcome, MetaSettings};

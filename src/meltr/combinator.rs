@@ -9,12 +9,13 @@
 //! assert!(e.value.is_finite());
 //! ```
 
-use super::head::{Dev, Head, HeadGrads};
+use super::head::{Head, HeadGrads};
 use super::init::init_weights;
 use super::preset::{check_num_tasks, Preset};
-use super::weights::{HeadInfo, HeadWeights, PARAM_NAMES};
-use crate::error::{check_finite, Error, Result};
+use super::weights::{param_shapes, HeadInfo, HeadWeights, PARAM_NAMES};
+use crate::error::{Error, Result};
 use crate::meta_loss::{check_direction, check_losses, Evaluation, MetaLoss, ParamBlock};
+use crate::tensor::{device, ParamVec};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -39,13 +40,17 @@ macro_rules! dispatch {
 }
 
 impl AnyHead {
-    fn new(dev: &Dev, preset: Preset, w: &HeadWeights) -> AnyHead {
+    fn new(preset: Preset, k: usize, flat: ParamVec) -> AnyHead {
         match preset {
-            Preset::Univl => AnyHead::Univl(Head::new(dev, w)),
-            Preset::Violet => AnyHead::Violet(Head::new(dev, w)),
-            Preset::Allinone => AnyHead::Allinone(Head::new(dev, w)),
-            Preset::Paper => AnyHead::Paper(Head::new(dev, w)),
+            Preset::Univl => AnyHead::Univl(Head::new(k, flat)),
+            Preset::Violet => AnyHead::Violet(Head::new(k, flat)),
+            Preset::Allinone => AnyHead::Allinone(Head::new(k, flat)),
+            Preset::Paper => AnyHead::Paper(Head::new(k, flat)),
         }
+    }
+
+    fn params(&self) -> &ParamVec {
+        dispatch!(self, h => h.params())
     }
 }
 
@@ -66,7 +71,9 @@ impl AnyHead {
 #[serde(try_from = "MeltrSpec", into = "MeltrSpec")]
 pub struct Meltr {
     preset: Preset,
-    weights: HeadWeights,
+    num_tasks: usize,
+    info: HeadInfo,
+    /// The parameters live on the device, in the head.
     head: AnyHead,
     dropout: f32,
     dropout_seed: Option<u64>,
@@ -93,14 +100,14 @@ impl TryFrom<MeltrSpec> for Meltr {
         let mut m = match &s.weights {
             Some(path) => {
                 let m = Meltr::from_weights(HeadWeights::load(path)?)?;
-                if m.preset != s.preset || m.weights.num_tasks != s.tasks {
+                if m.preset != s.preset || m.num_tasks != s.tasks {
                     return Err(Error::InvalidSetting {
                         field: "weights".into(),
                         value: path.display().to_string(),
                         reason: format!(
                             "file holds a {} head with {} tasks, the run asks for {} with {}",
                             m.preset.name(),
-                            m.weights.num_tasks,
+                            m.num_tasks,
                             s.preset.name(),
                             s.tasks
                         ),
@@ -120,8 +127,8 @@ impl From<Meltr> for MeltrSpec {
     fn from(m: Meltr) -> MeltrSpec {
         MeltrSpec {
             preset: m.preset,
-            tasks: m.weights.num_tasks,
-            seed: m.weights.info.seed.unwrap_or(0),
+            tasks: m.num_tasks,
+            seed: m.info.seed.unwrap_or(0),
             dropout: m.dropout,
             weights: m.source,
         }
@@ -147,12 +154,23 @@ impl Meltr {
                      allinone 128/128/128, paper 128/512/512)"
                 .into(),
         })?;
-        let dev = Dev::default();
-        let head = AnyHead::new(&dev, preset, &weights);
+        let expected: usize = param_shapes(weights.dims, weights.num_tasks)
+            .iter()
+            .map(|s| s.iter().product::<usize>())
+            .sum();
+        if weights.num_params() != expected {
+            return Err(Error::Length {
+                what: "head parameters".into(),
+                expected,
+                found: weights.num_params(),
+            });
+        }
+        let flat = ParamVec::from_vec(&device(), weights.flat());
         Ok(Meltr {
             preset,
-            weights,
-            head,
+            num_tasks: weights.num_tasks,
+            head: AnyHead::new(preset, weights.num_tasks, flat),
+            info: weights.info,
             dropout: 0.0,
             dropout_seed: None,
             source: None,
@@ -164,14 +182,16 @@ impl Meltr {
         self.preset
     }
 
-    /// The weights, in the reference layout.
-    pub fn weights(&self) -> &HeadWeights {
-        &self.weights
+    /// The weights, in the reference layout, copied to the host.
+    pub fn weights(&self) -> HeadWeights {
+        let flat = self.head.params().to_vec();
+        HeadWeights::from_flat(self.preset.dims(), self.num_tasks, &flat, self.info.clone())
+            .expect("the head's parameter vector has its layout's length")
     }
 
     /// Task names and provenance stored with the weights.
     pub fn info_mut(&mut self) -> &mut HeadInfo {
-        &mut self.weights.info
+        &mut self.info
     }
 
     /// Sets the dropout probability used when a dropout seed is set.
@@ -216,7 +236,7 @@ impl Meltr {
 #[typetag::serde(name = "meltr")]
 impl MetaLoss for Meltr {
     fn num_tasks(&self) -> Option<usize> {
-        Some(self.weights.num_tasks)
+        Some(self.num_tasks)
     }
 
     fn eval(&self, losses: &[f32]) -> Result<Evaluation> {
@@ -232,7 +252,7 @@ impl MetaLoss for Meltr {
     fn param_layout(&self) -> Vec<ParamBlock> {
         PARAM_NAMES
             .iter()
-            .zip(self.weights.shapes())
+            .zip(param_shapes(self.preset.dims(), self.num_tasks))
             .map(|(n, shape)| ParamBlock {
                 name: n.to_string(),
                 shape,
@@ -240,41 +260,38 @@ impl MetaLoss for Meltr {
             .collect()
     }
 
-    fn params(&self) -> Vec<f32> {
-        self.weights.flat()
+    fn params(&self) -> ParamVec {
+        self.head.params().clone()
     }
 
-    fn set_params(&mut self, params: &[f32]) -> Result<()> {
-        check_finite("params", params, self.weights.num_params())?;
-        let mut rest = params;
-        for t in self.weights.tensors.iter_mut() {
-            let (head, tail) = rest.split_at(t.len());
-            t.copy_from_slice(head);
-            rest = tail;
-        }
-        self.head = AnyHead::new(&Dev::default(), self.preset, &self.weights);
+    fn set_params(&mut self, params: &ParamVec) -> Result<()> {
+        crate::meta_loss::check_params(params, self.num_params())?;
+        self.head = AnyHead::new(self.preset, self.num_tasks, params.clone());
         Ok(())
     }
 
-    fn param_grad(&self, losses: &[f32], upstream: f32) -> Result<Vec<f32>> {
-        let mut g = self.backward(losses, None)?.d_params;
-        g.iter_mut().for_each(|v| *v *= upstream);
+    fn param_grad(&self, losses: &[f32], upstream: f32) -> Result<ParamVec> {
+        let mut g = self.backward(losses, None)?.d_params.expect("asked for");
+        g.scale(upstream);
         Ok(g)
     }
 
-    fn mixed_grad(&self, losses: &[f32], direction: &[f32]) -> Result<Vec<f32>> {
-        Ok(self.backward(losses, Some(direction))?.d_params)
+    fn mixed_grad(&self, losses: &[f32], direction: &[f32]) -> Result<ParamVec> {
+        Ok(self
+            .backward(losses, Some(direction))?
+            .d_params
+            .expect("asked for"))
     }
 
     fn set_dropout_seed(&mut self, seed: Option<u64>) {
         self.dropout_seed = seed;
     }
 
-    fn head_weights(&self) -> Option<&HeadWeights> {
-        Some(&self.weights)
+    fn head_weights(&self) -> Option<HeadWeights> {
+        Some(self.weights())
     }
 
     fn head_info_mut(&mut self) -> Option<&mut HeadInfo> {
-        Some(&mut self.weights.info)
+        Some(&mut self.info)
     }
 }

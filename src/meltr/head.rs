@@ -16,17 +16,17 @@
 //! (`tests/head_reference.rs` checks it against JAX in f64).
 //!
 //! Widths are compile-time constants (`H1`, `D`, `F`); K is a runtime
-//! `usize`. Parameters are kept in the reference layout, except that
-//! `in_proj_{weight,bias}` is held as its three q, k, v blocks.
+//! `usize`. The parameters live in one flat device vector in the reference
+//! layout (what the meta step's optimiser updates, on the device); the
+//! forward pass reads typed copies of its blocks, `in_proj_{weight,bias}`
+//! as their three q, k, v parts.
 
 use super::preset::HEADS;
-use super::weights::HeadWeights;
+pub use crate::tensor::Dev;
+use crate::tensor::ParamVec;
 use dfdx::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-
-/// The dfdx device everything runs on: the CPU, or CUDA with `--features cuda`.
-pub type Dev = AutoDevice;
 
 const LN_EPS: f32 = 1e-5;
 
@@ -161,6 +161,9 @@ impl<const D: usize, const F: usize> Masks<D, F> {
 pub struct Head<const H1: usize, const D: usize, const F: usize> {
     dev: Dev,
     k: usize,
+    /// Every parameter, flat, in the reference layout; the blocks below are
+    /// copies of its parts.
+    flat: ParamVec,
     emb: Tensor<(usize, Const<D>), f32, Dev>,
     fc1_w: Tensor<Rank2<H1, 1>, f32, Dev>,
     fc1_b: Tensor<Rank1<H1>, f32, Dev>,
@@ -194,43 +197,72 @@ pub struct HeadGrads {
     /// Its gradient w.r.t. the direction `c` (= `∇_l f`, the task weights);
     /// empty when no direction was given.
     pub d_direction: Vec<f32>,
-    /// Its gradient w.r.t. every parameter, flat, in the reference layout.
-    pub d_params: Vec<f32>,
+    /// Its gradient w.r.t. every parameter, flat, in the reference layout
+    /// (`None` when not asked for).
+    pub d_params: Option<ParamVec>,
 }
 
 impl<const H1: usize, const D: usize, const F: usize> Head<H1, D, F> {
-    /// Uploads weights whose widths must be `(H1, D, F)` (checked by the caller).
-    pub fn new(dev: &Dev, w: &HeadWeights) -> Self {
-        assert_eq!((w.dims.h1, w.dims.d, w.dims.f), (H1, D, F));
-        let k = w.num_tasks;
-        let t = &w.tensors;
-        let (d2, d) = (D * D, D);
+    /// The head for `k` tasks with parameters `flat` (reference layout; its
+    /// length is checked by the caller).
+    pub fn new(k: usize, flat: ParamVec) -> Self {
+        let f = flat.tensor();
+        let mut at = 0;
+        let emb = block(f, &mut at, (k, Const));
+        let fc1_w = block(f, &mut at, Default::default());
+        let fc1_b = block(f, &mut at, Default::default());
+        let fc2_w = block(f, &mut at, Default::default());
+        let fc2_b = block(f, &mut at, Default::default());
+        let wq = block(f, &mut at, Default::default());
+        let wk = block(f, &mut at, Default::default());
+        let wv = block(f, &mut at, Default::default());
+        let bq = block(f, &mut at, Default::default());
+        let bk = block(f, &mut at, Default::default());
+        let bv = block(f, &mut at, Default::default());
+        let wo = block(f, &mut at, Default::default());
+        let bo = block(f, &mut at, Default::default());
+        let w1 = block(f, &mut at, Default::default());
+        let b1 = block(f, &mut at, Default::default());
+        let w2 = block(f, &mut at, Default::default());
+        let b2 = block(f, &mut at, Default::default());
+        let n1_g = block(f, &mut at, Default::default());
+        let n1_b = block(f, &mut at, Default::default());
+        let n2_g = block(f, &mut at, Default::default());
+        let n2_b = block(f, &mut at, Default::default());
+        let out_w = block(f, &mut at, Default::default());
+        assert_eq!(at, flat.len(), "head parameter vector length");
         Head {
-            dev: dev.clone(),
+            dev: f.device().clone(),
             k,
-            emb: dev.tensor_from_vec(t[0].clone(), (k, Const)),
-            fc1_w: dev.tensor_from_vec(t[1].clone(), (Const, Const)),
-            fc1_b: dev.tensor_from_vec(t[2].clone(), (Const,)),
-            fc2_w: dev.tensor_from_vec(t[3].clone(), (Const, Const)),
-            fc2_b: dev.tensor_from_vec(t[4].clone(), (Const,)),
-            wq: dev.tensor_from_vec(t[5][..d2].to_vec(), (Const, Const)),
-            wk: dev.tensor_from_vec(t[5][d2..2 * d2].to_vec(), (Const, Const)),
-            wv: dev.tensor_from_vec(t[5][2 * d2..].to_vec(), (Const, Const)),
-            bq: dev.tensor_from_vec(t[6][..d].to_vec(), (Const,)),
-            bk: dev.tensor_from_vec(t[6][d..2 * d].to_vec(), (Const,)),
-            bv: dev.tensor_from_vec(t[6][2 * d..].to_vec(), (Const,)),
-            wo: dev.tensor_from_vec(t[7].clone(), (Const, Const)),
-            bo: dev.tensor_from_vec(t[8].clone(), (Const,)),
-            w1: dev.tensor_from_vec(t[9].clone(), (Const, Const)),
-            b1: dev.tensor_from_vec(t[10].clone(), (Const,)),
-            w2: dev.tensor_from_vec(t[11].clone(), (Const, Const)),
-            b2: dev.tensor_from_vec(t[12].clone(), (Const,)),
-            n1_g: dev.tensor_from_vec(t[13].clone(), (Const,)),
-            n1_b: dev.tensor_from_vec(t[14].clone(), (Const,)),
-            n2_g: dev.tensor_from_vec(t[15].clone(), (Const,)),
-            n2_b: dev.tensor_from_vec(t[16].clone(), (Const,)),
-            out_w: dev.tensor_from_vec(t[17].clone(), (Const, Const)),
+            flat,
+            emb,
+            fc1_w,
+            fc1_b,
+            fc2_w,
+            fc2_b,
+            wq,
+            wk,
+            wv,
+            bq,
+            bk,
+            bv,
+            wo,
+            bo,
+            w1,
+            b1,
+            w2,
+            b2,
+            n1_g,
+            n1_b,
+            n2_g,
+            n2_b,
+            out_w,
         }
+    }
+
+    /// Every parameter, flat, in the reference layout.
+    pub fn params(&self) -> &ParamVec {
+        &self.flat
     }
 
     /// The head's value (and tangent) for losses `l` (and direction `c`).
@@ -366,60 +398,87 @@ impl<const H1: usize, const D: usize, const F: usize> Head<H1, D, F> {
             None => y,
         };
         let mut g = y.backward();
-        let mut grad = |t: &dyn GradOf| t.grad(&mut g);
-        let d_losses = grad(&l);
-        let d_direction = c.as_ref().map(|c| grad(c)).unwrap_or_default();
-        if !with_params {
-            return HeadGrads {
-                output,
-                d_losses,
-                d_direction,
-                d_params: vec![],
-            };
-        }
-        let d_params = [
-            grad(&self.emb),
-            grad(&self.fc1_w),
-            grad(&self.fc1_b),
-            grad(&self.fc2_w),
-            grad(&self.fc2_b),
-            grad(&self.wq),
-            grad(&self.wk),
-            grad(&self.wv),
-            grad(&self.bq),
-            grad(&self.bk),
-            grad(&self.bv),
-            grad(&self.wo),
-            grad(&self.bo),
-            grad(&self.w1),
-            grad(&self.b1),
-            grad(&self.w2),
-            grad(&self.b2),
-            grad(&self.n1_g),
-            grad(&self.n1_b),
-            grad(&self.n2_g),
-            grad(&self.n2_b),
-            grad(&self.out_w),
-        ]
-        .concat();
+        let d_losses = grad_of(&mut g, &l).as_vec();
+        let d_direction = c.as_ref().map(|c| grad_of(&mut g, c).as_vec());
+        let d_params = with_params.then(|| {
+            let mut g = |t: &dyn FlatGrad| t.flat_grad(&mut g);
+            ParamVec::from_tensor(concat(vec![
+                g(&self.emb),
+                g(&self.fc1_w),
+                g(&self.fc1_b),
+                g(&self.fc2_w),
+                g(&self.fc2_b),
+                g(&self.wq),
+                g(&self.wk),
+                g(&self.wv),
+                g(&self.bq),
+                g(&self.bk),
+                g(&self.bv),
+                g(&self.wo),
+                g(&self.bo),
+                g(&self.w1),
+                g(&self.b1),
+                g(&self.w2),
+                g(&self.b2),
+                g(&self.n1_g),
+                g(&self.n1_b),
+                g(&self.n2_g),
+                g(&self.n2_b),
+                g(&self.out_w),
+            ]))
+        });
         HeadGrads {
             output,
             d_losses,
-            d_direction,
+            d_direction: d_direction.unwrap_or_default(),
             d_params,
         }
     }
 }
 
-/// Reads a parameter's gradient, zero where the objective does not reach it
-/// (e.g. `loss_fc1.bias` in a tangent: ReLU's derivative is a step).
-trait GradOf {
-    fn grad(&self, g: &mut Gradients<f32, Dev>) -> Vec<f32>;
+/// The next block of shape `shape` of the flat vector `flat`, from `at` on.
+fn block<S: Shape>(
+    flat: &Tensor<(usize,), f32, Dev>,
+    at: &mut usize,
+    shape: S,
+) -> Tensor<S, f32, Dev> {
+    let n = shape.num_elements();
+    let t = flat.clone().slice((*at..*at + n,)).reshape_like(&shape);
+    *at += n;
+    t
 }
 
-impl<S: Shape> GradOf for Tensor<S, f32, Dev> {
-    fn grad(&self, g: &mut Gradients<f32, Dev>) -> Vec<f32> {
-        g.try_alloc_for(self).expect("gradient allocation");
-        g.get(self).as_vec()
+/// A tensor's gradient, zero where the objective does not reach it (e.g.
+/// `loss_fc1.bias` in a tangent: ReLU's derivative is a step).
+fn grad_of<S: Shape>(g: &mut Gradients<f32, Dev>, t: &Tensor<S, f32, Dev>) -> Tensor<S, f32, Dev> {
+    g.try_alloc_for(t).expect("gradient allocation");
+    g.get(t)
+}
+
+/// A parameter block's gradient, flattened (any block shape).
+trait FlatGrad {
+    fn flat_grad(&self, g: &mut Gradients<f32, Dev>) -> Tensor<(usize,), f32, Dev>;
+}
+
+impl<S: Shape> FlatGrad for Tensor<S, f32, Dev> {
+    fn flat_grad(&self, g: &mut Gradients<f32, Dev>) -> Tensor<(usize,), f32, Dev> {
+        grad_of(g, self).reshape_like(&(self.shape().num_elements(),))
     }
+}
+
+/// Concatenates on the device, pairwise (each value is copied about
+/// log2(n) times rather than up to n times).
+fn concat(mut parts: Vec<Tensor<(usize,), f32, Dev>>) -> Tensor<(usize,), f32, Dev> {
+    while parts.len() > 1 {
+        let mut next = Vec::with_capacity(parts.len().div_ceil(2));
+        let mut it = parts.into_iter();
+        while let Some(a) = it.next() {
+            next.push(match it.next() {
+                Some(b) => (a, b).concat_along(Axis::<0>),
+                None => a,
+            });
+        }
+        parts = next;
+    }
+    parts.pop().expect("at least one block")
 }

@@ -125,6 +125,40 @@ impl HeadWeights {
         self.tensors.concat()
     }
 
+    /// Weights of the given widths and task count from their flat form
+    /// ([`HeadWeights::flat`]); errors if the length does not match.
+    pub fn from_flat(
+        dims: Dims,
+        num_tasks: usize,
+        flat: &[f32],
+        info: HeadInfo,
+    ) -> Result<HeadWeights> {
+        let shapes = param_shapes(dims, num_tasks);
+        let total: usize = shapes.iter().map(|s| s.iter().product::<usize>()).sum();
+        if flat.len() != total {
+            return Err(crate::error::Error::Length {
+                what: "head parameters".into(),
+                expected: total,
+                found: flat.len(),
+            });
+        }
+        let mut rest = flat;
+        let tensors = shapes
+            .iter()
+            .map(|s| {
+                let (head, tail) = rest.split_at(s.iter().product());
+                rest = tail;
+                head.to_vec()
+            })
+            .collect();
+        Ok(HeadWeights {
+            dims,
+            num_tasks,
+            tensors,
+            info,
+        })
+    }
+
     /// Number of scalar parameters.
     pub fn num_params(&self) -> usize {
         self.tensors.iter().map(Vec::len).sum()

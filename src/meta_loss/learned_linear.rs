@@ -3,8 +3,9 @@
 //! `∂f/∂l_k = softplus(θ_k) ≥ 0`, `∂f/∂θ_k = σ(θ_k) l_k`, and the head term
 //! is `∂/∂θ_k Σ_j c_j softplus(θ_j) = σ(θ_k) c_k`.
 
-use super::{check_direction, check_losses, Evaluation, MetaLoss, ParamBlock};
+use super::{check_direction, check_losses, check_params, Evaluation, MetaLoss, ParamBlock};
 use crate::error::{check_finite, Error, Result};
+use crate::tensor::{device, ParamVec};
 use serde::{Deserialize, Serialize};
 
 /// Learned non-negative task weights (softplus of free parameters).
@@ -107,34 +108,30 @@ impl MetaLoss for LearnedLinear {
         }]
     }
 
-    fn params(&self) -> Vec<f32> {
-        self.theta.clone()
+    // θ is K numbers: it is kept on the host, and crosses as K floats, as
+    // the losses do.
+    fn params(&self) -> ParamVec {
+        ParamVec::from_vec(&device(), self.theta.clone())
     }
 
-    fn set_params(&mut self, params: &[f32]) -> Result<()> {
-        check_finite("params", params, self.theta.len())?;
-        self.theta.copy_from_slice(params);
+    fn set_params(&mut self, params: &ParamVec) -> Result<()> {
+        check_params(params, self.theta.len())?;
+        self.theta = params.to_vec();
         Ok(())
     }
 
-    fn param_grad(&self, losses: &[f32], upstream: f32) -> Result<Vec<f32>> {
+    fn param_grad(&self, losses: &[f32], upstream: f32) -> Result<ParamVec> {
         check_losses(losses, self.num_tasks())?;
-        Ok(self
-            .theta
-            .iter()
-            .zip(losses)
-            .map(|(&t, &l)| upstream * sigmoid(t) * l)
-            .collect())
+        let g = self.theta.iter().zip(losses);
+        let g = g.map(|(&t, &l)| upstream * sigmoid(t) * l).collect();
+        Ok(ParamVec::from_vec(&device(), g))
     }
 
-    fn mixed_grad(&self, losses: &[f32], direction: &[f32]) -> Result<Vec<f32>> {
+    fn mixed_grad(&self, losses: &[f32], direction: &[f32]) -> Result<ParamVec> {
         check_losses(losses, self.num_tasks())?;
         check_direction(direction, losses.len())?;
-        Ok(self
-            .theta
-            .iter()
-            .zip(direction)
-            .map(|(&t, &c)| sigmoid(t) * c)
-            .collect())
+        let g = self.theta.iter().zip(direction);
+        let g = g.map(|(&t, &c)| sigmoid(t) * c).collect();
+        Ok(ParamVec::from_vec(&device(), g))
     }
 }

@@ -7,9 +7,9 @@
 //! `∂/∂φ D_l f_φ(l)[c] = ∂/∂φ (c · ∇_l f_φ(l))`, from which every
 //! hypergradient strategy is assembled.
 //!
-//! Parameters travel as one flat `Vec<f32>` whose layout
-//! [`MetaLoss::param_layout`] describes, so optimisers and strategies work
-//! on any combinator.
+//! Parameters and their gradients travel as one flat device vector
+//! ([`ParamVec`]) whose layout [`MetaLoss::param_layout`] describes, so the
+//! meta step's optimiser works on any combinator without leaving the device.
 //!
 //! ```
 //! use meltr::meta_loss::{MetaLoss, Weighted};
@@ -30,6 +30,7 @@ pub use warm_start::{sum_fit, warm_start_to_sum, SumFit};
 pub use weighted::Weighted;
 
 use crate::error::Result;
+use crate::tensor::ParamVec;
 
 /// The value of a meta-loss and its per-task weights at one point.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -83,16 +84,16 @@ pub trait MetaLoss: std::fmt::Debug {
     fn param_layout(&self) -> Vec<ParamBlock>;
 
     /// The current parameters, flat, in [`MetaLoss::param_layout`] order.
-    fn params(&self) -> Vec<f32>;
+    fn params(&self) -> ParamVec;
 
     /// Replaces the parameters; errors on a wrong length or non-finite value.
-    fn set_params(&mut self, params: &[f32]) -> Result<()>;
+    fn set_params(&mut self, params: &ParamVec) -> Result<()>;
 
     /// `upstream · ∂f/∂φ` at `losses`, flat.
-    fn param_grad(&self, losses: &[f32], upstream: f32) -> Result<Vec<f32>>;
+    fn param_grad(&self, losses: &[f32], upstream: f32) -> Result<ParamVec>;
 
     /// The head term `∂/∂φ D_l f_φ(l)[c]` for direction `c`, flat.
-    fn mixed_grad(&self, losses: &[f32], direction: &[f32]) -> Result<Vec<f32>>;
+    fn mixed_grad(&self, losses: &[f32], direction: &[f32]) -> Result<ParamVec>;
 
     /// Number of scalar parameters.
     fn num_params(&self) -> usize {
@@ -103,9 +104,9 @@ pub trait MetaLoss: std::fmt::Debug {
     /// Combinators without dropout ignore it.
     fn set_dropout_seed(&mut self, _seed: Option<u64>) {}
 
-    /// The MELTR head's weights, for combinators that are one (to save and
-    /// export them).
-    fn head_weights(&self) -> Option<&crate::meltr::HeadWeights> {
+    /// The MELTR head's weights, copied to the host, for combinators that
+    /// are one (to save and export them).
+    fn head_weights(&self) -> Option<crate::meltr::HeadWeights> {
         None
     }
 
@@ -118,6 +119,23 @@ pub trait MetaLoss: std::fmt::Debug {
 /// Checks the losses given to a combinator that takes `expected` of them.
 pub(crate) fn check_losses(losses: &[f32], expected: Option<usize>) -> Result<()> {
     crate::error::check_finite("losses", losses, expected.unwrap_or(losses.len()))
+}
+
+/// Checks a parameter vector given to a combinator with `expected` of them:
+/// the length, and that every value is finite (one reduction on the device).
+pub(crate) fn check_params(params: &ParamVec, expected: usize) -> Result<()> {
+    if params.len() != expected {
+        return Err(crate::error::Error::Length {
+            what: "params".into(),
+            expected,
+            found: params.len(),
+        });
+    }
+    if !params.is_finite() {
+        // Only now read the values back, to name the first bad one.
+        return crate::error::check_finite("params", &params.to_vec(), expected);
+    }
+    Ok(())
 }
 
 /// Checks a direction `c` against the losses it goes with.

@@ -1,7 +1,8 @@
 //! `Sum`: the plain multi-task loss `f(l) = Σ_k l_k`; every weight is 1.
 
-use super::{check_direction, check_losses, Evaluation, MetaLoss, ParamBlock};
+use super::{check_direction, check_losses, check_params, Evaluation, MetaLoss, ParamBlock};
 use crate::error::Result;
+use crate::tensor::{device, ParamVec};
 use serde::{Deserialize, Serialize};
 
 /// The plain sum of the task losses. Takes any number of losses.
@@ -27,22 +28,22 @@ impl MetaLoss for Sum {
         vec![]
     }
 
-    fn params(&self) -> Vec<f32> {
-        vec![]
+    fn params(&self) -> ParamVec {
+        ParamVec::zeros(&device(), 0)
     }
 
-    fn set_params(&mut self, params: &[f32]) -> Result<()> {
-        crate::error::check_finite("params", params, 0)
+    fn set_params(&mut self, params: &ParamVec) -> Result<()> {
+        check_params(params, 0)
     }
 
-    fn param_grad(&self, losses: &[f32], _upstream: f32) -> Result<Vec<f32>> {
+    fn param_grad(&self, losses: &[f32], _upstream: f32) -> Result<ParamVec> {
         check_losses(losses, None)?;
-        Ok(vec![])
+        Ok(self.params())
     }
 
-    fn mixed_grad(&self, losses: &[f32], direction: &[f32]) -> Result<Vec<f32>> {
+    fn mixed_grad(&self, losses: &[f32], direction: &[f32]) -> Result<ParamVec> {
         check_losses(losses, None)?;
         check_direction(direction, losses.len())?;
-        Ok(vec![])
+        Ok(self.params())
     }
 }

@@ -15,7 +15,7 @@
 
 use super::MetaLoss;
 use crate::error::{Error, Result};
-use crate::hypergrad::Adam;
+use crate::tensor::{Adam, AdamConfig};
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
@@ -70,7 +70,11 @@ pub fn warm_start_to_sum(
     let before = sum_fit(head, around, 32, check)?;
     let start = head.params();
     let mut params = start.clone();
-    let mut adam = Adam::new(params.len(), lr, 0.0);
+    let config = AdamConfig {
+        lr,
+        ..Default::default()
+    };
+    let mut adam = Adam::new(config, &params);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     for _ in 0..steps {
         let l = sample(around, &mut rng);
@@ -81,9 +85,8 @@ pub fn warm_start_to_sum(
         let total: f32 = l.iter().sum();
         let level = (e.value - total) / (total * total);
         let mut grad = head.mixed_grad(&l, &slope)?;
-        let g_value = head.param_grad(&l, level)?;
-        grad.iter_mut().zip(g_value).for_each(|(g, v)| *g += v);
-        if grad.iter().any(|g| !g.is_finite()) {
+        grad.axpy(1.0, &head.param_grad(&l, level)?);
+        if adam.step(&mut params, &grad).is_err() {
             head.set_params(&start)?;
             return Err(Error::NonFinite {
                 what: "warm-start gradient".into(),
@@ -91,7 +94,6 @@ pub fn warm_start_to_sum(
                 value: f32::NAN,
             });
         }
-        adam.step(&mut params, &grad);
         head.set_params(&params)?;
     }
     Ok((before, sum_fit(head, around, 32, check)?))

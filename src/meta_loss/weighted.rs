@@ -1,7 +1,8 @@
 //! `Weighted`: fixed weights, `f(l) = Σ_k w_k l_k`.
 
-use super::{check_direction, check_losses, Evaluation, MetaLoss, ParamBlock};
+use super::{check_direction, check_losses, check_params, Evaluation, MetaLoss, ParamBlock};
 use crate::error::{check_finite, Error, Result};
+use crate::tensor::{device, ParamVec};
 use serde::{Deserialize, Serialize};
 
 /// A fixed weighted sum of the task losses; nothing is learned.
@@ -62,22 +63,22 @@ impl MetaLoss for Weighted {
         vec![]
     }
 
-    fn params(&self) -> Vec<f32> {
-        vec![]
+    fn params(&self) -> ParamVec {
+        ParamVec::zeros(&device(), 0)
     }
 
-    fn set_params(&mut self, params: &[f32]) -> Result<()> {
-        check_finite("params", params, 0)
+    fn set_params(&mut self, params: &ParamVec) -> Result<()> {
+        check_params(params, 0)
     }
 
-    fn param_grad(&self, losses: &[f32], _upstream: f32) -> Result<Vec<f32>> {
+    fn param_grad(&self, losses: &[f32], _upstream: f32) -> Result<ParamVec> {
         check_losses(losses, self.num_tasks())?;
-        Ok(vec![])
+        Ok(self.params())
     }
 
-    fn mixed_grad(&self, losses: &[f32], direction: &[f32]) -> Result<Vec<f32>> {
+    fn mixed_grad(&self, losses: &[f32], direction: &[f32]) -> Result<ParamVec> {
         check_losses(losses, self.num_tasks())?;
         check_direction(direction, losses.len())?;
-        Ok(vec![])
+        Ok(self.params())
     }
 }

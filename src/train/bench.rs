@@ -10,9 +10,10 @@
 use super::task_model::TaskModel;
 use super::TrainConfig;
 use crate::aux_task::TaskSet;
-use crate::backbone::{Adam, VideoText};
+use crate::backbone::VideoText;
 use crate::error::{Error, Result};
 use crate::hypergrad::{MetaLearner, MetaOutcome, PassCount};
+use crate::tensor::Adam;
 use crate::world::{Batch, Split, World};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;

@@ -1,6 +1,11 @@
 //! A fine-tuning run file: a named preset (`quick`, the default, `few` or `tiny`)
 //! with any field overridden. Errors name the file, the field and the line.
 //!
+//! In the settings tables (`[optimizer]`, `[meta]`, `[schedule]`) a run file
+//! overrides single keys and keeps the preset's others; `[meta_loss]` and
+//! `[strategy]` name a `type`, and a run file that has them replaces them
+//! whole.
+//!
 //! ```toml
 //! preset = "quick"
 //! epochs = 4
@@ -15,10 +20,10 @@
 //! alpha = 0.1
 //! ```
 
-use crate::backbone::AdamConfig;
 use crate::error::{Error, Result};
 use crate::hypergrad::{HypergradStrategy, MetaSchedule, MetaSettings};
 use crate::meta_loss::MetaLoss;
+use crate::tensor::AdamConfig;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -98,7 +103,8 @@ impl TrainConfig {
         // Parsed straight from the user's text, so errors carry its lines.
         let o: Overrides = toml::from_str(text).map_err(|e| cfg_err(e.to_string()))?;
         let name = o.preset.as_deref().unwrap_or("quick");
-        let mut c: TrainConfig = toml::from_str(preset_text(name)?).expect("presets parse");
+        let preset = preset_text(name)?;
+        let mut c: TrainConfig = toml::from_str(preset).expect("presets parse");
         macro_rules! take {
             ($($f:ident),*) => { $(if let Some(v) = o.$f { c.$f = v; })* };
         }
@@ -110,12 +116,17 @@ impl TrainConfig {
             seed,
             world_seed,
             pretrain_preset,
-            optimizer,
             meta_loss,
-            strategy,
-            meta,
-            schedule
+            strategy
         );
+        // Settings tables: the preset's keys, then the run file's.
+        let (preset, user) = (table(preset), table(text));
+        macro_rules! merge {
+            ($($f:ident),*) => { $(if o.$f.is_some() {
+                c.$f = merged(&preset, &user, stringify!($f)).map_err(|e| cfg_err(e.to_string()))?;
+            })* };
+        }
+        merge!(optimizer, meta, schedule);
         c.train_limit = o.train_limit.or(c.train_limit);
         c.eval_limit = o.eval_limit.or(c.eval_limit);
         c.backbone = o.backbone.or(c.backbone);
@@ -199,6 +210,27 @@ impl TrainConfig {
     }
 }
 
+/// A TOML text already known to parse, as a table.
+fn table(text: &str) -> toml::Table {
+    text.parse().expect("parsed before")
+}
+
+/// The table `key` of `base` with the keys of `over`'s table `key` laid over it.
+fn merged<T: serde::de::DeserializeOwned>(
+    base: &toml::Table,
+    over: &toml::Table,
+    key: &str,
+) -> std::result::Result<T, toml::de::Error> {
+    let mut t = match base.get(key) {
+        Some(toml::Value::Table(t)) => t.clone(),
+        _ => toml::Table::new(),
+    };
+    if let Some(toml::Value::Table(o)) = over.get(key) {
+        t.extend(o.clone());
+    }
+    toml::Value::Table(t).try_into()
+}
+
 /// A run file as written: any field may be left to the preset.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -240,4 +272,51 @@ pub fn config_diff(a: &str, b: &str) -> Vec<String> {
             format!("{k}: {} vs {}", show(a.get(k)), show(b.get(k)))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(text: &str) -> Result<TrainConfig> {
+        TrainConfig::from_toml(text, Path::new("run.toml"))
+    }
+
+    #[test]
+    fn a_settings_table_overrides_single_keys_and_keeps_the_presets_others() {
+        let few = TrainConfig::preset("few").unwrap();
+        let c = run("preset = \"few\"\n[optimizer]\nweight_decay = 0.01\n\
+                     [meta]\nclip = 10.0\n[schedule]\nholdout = 16\n")
+        .unwrap();
+        assert_eq!(
+            (c.optimizer.weight_decay, few.optimizer.weight_decay),
+            (0.01, 0.0)
+        );
+        assert_eq!((c.optimizer.lr, few.optimizer.lr), (5e-4, 5e-4));
+        assert_eq!((c.meta.clip, few.meta.clip), (10.0, 50.0));
+        assert_eq!((c.meta.warm_start, few.meta.warm_start), (200, 200));
+        assert_eq!((c.schedule.holdout, few.schedule.holdout), (16, 0));
+        assert_eq!(c.schedule.meta_every, few.schedule.meta_every);
+    }
+
+    #[test]
+    fn a_typed_table_is_replaced_whole() {
+        let c = run("preset = \"few\"\n[strategy]\ntype = \"identity\"\n").unwrap();
+        assert_eq!(c.to_toml().contains("unrolled"), false);
+        let e = run("preset = \"few\"\n[strategy]\nlr = 0.1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("run.toml") && e.contains("type"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_key_in_a_settings_table_is_named_with_its_line() {
+        let e = run("preset = \"few\"\n\n[meta]\nclipp = 1.0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("run.toml") && e.contains("clipp") && e.contains("line 4"),
+            "{e}"
+        );
+    }
 }

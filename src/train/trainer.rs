@@ -8,10 +8,11 @@ use super::retrieval::{evaluate, Retrieval};
 use super::task_model::TaskModel;
 use crate::atomic::write_atomic;
 use crate::aux_task::TaskSet;
-use crate::backbone::{Adam, ParamVec, VideoText};
+use crate::backbone::{ParamVec, VideoText};
 use crate::error::{Error, Result};
 use crate::hypergrad::{BatchRing, MetaLearner, MetaOutcome};
 use crate::meta_loss::{warm_start_to_sum, MetaLoss, SumFit};
+use crate::tensor::Adam;
 use crate::world::{mix64, Batch, Example, Split, World};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -164,7 +165,7 @@ impl Trainer {
                 ),
             });
         }
-        let dev = crate::backbone::Dev::default();
+        let dev = crate::tensor::device();
         let model = VideoText::from_parts(
             dev.clone(),
             ck.position.backbone,
@@ -174,15 +175,16 @@ impl Trainer {
         t.optimizer.m = ParamVec::from_vec(&dev, ck.backbone[1].clone());
         t.optimizer.v = ParamVec::from_vec(&dev, ck.backbone[2].clone());
         t.optimizer.t = ck.position.backbone_t;
-        t.head.set_params(&ck.head[0])?;
+        t.head
+            .set_params(&ParamVec::from_vec(&dev, ck.head[0].clone()))?;
         if ck.head[1].len() != t.learner.adam.m.len() {
             return Err(Error::BadWeightsFile {
                 path: checkpoint.into(),
                 reason: "head optimiser state does not match the head".into(),
             });
         }
-        t.learner.adam.m = ck.head[1].clone();
-        t.learner.adam.v = ck.head[2].clone();
+        t.learner.adam.m = ParamVec::from_vec(&dev, ck.head[1].clone());
+        t.learner.adam.v = ParamVec::from_vec(&dev, ck.head[2].clone());
         t.learner.adam.t = ck.position.head_t;
         t.learner.skipped = ck.position.skipped_meta;
         t.position = ck.position;
@@ -403,9 +405,9 @@ impl Trainer {
                 self.optimizer.v.to_vec(),
             ],
             head: [
-                self.head.params(),
-                self.learner.adam.m.clone(),
-                self.learner.adam.v.clone(),
+                self.head.params().to_vec(),
+                self.learner.adam.m.to_vec(),
+                self.learner.adam.v.to_vec(),
             ],
         };
         ck.save(&out.join("checkpoint.safetensors"))?;

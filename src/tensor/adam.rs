@@ -1,8 +1,11 @@
-//! Adam with decoupled weight decay (AdamW) on a flat [`ParamVec`].
+//! Adam on a flat [`ParamVec`], on the device.
 //!
 //! `m ← β1 m + (1−β1) g`, `v ← β2 v + (1−β2) g²`,
 //! `w ← w − lr·(m̂ / (√v̂ + eps) + wd·w)` with bias-corrected `m̂, v̂`
 //! (PyTorch `torch.optim.AdamW`; with `weight_decay = 0` it is `Adam`).
+//! With `decoupled = false` the decay is instead an L2 term added to the
+//! gradient, `g ← g + wd·w` (PyTorch `torch.optim.Adam(weight_decay=…)`,
+//! what the reference code uses for the MELTR head).
 
 use super::ParamVec;
 use crate::error::{Error, Result};
@@ -20,8 +23,10 @@ pub struct AdamConfig {
     pub beta2: f32,
     /// Denominator guard.
     pub eps: f32,
-    /// Decoupled weight decay.
+    /// Weight decay.
     pub weight_decay: f32,
+    /// Decoupled weight decay (AdamW), or an L2 term in the gradient.
+    pub decoupled: bool,
 }
 
 impl Default for AdamConfig {
@@ -32,6 +37,7 @@ impl Default for AdamConfig {
             beta2: 0.999,
             eps: 1e-8,
             weight_decay: 0.0,
+            decoupled: true,
         }
     }
 }
@@ -79,14 +85,22 @@ impl Adam {
         }
         let c = self.config;
         self.t += 1;
-        let g = grad.tensor();
-        self.m.0.axpy(c.beta1, g, 1.0 - c.beta1);
-        self.v.0.axpy(c.beta2, &g.clone().square(), 1.0 - c.beta2);
+        let l2 = !c.decoupled && c.weight_decay != 0.0;
+        let g = match l2 {
+            true => grad.add_scaled(c.weight_decay, params).0,
+            false => grad.0.clone(),
+        };
+        self.m.0.axpy(c.beta1, &g, 1.0 - c.beta1);
+        self.v.0.axpy(c.beta2, &g.square(), 1.0 - c.beta2);
         let bc1 = 1.0 - c.beta1.powi(self.t as i32);
         let bc2 = 1.0 - c.beta2.powi(self.t as i32);
         let denom = (self.v.0.clone() / bc2).sqrt() + c.eps;
         let update = (self.m.0.clone() / bc1) / denom;
-        params.0.axpy(1.0 - c.lr * c.weight_decay, &update, -c.lr);
+        let keep = match c.decoupled {
+            true => 1.0 - c.lr * c.weight_decay,
+            false => 1.0,
+        };
+        params.0.axpy(keep, &update, -c.lr);
         Ok(())
     }
 }
@@ -94,11 +108,11 @@ impl Adam {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backbone::Dev;
+    use crate::tensor::device;
 
     #[test]
     fn first_step_moves_each_weight_by_lr_against_the_gradient_sign() {
-        let dev = Dev::default();
+        let dev = device();
         let mut w = ParamVec::from_vec(&dev, vec![1.0, -2.0, 0.5]);
         let g = ParamVec::from_vec(&dev, vec![0.3, -4.0, 0.0]);
         let mut opt = Adam::new(
@@ -118,12 +132,63 @@ mod tests {
 
     #[test]
     fn non_finite_gradient_is_refused_and_changes_nothing() {
-        let dev = Dev::default();
+        let dev = device();
         let mut w = ParamVec::from_vec(&dev, vec![1.0, 2.0]);
         let g = ParamVec::from_vec(&dev, vec![f32::NAN, 1.0]);
         let mut opt = Adam::new(AdamConfig::default(), &w);
         assert!(opt.step(&mut w, &g).is_err());
         assert_eq!(w.to_vec(), vec![1.0, 2.0]);
         assert_eq!(opt.t, 0);
+    }
+
+    #[test]
+    fn l2_mode_matches_torch_adam_over_two_steps() {
+        // torch.optim.Adam([x], lr=0.1, weight_decay=0.5), recomputed in f64.
+        let dev = device();
+        let mut w = ParamVec::from_vec(&dev, vec![2.0]);
+        let config = AdamConfig {
+            lr: 0.1,
+            weight_decay: 0.5,
+            decoupled: false,
+            ..Default::default()
+        };
+        let mut opt = Adam::new(config, &w);
+        for g in [1.0, -1.0] {
+            opt.step(&mut w, &ParamVec::from_vec(&dev, vec![g]))
+                .unwrap();
+        }
+        let (mut x, mut m, mut v) = (2.0f64, 0.0, 0.0);
+        for (t, g) in [(1, 1.0f64), (2, -1.0)] {
+            let g = g + 0.5 * x;
+            m = 0.9 * m + 0.1 * g;
+            v = 0.999 * v + 0.001 * g * g;
+            let mh = m / (1.0 - 0.9f64.powi(t));
+            let vh = v / (1.0 - 0.999f64.powi(t));
+            x -= 0.1 * mh / (vh.sqrt() + 1e-8);
+        }
+        assert!(
+            (w.to_vec()[0] as f64 - x).abs() < 1e-6,
+            "{:?} vs {x}",
+            w.to_vec()
+        );
+    }
+
+    #[test]
+    fn decoupled_mode_shrinks_the_weights_apart_from_the_gradient() {
+        // A zero gradient leaves m = v = 0: only the decay w·(1 − lr·wd) acts.
+        let dev = device();
+        let mut w = ParamVec::from_vec(&dev, vec![2.0, -4.0]);
+        let config = AdamConfig {
+            lr: 0.1,
+            weight_decay: 0.5,
+            ..Default::default()
+        };
+        let mut opt = Adam::new(config, &w);
+        opt.step(&mut w, &ParamVec::zeros(&dev, 2)).unwrap();
+        let w = w.to_vec();
+        assert!(
+            (w[0] - 1.9).abs() < 1e-6 && (w[1] + 3.8).abs() < 1e-6,
+            "{w:?}"
+        );
     }
 }

@@ -1,13 +1,13 @@
-//! `ParamVec`: all of a backbone's parameters (or a gradient, or a
-//! direction in parameter space) as one flat device vector.
+//! `ParamVec`: all of a model's or a head's parameters (or a gradient, or
+//! a direction in parameter space) as one flat device vector.
 //!
 //! The hypergradient engine works only with these: `v = ∇_w L_out`,
 //! `w ± εv`, Hessian-vector iterates. Every operation runs on the device
 //! (no host copies), so the same code serves `--features cuda`.
 //!
 //! ```
-//! use meltr::backbone::{Dev, ParamVec};
-//! let dev = Dev::default();
+//! use meltr::tensor::{device, ParamVec};
+//! let dev = device();
 //! let mut a = ParamVec::from_vec(&dev, vec![3.0, 4.0]);
 //! let b = ParamVec::from_vec(&dev, vec![1.0, 1.0]);
 //! assert_eq!(a.norm(), 5.0);
@@ -54,6 +54,12 @@ impl ParamVec {
 
     /// Copies the values to the host.
     pub fn to_vec(&self) -> Vec<f32> {
+        // dfdx 0.13 reads past the end of an empty tensor's buffer: the
+        // empty vector (a combinator without parameters) is answered here,
+        // as in the reductions below.
+        if self.is_empty() {
+            return vec![];
+        }
         self.0.as_vec()
     }
 
@@ -87,11 +93,17 @@ impl ParamVec {
     /// `<self, other>`, or an error on different lengths.
     pub fn try_dot(&self, other: &ParamVec) -> Result<f32> {
         self.check_len(other)?;
+        if self.is_empty() {
+            return Ok(0.0);
+        }
         Ok((self.0.clone() * other.0.clone()).sum::<Rank0, _>().array())
     }
 
     /// Euclidean norm.
     pub fn norm(&self) -> f32 {
+        if self.is_empty() {
+            return 0.0;
+        }
         self.0.clone().square().sum::<Rank0, _>().array().sqrt()
     }
 
@@ -118,6 +130,31 @@ impl ParamVec {
     /// Whether every entry is finite (no NaN, no infinity).
     pub fn is_finite(&self) -> bool {
         // inf * 0 and NaN * 0 are NaN, so one reduction answers it on any device.
-        (self.0.clone() * 0.0).sum::<Rank0, _>().array().is_finite()
+        self.is_empty() || (self.0.clone() * 0.0).sum::<Rank0, _>().array().is_finite()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ParamVec;
+    use crate::tensor::device;
+
+    #[test]
+    fn the_empty_vector_reads_back_and_reduces() {
+        let e = ParamVec::zeros(&device(), 0);
+        assert_eq!(e.to_vec(), Vec::<f32>::new());
+        assert_eq!(
+            (e.norm(), e.dot(&e.clone()), e.is_finite()),
+            (0.0, 0.0, true)
+        );
+    }
+
+    #[test]
+    fn is_finite_finds_one_bad_value() {
+        let dev = device();
+        assert!(ParamVec::from_vec(&dev, vec![1.0, -2.0]).is_finite());
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            assert!(!ParamVec::from_vec(&dev, vec![1.0, bad, 3.0]).is_finite());
+        }
     }
 }

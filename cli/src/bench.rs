@@ -6,6 +6,7 @@
 //! command compares a GPU build with the CPU one.
 
 use meltr::backbone::VideoText;
+use meltr::hypergrad::{MetaLearner, MetaSettings};
 use meltr::meltr::{Meltr, Preset};
 use meltr::meta_loss::MetaLoss;
 use meltr::train::bench::{device_name, profile_step};
@@ -75,13 +76,14 @@ fn step(a: StepArgs) -> anyhow::Result<String> {
 fn head(a: HeadArgs) -> anyhow::Result<String> {
     anyhow::ensure!(a.reps > 0, "--reps: at least one repetition");
     let mut out = format!(
-        "device {}, mean of {} calls (ms)\n{:<14} {:>9} {:>17} {:>10}\n",
+        "device {}, mean of {} calls (ms)\n{:<14} {:>9} {:>17} {:>10} {:>12}\n",
         device_name(),
         a.reps,
         "head",
         "forward",
         "forward+backward",
-        "head term"
+        "head term",
+        "meta update"
     );
     for (preset, reference_k) in [
         (Preset::Allinone, 2),
@@ -90,7 +92,7 @@ fn head(a: HeadArgs) -> anyhow::Result<String> {
         (Preset::Paper, 8),
     ] {
         let k = a.tasks.unwrap_or(reference_k);
-        let head = Meltr::init(preset, k, 0)?;
+        let mut head = Meltr::init(preset, k, 0)?;
         let l: Vec<f32> = (0..k).map(|i| 0.3 + i as f32).collect();
         let dir: Vec<f32> = (0..k).map(|i| 1.0 - 0.2 * i as f32).collect();
         let time = |f: &mut dyn FnMut() -> meltr::Result<()>| -> anyhow::Result<f64> {
@@ -104,8 +106,16 @@ fn head(a: HeadArgs) -> anyhow::Result<String> {
         let fwd = time(&mut || head.value(&l).map(drop))?;
         let bwd = time(&mut || head.eval(&l).map(drop))?;
         let term = time(&mut || head.mixed_grad(&l, &dir).map(drop))?;
+        // The meta step's work on the head once `c` is known: head term and
+        // the regulariser's direct term, clipping, Adam, new parameters.
+        let mut learner = MetaLearner::new(&head, None, MetaSettings::default());
+        let update = time(&mut || {
+            let mut g = head.mixed_grad(&l, &dir)?;
+            g.axpy(-0.1, &head.param_grad(&l, 1.0)?);
+            learner.apply(&mut head, g).map(drop)
+        })?;
         out += &format!(
-            "{:<14} {fwd:>9.3} {bwd:>17.3} {term:>10.3}\n",
+            "{:<14} {fwd:>9.3} {bwd:>17.3} {term:>10.3} {update:>12.3}\n",
             format!("{}-k{k}", preset.name())
         );
     }

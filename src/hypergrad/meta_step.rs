@@ -146,35 +146,47 @@ impl MetaLearner {
         meta_batch: (&M::Batch, u64),
         train_batch: (&M::Batch, u64),
     ) -> Result<MetaOutcome> {
-        let result = self.hypergradient(model, &*head, meta_batch, train_batch);
-        let (mut grad, alignment, primary, passes) = match result {
-            Ok(Some(r)) => r,
-            Ok(None) => return Ok(MetaOutcome::NoMetaStep),
+        let result = self
+            .hypergradient(model, &*head, meta_batch, train_batch)
+            .and_then(|r| match r {
+                Some((grad, alignment, primary, passes)) => {
+                    let grad_norm = self.apply(head, grad)?;
+                    Ok(MetaOutcome::Updated {
+                        primary,
+                        alignment,
+                        grad_norm,
+                        passes,
+                    })
+                }
+                None => Ok(MetaOutcome::NoMetaStep),
+            });
+        match result {
             Err(Error::NonFinite { what, index, value }) => {
-                return Ok(self.skip(format!("{what} #{index} is {value}")))
+                Ok(self.skip(format!("{what} #{index} is {value}")))
             }
-            Err(e) => return Err(e),
-        };
+            r => r,
+        }
+    }
+
+    /// Clips the hypergradient `grad` and takes one Adam step on `head`, all
+    /// on the device; returns the norm before clipping. A non-finite
+    /// gradient or result is an [`Error::NonFinite`] and changes nothing.
+    pub fn apply(&mut self, head: &mut dyn MetaLoss, mut grad: ParamVec) -> Result<f32> {
         let norm = clip_global_norm(&mut grad, self.settings.clip);
-        if !norm.is_finite() || alignment.iter().any(|c| !c.is_finite()) {
-            return Ok(self.skip("hypergradient".into()));
+        if !norm.is_finite() {
+            return Err(non_finite("hypergradient"));
         }
         // Cheap clones: the moments and parameters are copied on first write,
         // so a refused update leaves the learner's and the head's untouched.
         let mut params = head.params();
         let mut adam = self.adam.clone();
         adam.step(&mut params, &grad)?;
-        match head.set_params(&params) {
-            Err(Error::NonFinite { .. }) => return Ok(self.skip("updated head parameters".into())),
-            r => r?,
-        }
+        head.set_params(&params).map_err(|e| match e {
+            Error::NonFinite { .. } => non_finite("updated head parameters"),
+            e => e,
+        })?;
         self.adam = adam;
-        Ok(MetaOutcome::Updated {
-            primary,
-            alignment,
-            grad_norm: norm,
-            passes,
-        })
+        Ok(norm)
     }
 
     fn skip(&mut self, reason: String) -> MetaOutcome {

@@ -202,62 +202,64 @@ pub struct HeadGrads {
     pub d_params: Option<ParamVec>,
 }
 
+/// A [`Head`] for `$k` tasks over `$flat`, each block made by
+/// `$block($args.., shape)` in the reference order.
+macro_rules! cut_blocks {
+    ($k:expr, $flat:expr, $block:ident($($arg:expr),*)) => {
+        Head {
+            dev: $flat.tensor().device().clone(),
+            k: $k,
+            emb: $block($($arg,)* ($k, Const)),
+            fc1_w: $block($($arg,)* Default::default()),
+            fc1_b: $block($($arg,)* Default::default()),
+            fc2_w: $block($($arg,)* Default::default()),
+            fc2_b: $block($($arg,)* Default::default()),
+            wq: $block($($arg,)* Default::default()),
+            wk: $block($($arg,)* Default::default()),
+            wv: $block($($arg,)* Default::default()),
+            bq: $block($($arg,)* Default::default()),
+            bk: $block($($arg,)* Default::default()),
+            bv: $block($($arg,)* Default::default()),
+            wo: $block($($arg,)* Default::default()),
+            bo: $block($($arg,)* Default::default()),
+            w1: $block($($arg,)* Default::default()),
+            b1: $block($($arg,)* Default::default()),
+            w2: $block($($arg,)* Default::default()),
+            b2: $block($($arg,)* Default::default()),
+            n1_g: $block($($arg,)* Default::default()),
+            n1_b: $block($($arg,)* Default::default()),
+            n2_g: $block($($arg,)* Default::default()),
+            n2_b: $block($($arg,)* Default::default()),
+            out_w: $block($($arg,)* Default::default()),
+            flat: $flat,
+        }
+    };
+}
+
 impl<const H1: usize, const D: usize, const F: usize> Head<H1, D, F> {
     /// The head for `k` tasks with parameters `flat` (reference layout; its
     /// length is checked by the caller).
     pub fn new(k: usize, flat: ParamVec) -> Self {
-        let f = flat.tensor();
+        let f = flat.tensor().clone();
         let mut at = 0;
-        let emb = block(f, &mut at, (k, Const));
-        let fc1_w = block(f, &mut at, Default::default());
-        let fc1_b = block(f, &mut at, Default::default());
-        let fc2_w = block(f, &mut at, Default::default());
-        let fc2_b = block(f, &mut at, Default::default());
-        let wq = block(f, &mut at, Default::default());
-        let wk = block(f, &mut at, Default::default());
-        let wv = block(f, &mut at, Default::default());
-        let bq = block(f, &mut at, Default::default());
-        let bk = block(f, &mut at, Default::default());
-        let bv = block(f, &mut at, Default::default());
-        let wo = block(f, &mut at, Default::default());
-        let bo = block(f, &mut at, Default::default());
-        let w1 = block(f, &mut at, Default::default());
-        let b1 = block(f, &mut at, Default::default());
-        let w2 = block(f, &mut at, Default::default());
-        let b2 = block(f, &mut at, Default::default());
-        let n1_g = block(f, &mut at, Default::default());
-        let n1_b = block(f, &mut at, Default::default());
-        let n2_g = block(f, &mut at, Default::default());
-        let n2_b = block(f, &mut at, Default::default());
-        let out_w = block(f, &mut at, Default::default());
-        assert_eq!(at, flat.len(), "head parameter vector length");
-        Head {
-            dev: f.device().clone(),
-            k,
-            flat,
-            emb,
-            fc1_w,
-            fc1_b,
-            fc2_w,
-            fc2_b,
-            wq,
-            wk,
-            wv,
-            bq,
-            bk,
-            bv,
-            wo,
-            bo,
-            w1,
-            b1,
-            w2,
-            b2,
-            n1_g,
-            n1_b,
-            n2_g,
-            n2_b,
-            out_w,
-        }
+        let head = cut_blocks!(k, flat, block(&f, &mut at));
+        assert_eq!(at, head.flat.len(), "head parameter vector length");
+        head
+    }
+
+    /// A copy whose blocks are cut from the flat vector on a tape (returned
+    /// with them): a backward through it leaves the gradient of every
+    /// parameter in the flat vector's, in the reference layout, with no
+    /// concatenation.
+    fn traced(&self) -> (Self, OwnedTape<f32, Dev>) {
+        let mut tape = OwnedTape::default();
+        let mut at = 0;
+        let head = cut_blocks!(
+            self.k,
+            self.flat.clone(),
+            traced_block(&self.flat, &mut at, &mut tape)
+        );
+        (head, tape)
     }
 
     /// Every parameter, flat, in the reference layout.
@@ -381,7 +383,14 @@ impl<const H1: usize, const D: usize, const F: usize> Head<H1, D, F> {
         let l = self.dev.tensor_from_vec(losses.to_vec(), (self.k,));
         let c = direction.map(|c| self.dev.tensor_from_vec(c.to_vec(), (self.k,)));
         let masks = dropout.map(|(p, s)| Masks::sample(&self.dev, self.k, p, s));
-        let out = self.forward(
+        let (traced, blocks_tape) = match with_params {
+            true => {
+                let (h, t) = self.traced();
+                (Some(h), Some(t))
+            }
+            false => (None, None),
+        };
+        let out = traced.as_ref().unwrap_or(self).forward(
             l.leaky_trace(),
             c.as_ref().map(|c| c.leaky_trace()),
             masks.as_ref(),
@@ -397,36 +406,18 @@ impl<const H1: usize, const D: usize, const F: usize> Head<H1, D, F> {
             Some(v) => y + v * 0.0,
             None => y,
         };
+        let y = match blocks_tape {
+            Some(t) => {
+                let (y, yt) = y.split_tape();
+                y.put_tape(yt.merge(t))
+            }
+            None => y,
+        };
         let mut g = y.backward();
         let d_losses = grad_of(&mut g, &l).as_vec();
         let d_direction = c.as_ref().map(|c| grad_of(&mut g, c).as_vec());
-        let d_params = with_params.then(|| {
-            let mut g = |t: &dyn FlatGrad| t.flat_grad(&mut g);
-            ParamVec::from_tensor(concat(vec![
-                g(&self.emb),
-                g(&self.fc1_w),
-                g(&self.fc1_b),
-                g(&self.fc2_w),
-                g(&self.fc2_b),
-                g(&self.wq),
-                g(&self.wk),
-                g(&self.wv),
-                g(&self.bq),
-                g(&self.bk),
-                g(&self.bv),
-                g(&self.wo),
-                g(&self.bo),
-                g(&self.w1),
-                g(&self.b1),
-                g(&self.w2),
-                g(&self.b2),
-                g(&self.n1_g),
-                g(&self.n1_b),
-                g(&self.n2_g),
-                g(&self.n2_b),
-                g(&self.out_w),
-            ]))
-        });
+        let d_params =
+            with_params.then(|| ParamVec::from_tensor(grad_of(&mut g, self.flat.tensor())));
         HeadGrads {
             output,
             d_losses,
@@ -455,30 +446,18 @@ fn grad_of<S: Shape>(g: &mut Gradients<f32, Dev>, t: &Tensor<S, f32, Dev>) -> Te
     g.get(t)
 }
 
-/// A parameter block's gradient, flattened (any block shape).
-trait FlatGrad {
-    fn flat_grad(&self, g: &mut Gradients<f32, Dev>) -> Tensor<(usize,), f32, Dev>;
-}
-
-impl<S: Shape> FlatGrad for Tensor<S, f32, Dev> {
-    fn flat_grad(&self, g: &mut Gradients<f32, Dev>) -> Tensor<(usize,), f32, Dev> {
-        grad_of(g, self).reshape_like(&(self.shape().num_elements(),))
-    }
-}
-
-/// Concatenates on the device, pairwise (each value is copied about
-/// log2(n) times rather than up to n times).
-fn concat(mut parts: Vec<Tensor<(usize,), f32, Dev>>) -> Tensor<(usize,), f32, Dev> {
-    while parts.len() > 1 {
-        let mut next = Vec::with_capacity(parts.len().div_ceil(2));
-        let mut it = parts.into_iter();
-        while let Some(a) = it.next() {
-            next.push(match it.next() {
-                Some(b) => (a, b).concat_along(Axis::<0>),
-                None => a,
-            });
-        }
-        parts = next;
-    }
-    parts.pop().expect("at least one block")
+/// [`block`] on a tape, gathered into `tape`; the block keeps the id of the
+/// slice, so the gradient reaching it flows back into the flat vector's.
+fn traced_block<S: Shape>(
+    flat: &ParamVec,
+    at: &mut usize,
+    tape: &mut OwnedTape<f32, Dev>,
+    shape: S,
+) -> Tensor<S, f32, Dev> {
+    let n = shape.num_elements();
+    let w = flat.tensor().retaped::<OwnedTape<f32, Dev>>();
+    let (t, t_tape) = w.slice((*at..*at + n,)).reshape_like(&shape).split_tape();
+    *at += n;
+    *tape = std::mem::take(tape).merge(t_tape);
+    t
 }

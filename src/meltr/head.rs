@@ -248,7 +248,7 @@ impl<const H1: usize, const D: usize, const F: usize> Head<H1, D, F> {
     }
 
     /// A copy whose blocks are cut from the flat vector on a tape (returned
-    /// with them): a backward through it leaves the gradient of every
+    /// with it): a backward through it leaves the gradient of every
     /// parameter in the flat vector's, in the reference layout, with no
     /// concatenation.
     fn traced(&self) -> (Self, OwnedTape<f32, Dev>) {
@@ -383,13 +383,7 @@ impl<const H1: usize, const D: usize, const F: usize> Head<H1, D, F> {
         let l = self.dev.tensor_from_vec(losses.to_vec(), (self.k,));
         let c = direction.map(|c| self.dev.tensor_from_vec(c.to_vec(), (self.k,)));
         let masks = dropout.map(|(p, s)| Masks::sample(&self.dev, self.k, p, s));
-        let (traced, blocks_tape) = match with_params {
-            true => {
-                let (h, t) = self.traced();
-                (Some(h), Some(t))
-            }
-            false => (None, None),
-        };
+        let (traced, blocks_tape) = with_params.then(|| self.traced()).unzip();
         let out = traced.as_ref().unwrap_or(self).forward(
             l.leaky_trace(),
             c.as_ref().map(|c| c.leaky_trace()),

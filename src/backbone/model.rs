@@ -265,20 +265,7 @@ impl VideoText {
 
     /// Replaces the parameters; errors on a wrong length or a non-finite value.
     pub fn set_params(&mut self, w: ParamVec) -> Result<()> {
-        if w.len() != self.num_params() {
-            return Err(Error::Length {
-                what: "backbone parameters".into(),
-                expected: self.num_params(),
-                found: w.len(),
-            });
-        }
-        if !w.is_finite() {
-            return Err(Error::NonFinite {
-                what: "backbone parameters".into(),
-                index: 0,
-                value: f32::NAN,
-            });
-        }
+        w.check("backbone parameters", self.num_params())?;
         self.params = w;
         Ok(())
     }

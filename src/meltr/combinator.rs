@@ -12,7 +12,7 @@
 use super::head::{Head, HeadGrads};
 use super::init::init_weights;
 use super::preset::{check_num_tasks, Preset};
-use super::weights::{param_shapes, HeadInfo, HeadWeights, PARAM_NAMES};
+use super::weights::{check_flat_len, param_shapes, HeadInfo, HeadWeights, PARAM_NAMES};
 use crate::error::{Error, Result};
 use crate::meta_loss::{check_direction, check_losses, Evaluation, MetaLoss, ParamBlock};
 use crate::tensor::{device, ParamVec};
@@ -154,17 +154,7 @@ impl Meltr {
                      allinone 128/128/128, paper 128/512/512)"
                 .into(),
         })?;
-        let expected: usize = param_shapes(weights.dims, weights.num_tasks)
-            .iter()
-            .map(|s| s.iter().product::<usize>())
-            .sum();
-        if weights.num_params() != expected {
-            return Err(Error::Length {
-                what: "head parameters".into(),
-                expected,
-                found: weights.num_params(),
-            });
-        }
+        check_flat_len(weights.dims, weights.num_tasks, weights.num_params())?;
         let flat = ParamVec::from_vec(&device(), weights.flat());
         Ok(Meltr {
             preset,
@@ -265,7 +255,7 @@ impl MetaLoss for Meltr {
     }
 
     fn set_params(&mut self, params: &ParamVec) -> Result<()> {
-        crate::meta_loss::check_params(params, self.num_params())?;
+        params.check("params", self.num_params())?;
         self.head = AnyHead::new(self.preset, self.num_tasks, params.clone());
         Ok(())
     }

@@ -63,6 +63,20 @@ pub fn param_shapes(dims: Dims, k: usize) -> [Vec<usize>; 18] {
     ]
 }
 
+/// Checks that `found` parameters fill a head of these widths and task count.
+pub(crate) fn check_flat_len(dims: Dims, num_tasks: usize, found: usize) -> Result<()> {
+    let shapes = param_shapes(dims, num_tasks);
+    let expected = shapes.iter().map(|s| s.iter().product::<usize>()).sum();
+    if found != expected {
+        return Err(crate::error::Error::Length {
+            what: "head parameters".into(),
+            expected,
+            found,
+        });
+    }
+    Ok(())
+}
+
 /// What a head file says about where the head came from; all optional.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct HeadInfo {
@@ -133,15 +147,8 @@ impl HeadWeights {
         flat: &[f32],
         info: HeadInfo,
     ) -> Result<HeadWeights> {
+        check_flat_len(dims, num_tasks, flat.len())?;
         let shapes = param_shapes(dims, num_tasks);
-        let total: usize = shapes.iter().map(|s| s.iter().product::<usize>()).sum();
-        if flat.len() != total {
-            return Err(crate::error::Error::Length {
-                what: "head parameters".into(),
-                expected: total,
-                found: flat.len(),
-            });
-        }
         let mut rest = flat;
         let tensors = shapes
             .iter()

@@ -3,7 +3,7 @@
 //! `∂f/∂l_k = softplus(θ_k) ≥ 0`, `∂f/∂θ_k = σ(θ_k) l_k`, and the head term
 //! is `∂/∂θ_k Σ_j c_j softplus(θ_j) = σ(θ_k) c_k`.
 
-use super::{check_direction, check_losses, check_params, Evaluation, MetaLoss, ParamBlock};
+use super::{check_direction, check_losses, Evaluation, MetaLoss, ParamBlock};
 use crate::error::{check_finite, Error, Result};
 use crate::tensor::{device, ParamVec};
 use serde::{Deserialize, Serialize};
@@ -115,7 +115,7 @@ impl MetaLoss for LearnedLinear {
     }
 
     fn set_params(&mut self, params: &ParamVec) -> Result<()> {
-        check_params(params, self.theta.len())?;
+        params.check("params", self.theta.len())?;
         self.theta = params.to_vec();
         Ok(())
     }

@@ -121,23 +121,6 @@ pub(crate) fn check_losses(losses: &[f32], expected: Option<usize>) -> Result<()
     crate::error::check_finite("losses", losses, expected.unwrap_or(losses.len()))
 }
 
-/// Checks a parameter vector given to a combinator with `expected` of them:
-/// the length, and that every value is finite (one reduction on the device).
-pub(crate) fn check_params(params: &ParamVec, expected: usize) -> Result<()> {
-    if params.len() != expected {
-        return Err(crate::error::Error::Length {
-            what: "params".into(),
-            expected,
-            found: params.len(),
-        });
-    }
-    if !params.is_finite() {
-        // Only now read the values back, to name the first bad one.
-        return crate::error::check_finite("params", &params.to_vec(), expected);
-    }
-    Ok(())
-}
-
 /// Checks a direction `c` against the losses it goes with.
 pub(crate) fn check_direction(direction: &[f32], k: usize) -> Result<()> {
     crate::error::check_finite("direction", direction, k)

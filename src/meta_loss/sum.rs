@@ -1,6 +1,6 @@
 //! `Sum`: the plain multi-task loss `f(l) = Σ_k l_k`; every weight is 1.
 
-use super::{check_direction, check_losses, check_params, Evaluation, MetaLoss, ParamBlock};
+use super::{check_direction, check_losses, Evaluation, MetaLoss, ParamBlock};
 use crate::error::Result;
 use crate::tensor::{device, ParamVec};
 use serde::{Deserialize, Serialize};
@@ -33,7 +33,7 @@ impl MetaLoss for Sum {
     }
 
     fn set_params(&mut self, params: &ParamVec) -> Result<()> {
-        check_params(params, 0)
+        params.check("params", 0)
     }
 
     fn param_grad(&self, losses: &[f32], _upstream: f32) -> Result<ParamVec> {

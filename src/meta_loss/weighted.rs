@@ -1,6 +1,6 @@
 //! `Weighted`: fixed weights, `f(l) = Σ_k w_k l_k`.
 
-use super::{check_direction, check_losses, check_params, Evaluation, MetaLoss, ParamBlock};
+use super::{check_direction, check_losses, Evaluation, MetaLoss, ParamBlock};
 use crate::error::{check_finite, Error, Result};
 use crate::tensor::{device, ParamVec};
 use serde::{Deserialize, Serialize};
@@ -68,7 +68,7 @@ impl MetaLoss for Weighted {
     }
 
     fn set_params(&mut self, params: &ParamVec) -> Result<()> {
-        check_params(params, 0)
+        params.check("params", 0)
     }
 
     fn param_grad(&self, losses: &[f32], _upstream: f32) -> Result<ParamVec> {

@@ -69,20 +69,14 @@ impl Adam {
     /// One update of `params` with gradient `grad`. Refuses (and changes
     /// nothing) if the gradient has the wrong length or a non-finite entry.
     pub fn step(&mut self, params: &mut ParamVec, grad: &ParamVec) -> Result<()> {
-        if grad.len() != params.len() || self.m.len() != params.len() {
+        if self.m.len() != params.len() {
             return Err(Error::Length {
-                what: "gradient".into(),
-                expected: params.len(),
-                found: grad.len(),
+                what: "parameters".into(),
+                expected: self.m.len(),
+                found: params.len(),
             });
         }
-        if !grad.is_finite() {
-            return Err(Error::NonFinite {
-                what: "gradient".into(),
-                index: 0,
-                value: f32::NAN,
-            });
-        }
+        grad.check("gradient", params.len())?;
         let c = self.config;
         self.t += 1;
         let l2 = !c.decoupled && c.weight_decay != 0.0;

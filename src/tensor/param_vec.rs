@@ -127,6 +127,23 @@ impl ParamVec {
         self.0.axpy(s, &z, 0.0);
     }
 
+    /// Checks that the vector has `expected` entries, all finite; errors name
+    /// it `what`. One reduction on the device; the values are read back only
+    /// to name the first bad one.
+    pub fn check(&self, what: &str, expected: usize) -> Result<()> {
+        if self.len() != expected {
+            return Err(Error::Length {
+                what: what.into(),
+                expected,
+                found: self.len(),
+            });
+        }
+        if !self.is_finite() {
+            return crate::error::check_finite(what, &self.to_vec(), expected);
+        }
+        Ok(())
+    }
+
     /// Whether every entry is finite (no NaN, no infinity).
     pub fn is_finite(&self) -> bool {
         // inf * 0 and NaN * 0 are NaN, so one reduction answers it on any device.

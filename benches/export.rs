@@ -8,7 +8,7 @@
 //! Targets (issue 6): sandbox ≤ 2× native per evaluation; surface ≤ 5 s.
 
 use meltr::export::{export_component, ExportOptions, Simd};
-use meltr::meltr::{init_weights, Meltr, Preset};
+use meltr::head::{init_weights, Meltr, Preset};
 use meltr::meta_loss::MetaLoss;
 use meltr::viewer::{analysis, Limits, SandboxedHead};
 use std::time::Instant;

@@ -3,7 +3,7 @@
 //! `cargo bench --bench head` (K = the reference code's K for each preset).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use meltr::meltr::{Meltr, Preset};
+use meltr::head::{Meltr, Preset};
 use meltr::meta_loss::MetaLoss;
 use std::hint::black_box;
 

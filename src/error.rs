@@ -124,6 +124,19 @@ pub enum Error {
         /// What the backbone offers, comma separated.
         has: String,
     },
+    /// A task asked a backbone for a part it does not have (the task set
+    /// reports it as [`Error::TaskNotServed`], naming the task).
+    #[error("the backbone has no {part}")]
+    MissingPart {
+        /// The part asked for.
+        part: crate::aux_task::Capability,
+    },
+    /// A task needs an input that the batch does not carry.
+    #[error("the batch has no {input}")]
+    MissingInput {
+        /// What is missing (e.g. "captions", "class labels").
+        input: &'static str,
+    },
     /// A weights file holds a NaN or infinite value.
     #[error("{path}: tensor `{name}` holds a non-finite value")]
     NonFiniteTensor {

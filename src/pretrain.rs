@@ -1,16 +1,17 @@
 //! Pretraining: the "foundation model" that fine-tuning starts from.
 //!
-//! Trains a fresh [`VideoText`] on the world's unbounded pretraining stream
-//! with the plain sum of its tasks (by default the five pretext tasks),
-//! Adam, one new batch per step. Batch `t` is stream examples
-//! `t*B .. (t+1)*B`, and step `t`'s task randomness is seeded from
+//! Trains a fresh backbone of the data set's kind on its pretraining
+//! stream with the plain sum of its tasks (by default the data set's own:
+//! the five pretext tasks on the video-text world, rotation and masked
+//! pixels on the digits), Adam, one new batch per step. Batch `t` is the
+//! stream's batch `t`, and step `t`'s task randomness is seeded from
 //! `(seed, t)`, so a run is reproducible. Before and after training, every
 //! task's loss is measured on a fixed held-out batch.
 //!
 //! A run file names a preset, overrides settings and lists the tasks:
 //!
 //! ```toml
-//! preset = "quick"      # or "long", "tiny"
+//! preset = "quick"      # or "long", "tiny"; "digits", "digits-tiny"
 //! steps = 500
 //! lr = 2e-3
 //!
@@ -23,21 +24,23 @@
 //! ```
 
 use crate::aux_task::{tasks_from_toml, TaskSet};
-use crate::backbone::{BackboneConfig, VideoText};
+use crate::backbone::{backbone_from_kind, Backbone};
+use crate::dataset::{dataset_by_name, mix64};
 use crate::error::{Error, Result};
+use crate::meta_loss::Sum;
 use crate::tensor::{Adam, AdamConfig};
-use crate::world::{mix64, World};
+use crate::train::backbone_step;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::time::Instant;
-
-/// The five pretext tasks, in the order pretraining combines them.
-pub const DEFAULT_TASKS: [&str; 5] = ["cmlm", "cmfm", "align", "mixup", "rotation"];
 
 /// Pretraining settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PretrainConfig {
+    /// The registered data set whose stream is trained on; the backbone is
+    /// of its kind.
+    pub data: String,
     /// Optimiser steps.
     pub steps: u64,
     /// Clips per step.
@@ -48,14 +51,16 @@ pub struct PretrainConfig {
     pub weight_decay: f32,
     /// Seed of the initial weights and of the tasks' randomness.
     pub seed: u64,
-    /// Seed of the world (the data).
-    pub world_seed: u64,
+    /// Seed of the data set (the synthetic world's; real data ignores it).
+    #[serde(alias = "world_seed")]
+    pub data_seed: u64,
     /// Clips in the held-out batch measured before and after.
     pub eval_size: usize,
     /// Steps per logged average.
     pub log_every: u64,
-    /// Which optional heads the backbone has.
-    pub backbone: BackboneConfig,
+    /// The backbone's settings (for the video-text backbone, which
+    /// optional heads it has); `null` for its defaults.
+    pub backbone: serde_json::Value,
 }
 
 impl Default for PretrainConfig {
@@ -65,22 +70,25 @@ impl Default for PretrainConfig {
 }
 
 /// Names of the presets.
-pub const PRESETS: [&str; 3] = ["tiny", "quick", "long"];
+pub const PRESETS: [&str; 5] = ["tiny", "quick", "long", "digits", "digits-tiny"];
 
 impl PretrainConfig {
-    /// A named preset: `tiny` (seconds, for tests), `quick` (the default,
-    /// a couple of minutes on a 2-core CPU), `long` (about ten times quick).
+    /// A named preset: on the video-text world `tiny` (seconds, for tests),
+    /// `quick` (the default, a couple of minutes on a 2-core CPU), `long`
+    /// (about ten times quick); on the digits' unlabelled pool `digits`
+    /// (seconds) and `digits-tiny`.
     pub fn preset(name: &str) -> Result<PretrainConfig> {
         let base = PretrainConfig {
+            data: "video_text".into(),
             steps: 1500,
             batch_size: 32,
             lr: 2e-3,
             weight_decay: 0.0,
             seed: 0,
-            world_seed: 0,
+            data_seed: 0,
             eval_size: 128,
             log_every: 100,
-            backbone: BackboneConfig::default(),
+            backbone: serde_json::Value::Null,
         };
         match name {
             "tiny" => Ok(PretrainConfig {
@@ -95,6 +103,19 @@ impl PretrainConfig {
                 steps: 15000,
                 lr: 1e-3,
                 log_every: 500,
+                ..base
+            }),
+            "digits" => Ok(PretrainConfig {
+                data: "digits".into(),
+                steps: 600,
+                ..base
+            }),
+            "digits-tiny" => Ok(PretrainConfig {
+                data: "digits".into(),
+                steps: 20,
+                batch_size: 8,
+                eval_size: 16,
+                log_every: 10,
                 ..base
             }),
             other => Err(Error::InvalidSetting {
@@ -138,16 +159,18 @@ impl PretrainConfig {
 #[serde(deny_unknown_fields)]
 struct RunFile {
     preset: Option<String>,
+    data: Option<String>,
     tasks: Option<Vec<toml::Value>>,
     steps: Option<u64>,
     batch_size: Option<usize>,
     lr: Option<f32>,
     weight_decay: Option<f32>,
     seed: Option<u64>,
-    world_seed: Option<u64>,
+    #[serde(alias = "world_seed")]
+    data_seed: Option<u64>,
     eval_size: Option<usize>,
     log_every: Option<u64>,
-    backbone: Option<BackboneConfig>,
+    backbone: Option<serde_json::Value>,
 }
 
 /// One line for a TOML error: the line number and text it points at, and the message.
@@ -167,7 +190,7 @@ pub(crate) fn toml_error_line(text: &str, e: &toml::de::Error) -> String {
 pub struct PretrainRun {
     /// Settings (preset plus overrides).
     pub config: PretrainConfig,
-    /// The tasks (the five pretext tasks if the file lists none).
+    /// The tasks (the data set's pretext tasks if the file lists none).
     pub tasks: TaskSet,
 }
 
@@ -179,17 +202,18 @@ impl PretrainRun {
             message,
         };
         let f: RunFile = toml::from_str(text).map_err(|e| cfg_err(toml_error_line(text, &e)))?;
+        let mut c = PretrainConfig::preset(f.preset.as_deref().unwrap_or("quick"))?;
+        c.data = f.data.unwrap_or(c.data);
         let tasks = match &f.tasks {
-            None => TaskSet::from_names(&DEFAULT_TASKS)?,
+            None => default_tasks(&c)?,
             Some(a) => TaskSet::new(tasks_from_toml(a)?),
         };
-        let mut c = PretrainConfig::preset(f.preset.as_deref().unwrap_or("quick"))?;
         c.steps = f.steps.unwrap_or(c.steps);
         c.batch_size = f.batch_size.unwrap_or(c.batch_size);
         c.lr = f.lr.unwrap_or(c.lr);
         c.weight_decay = f.weight_decay.unwrap_or(c.weight_decay);
         c.seed = f.seed.unwrap_or(c.seed);
-        c.world_seed = f.world_seed.unwrap_or(c.world_seed);
+        c.data_seed = f.data_seed.unwrap_or(c.data_seed);
         c.eval_size = f.eval_size.unwrap_or(c.eval_size);
         c.log_every = f.log_every.unwrap_or(c.log_every);
         c.backbone = f.backbone.unwrap_or(c.backbone);
@@ -249,23 +273,28 @@ fn pairs(names: &[String], values: &[f32]) -> String {
         .join(" ")
 }
 
+/// The tasks pretraining on `config`'s data set combines by default.
+pub fn default_tasks(config: &PretrainConfig) -> Result<TaskSet> {
+    TaskSet::from_names(&dataset_by_name(&config.data, config.data_seed)?.pretrain_tasks())
+}
+
 /// Pretrains a fresh backbone; calls `on_step` after every step. Logs the
 /// mean loss of each task every `log_every` steps (tracing, level info).
 pub fn pretrain(
     config: &PretrainConfig,
     tasks: &TaskSet,
     mut on_step: impl FnMut(&StepReport),
-) -> Result<(VideoText, PretrainReport)> {
+) -> Result<(Box<dyn Backbone>, PretrainReport)> {
     config.check()?;
-    let mut model = VideoText::new(config.backbone, config.seed);
-    tasks.check_served(&model)?;
-    let world = World::new(config.world_seed);
+    let data = dataset_by_name(&config.data, config.data_seed)?;
+    let mut model = backbone_from_kind(data.backbone_kind(), &config.backbone, config.seed)?;
+    tasks.check_served(&*model)?;
     let names = tasks.names();
     let k = tasks.len();
     // The held-out batch: stream indices far beyond any training run.
-    let eval = world.pretrain_batch(u64::MAX / 2 / config.eval_size as u64, config.eval_size);
+    let eval = data.pretrain_batch(u64::MAX / 2 / config.eval_size as u64, config.eval_size);
     let eval_seed = mix64(config.seed ^ 0xE7A1);
-    let eval_before = tasks.losses_at(&model, model.params(), &eval, eval_seed)?;
+    let eval_before = tasks.losses_at(&*model, model.params(), &eval, eval_seed)?;
     tracing::info!("held-out before: {}", pairs(&names, &eval_before));
 
     let adam_cfg = AdamConfig {
@@ -281,28 +310,16 @@ pub fn pretrain(
     let mut log_sum = vec![0.0f64; k];
     let mut log_n = 0u64;
     let mut skipped = 0u64;
-    let ones = vec![1.0f32; k];
     let start = Instant::now();
     for step in 0..config.steps {
-        let batch = world.pretrain_batch(step, config.batch_size);
+        let batch = data.pretrain_batch(step, config.batch_size);
         let seed = mix64(config.seed ^ mix64(step));
-        let taped = tasks.forward_taped(&model, model.params(), &batch, seed)?;
-        let losses = taped.values().to_vec();
-        if losses.iter().any(|l| !l.is_finite()) {
+        let Some(done) = backbone_step(tasks, &mut *model, &mut adam, &Sum {}, &batch, seed, None)?
+        else {
             skipped += 1;
-            tracing::warn!(
-                step,
-                "non-finite loss ({}); step skipped",
-                pairs(&names, &losses)
-            );
             continue;
-        }
-        let grad = taped.backward(&ones)?;
-        if adam.step(model.params_mut(), &grad).is_err() {
-            skipped += 1;
-            tracing::warn!(step, "non-finite gradient; step skipped");
-            continue;
-        }
+        };
+        let losses = done.losses;
         for i in 0..k {
             let l = losses[i] as f64;
             log_sum[i] += l;
@@ -329,7 +346,7 @@ pub fn pretrain(
         });
     }
     let seconds = start.elapsed().as_secs_f64();
-    let eval_after = tasks.losses_at(&model, model.params(), &eval, eval_seed)?;
+    let eval_after = tasks.losses_at(&*model, model.params(), &eval, eval_seed)?;
     tracing::info!("held-out after: {}", pairs(&names, &eval_after));
     let mean = |v: Vec<f64>, n: u64| {
         v.into_iter()

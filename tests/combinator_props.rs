@@ -1,6 +1,6 @@
 //! Property tests of the loss combinators (proptest).
 
-use meltr::meltr::{HeadWeights, Meltr, Preset};
+use meltr::head::{HeadWeights, Meltr, Preset};
 use meltr::meta_loss::{LearnedLinear, MetaLoss, Sum, Weighted};
 use meltr::tensor::{device, ParamVec};
 use proptest::prelude::*;
@@ -157,7 +157,7 @@ proptest! {
 
     #[test]
     fn weights_round_trip_bit_exactly(seed in 0u64..10_000, k in 1usize..=16) {
-        let w = meltr::meltr::init_weights(Preset::Allinone.dims(), k, seed).unwrap();
+        let w = meltr::head::init_weights(Preset::Allinone.dims(), k, seed).unwrap();
         let bytes = w.to_bytes().unwrap();
         let back = HeadWeights::from_bytes(&bytes, std::path::Path::new("mem")).unwrap();
         prop_assert_eq!(&back, &w);

@@ -1,5 +1,5 @@
 //! Issue 6, item 4: the exported artifact's value and per-task weights equal
-//! the native head's (`meltr::meltr::Meltr`, dfdx) on 10,000 random inputs,
+//! the native head's (`meltr::head::Meltr`, dfdx) on 10,000 random inputs,
 //! for every preset.
 //!
 //! Relative error: value `|Δf| / max(|f|, 0.1)` (the output is a dot product
@@ -21,7 +21,7 @@ mod export_support;
 
 use export_support::{random_losses, rel, rel_vec, relu_margin};
 use meltr::export::{export_component, ExportOptions};
-use meltr::meltr::{init_weights, Meltr, Preset};
+use meltr::head::{init_weights, Meltr, Preset};
 use meltr::meta_loss::MetaLoss;
 use meltr::viewer::{Limits, SandboxedHead};
 

@@ -6,7 +6,7 @@ mod export_support;
 
 use export_support::*;
 use meltr::export::{export_component, ExportOptions, Simd};
-use meltr::meltr::{init_weights, Preset};
+use meltr::head::{init_weights, Preset};
 use meltr::viewer::{Limits, SandboxedHead};
 
 fn check(preset: Preset, k: usize, simd: Simd, n: usize) -> (f64, f64) {

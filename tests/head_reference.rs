@@ -9,7 +9,7 @@
 mod common;
 
 use common::{f64s, formula_weights, u};
-use meltr::meltr::{Dims, HeadWeights, Meltr, HEADS, PARAM_NAMES};
+use meltr::head::{Dims, HeadWeights, Meltr, HEADS, PARAM_NAMES};
 use meltr::meta_loss::MetaLoss;
 use serde_json::Value;
 use std::path::Path;

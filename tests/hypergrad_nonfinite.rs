@@ -5,7 +5,7 @@ mod common;
 
 use common::quadratic::Quadratic;
 use meltr::hypergrad::{InnerModel, MetaLearner, MetaOutcome, MetaSettings, ParamVec};
-use meltr::meltr::{Meltr, Preset};
+use meltr::head::{Meltr, Preset};
 use meltr::meta_loss::MetaLoss;
 use meltr::Result;
 
@@ -49,7 +49,7 @@ impl InnerModel for Faulty {
         if self.inf_grad {
             let mut v = g.to_vec();
             v[2] = f32::INFINITY;
-            return Ok((l, ParamVec::from_vec(&meltr::meltr::Dev::default(), v)));
+            return Ok((l, ParamVec::from_vec(&meltr::head::Dev::default(), v)));
         }
         Ok((l, g))
     }

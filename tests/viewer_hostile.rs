@@ -3,7 +3,7 @@
 #![cfg(feature = "viewer")]
 
 use meltr::export::{export_component, wrap_component, ExportOptions};
-use meltr::meltr::{init_weights, Preset};
+use meltr::head::{init_weights, Preset};
 use meltr::viewer::{Limits, SandboxedHead};
 use meltr::Error;
 use std::fmt::Write;
@@ -259,7 +259,7 @@ fn the_artifact_itself_enforces_the_input_contract() {
 #[test]
 fn metadata_round_trips_through_the_artifact() {
     let mut w = init_weights(Preset::Univl.dims(), 4, 9).unwrap();
-    w.info = meltr::meltr::HeadInfo {
+    w.info = meltr::head::HeadInfo {
         task_names: vec![
             "retrieval".into(),
             "cmlm".into(),

@@ -5,7 +5,7 @@
 mod export_support;
 
 use meltr::export::{export_component, ExportOptions};
-use meltr::meltr::{init_weights, Preset};
+use meltr::head::{init_weights, Preset};
 use meltr::viewer::{write_report, Limits, ReportOptions, SandboxedHead};
 
 #[test]

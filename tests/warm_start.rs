@@ -1,6 +1,6 @@
 //! Warm-starting learned combinators at the plain sum.
 
-use meltr::meltr::{Meltr, Preset};
+use meltr::head::{Meltr, Preset};
 use meltr::meta_loss::{sum_fit, warm_start_to_sum, LearnedLinear, MetaLoss};
 
 /// Losses like a fine-tuning run's first step (one task already near zero).

@@ -1,6 +1,6 @@
 //! Weights files: reference names, clear errors, atomic bit-exact round trips.
 
-use meltr::meltr::{init_weights, HeadInfo, HeadWeights, Meltr, Preset};
+use meltr::head::{init_weights, HeadInfo, HeadWeights, Meltr, Preset};
 use meltr::meta_loss::MetaLoss;
 use safetensors::tensor::{Dtype, TensorView};
 use std::path::{Path, PathBuf};

@@ -5,9 +5,10 @@
 //! each preset's head. Both report the device (cpu or cuda), so the same
 //! command compares a GPU build with the CPU one.
 
-use meltr::backbone::VideoText;
+use meltr::backbone::backbone_from_kind;
+use meltr::dataset::dataset_by_name;
 use meltr::hypergrad::{MetaLearner, MetaSettings};
-use meltr::meltr::{Meltr, Preset};
+use meltr::head::{Meltr, Preset};
 use meltr::meta_loss::MetaLoss;
 use meltr::train::bench::{device_name, profile_step};
 use meltr::train::TrainConfig;
@@ -29,7 +30,8 @@ pub struct StepArgs {
     /// A run file (TOML); default: the quick preset.
     #[arg(long, conflicts_with = "preset")]
     config: Option<PathBuf>,
-    /// A built-in run: quick (default), few (128 training examples) or tiny.
+    /// A built-in run: quick (default), few (128 training examples), tiny;
+    /// digits, digits-tiny.
     #[arg(long)]
     preset: Option<String>,
     /// Repetitions to average (after one warm-up).
@@ -63,8 +65,9 @@ fn step(a: StepArgs) -> anyhow::Result<String> {
         (Some(path), _) => TrainConfig::load(path)?,
         (None, p) => TrainConfig::preset(p.as_deref().unwrap_or("quick"))?,
     };
-    // Timing needs no trained weights: a fresh backbone of the pretrained shape.
-    let model = VideoText::new(Default::default(), config.seed);
+    // Timing needs no trained weights: a fresh backbone of the data set's kind.
+    let data = dataset_by_name(&config.data, config.data_seed)?;
+    let model = backbone_from_kind(data.backbone_kind(), &serde_json::Value::Null, config.seed)?;
     let profile = profile_step(&config, model, a.reps)?;
     Ok(if a.json {
         serde_json::to_string_pretty(&profile)?

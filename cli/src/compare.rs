@@ -1,10 +1,11 @@
-//! `meltr compare`: the paper's table 8 on the built-in world. Pretrains
+//! `meltr compare`: the paper's table 8 on a built-in domain. Pretrains
 //! one backbone (unless given), fine-tunes it once per method and seed —
 //! each run in its own process, so that its peak memory is its own — and
 //! prints and writes the table.
 
 use anyhow::Context;
 use meltr::train::compare::{markdown, methods_by_name, rows, run_file, write};
+use meltr::backbone::save_backbone;
 use meltr::train::{starting_backbone, RunSummary, TrainConfig};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,7 +23,8 @@ pub struct Args {
     /// Seeds, comma separated.
     #[arg(long, value_delimiter = ',', default_value = "0,1,2")]
     seeds: Vec<u64>,
-    /// The shared run settings: a built-in preset (quick, few, tiny).
+    /// The shared run settings: a built-in preset (quick, few, tiny;
+    /// digits, digits-tiny).
     #[arg(long, default_value = "quick")]
     preset: String,
     /// A pretrained backbone; pretrained with the preset's `pretrain_preset` if absent.
@@ -47,7 +49,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                     "pretraining the backbone ({} preset) ...",
                     config.pretrain_preset
                 );
-                starting_backbone(&config)?.save(&path)?;
+                save_backbone(&*starting_backbone(&config)?, &path)?;
             }
             path
         }
@@ -57,13 +59,22 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         a.preset,
         backbone.canonicalize().unwrap_or(backbone.clone())
     );
+    // MELTR methods use the preset's own head size (its `[meta_loss]`).
+    let run: toml::Table = config.to_toml().parse()?;
+    let head = run
+        .get("meta_loss")
+        .and_then(|m| m.get("preset"))
+        .and_then(|p| p.as_str())
+        .unwrap_or("univl")
+        .to_string();
+    let head = head.as_str();
     let mut results = vec![];
     for m in &methods {
         let mut runs = vec![];
         for &seed in &a.seeds {
             let dir = a.out.join(format!("{}-seed{seed}", m.name));
             std::fs::create_dir_all(&dir)?;
-            let text = run_file(&base, *m, &config.tasks, &config.primary, seed);
+            let text = run_file(&base, *m, &config.tasks, &config.primary, seed, head);
             let file = dir.join("run.toml");
             std::fs::write(&file, &text)?;
             eprintln!("{} (seed {seed}) ...", m.label);

@@ -33,7 +33,7 @@ pub fn run(args: &ExportArgs) -> Result<()> {
     let opts = ExportOptions { simd };
     let s = export_file(&args.weights, &args.out, &opts)?;
     if let Some(p) = &args.wat {
-        let w = meltr::meltr::HeadWeights::load(&args.weights)?;
+        let w = meltr::head::HeadWeights::load(&args.weights)?;
         let text = meltr::export::core_module_text(&w, &opts)?;
         meltr::atomic::write_atomic(p, text.as_bytes())?;
     }

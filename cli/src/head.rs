@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use meltr::meltr::{HeadWeights, Meltr, Preset};
+use meltr::head::{HeadWeights, Meltr, Preset};
 use meltr::meta_loss::MetaLoss;
 use serde_json::{json, Map, Value};
 use std::path::PathBuf;

@@ -1,11 +1,11 @@
 //! `meltr train` and `meltr eval`: fine-tune with a learned loss, and
-//! measure text-to-video retrieval of a backbone.
+//! score a backbone in its data set's metric (retrieval or accuracy).
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use meltr::backbone::VideoText;
+use meltr::backbone::load_backbone;
+use meltr::dataset::{dataset_by_name, registered_datasets, Split};
 use meltr::train::{evaluate, starting_backbone, Event, TrainConfig, Trainer};
-use meltr::world::{Split, World};
 use std::path::PathBuf;
 
 /// Arguments of `meltr train`.
@@ -14,7 +14,8 @@ pub struct TrainArgs {
     /// A run file (TOML); see `meltr::train::TrainConfig`.
     #[arg(long, conflicts_with = "preset")]
     config: Option<PathBuf>,
-    /// A built-in run: quick (default), few (128 training examples) or tiny.
+    /// A built-in run: quick (default), few (128 training examples), tiny;
+    /// digits, digits-tiny.
     #[arg(long)]
     preset: Option<String>,
     /// A pretrained backbone checkpoint (overrides the run file's).
@@ -40,9 +41,12 @@ pub struct EvalArgs {
     /// Which split: test (default) or val.
     #[arg(long, default_value = "test")]
     split: String,
-    /// Seed of the world (the data).
-    #[arg(long, default_value_t = 0)]
-    world_seed: u64,
+    /// The data set (default: the one made for the backbone's kind).
+    #[arg(long)]
+    data: Option<String>,
+    /// Seed of the data set (the synthetic world's).
+    #[arg(long, default_value_t = 0, alias = "world-seed")]
+    data_seed: u64,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -98,26 +102,21 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
             bar.set_position(*index as u64);
             bar.set_message(format!("losses {:.3?}", losses));
         }
-        Event::Epoch(r) => bar.println(format!(
-            "epoch {}: {:.1}s (meta {:.1}s)  val R@1 {:.1}  test R@1 {:.1} R@5 {:.1} R@10 {:.1} MedR {}",
-            r.epoch + 1,
-            r.seconds,
-            r.meta_seconds,
-            r.val.r1,
-            r.test.r1,
-            r.test.r5,
-            r.test.r10,
-            r.test.median_rank
-        )),
+        Event::Epoch(r) => {
+            let (name, val) = r.val.headline();
+            bar.println(format!(
+                "epoch {}: {:.1}s (meta {:.1}s)  val {name} {val:.1}  test {}",
+                r.epoch + 1,
+                r.seconds,
+                r.meta_seconds,
+                r.test
+            ))
+        }
     })?;
     bar.finish_and_clear();
-    let t = summary.final_test;
     crate::print_out(&format!(
-        "test R@1 {:.1}  R@5 {:.1}  R@10 {:.1}  MedR {}  (skipped steps {}, meta steps {})\nwrote {}\n",
-        t.r1,
-        t.r5,
-        t.r10,
-        t.median_rank,
+        "test {}  (skipped steps {}, meta steps {})\nwrote {}\n",
+        summary.final_test,
         summary.skipped_steps,
         summary.skipped_meta,
         a.out.display()
@@ -131,15 +130,24 @@ pub fn eval(a: EvalArgs) -> anyhow::Result<()> {
         "val" => Split::Val,
         other => anyhow::bail!("--split {other}: expected test or val"),
     };
-    let model = VideoText::load(&a.checkpoint)?;
-    let r = evaluate(&model, &World::new(a.world_seed).split(split));
+    let model = load_backbone(&a.checkpoint)?;
+    let name = match &a.data {
+        Some(d) => d.clone(),
+        None => registered_datasets()
+            .into_iter()
+            .map(|r| r.name)
+            .find(|&n| {
+                dataset_by_name(n, a.data_seed).is_ok_and(|d| d.backbone_kind() == model.kind())
+            })
+            .with_context(|| format!("no data set made for a `{}` backbone: give --data", model.kind()))?
+            .to_string(),
+    };
+    let data = dataset_by_name(&name, a.data_seed)?;
+    let r = evaluate(&*model, &*data, split, None)?;
     if a.json {
         crate::print_out(&format!("{}\n", serde_json::to_string(&r)?));
     } else {
-        crate::print_out(&format!(
-            "R@1 {:.1}  R@5 {:.1}  R@10 {:.1}  MedR {}\n",
-            r.r1, r.r5, r.r10, r.median_rank
-        ));
+        crate::print_out(&format!("{r}\n"));
     }
     Ok(())
 }

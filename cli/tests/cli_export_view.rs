@@ -2,7 +2,7 @@
 //! exit with code 2 and one line on stderr.
 #![cfg(feature = "viewer")]
 
-use meltr::meltr::{init_weights, HeadInfo, Preset};
+use meltr::head::{init_weights, HeadInfo, Preset};
 use std::path::PathBuf;
 use std::process::Command;
 

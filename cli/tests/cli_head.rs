@@ -49,7 +49,7 @@ fn init_then_inspect_json_agrees_with_the_library() {
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     use meltr::meta_loss::MetaLoss;
-    let head = meltr::meltr::Meltr::init(meltr::meltr::Preset::Allinone, 3, 1).unwrap();
+    let head = meltr::head::Meltr::init(meltr::head::Preset::Allinone, 3, 1).unwrap();
     let e = head.eval(&[1.2, 0.3, 2.0]).unwrap();
     assert_eq!(v["value"].as_f64().unwrap() as f32, e.value);
     let w: Vec<f32> = v["weights"]

@@ -151,7 +151,7 @@ fn resume_ends_with_the_same_weights_as_an_uninterrupted_run() {
             .to_vec()
     };
     let head = |d: &Path| {
-        meltr::meltr::HeadWeights::load(&d.join("head.safetensors"))
+        meltr::head::HeadWeights::load(&d.join("head.safetensors"))
             .unwrap()
             .flat()
     };
@@ -165,7 +165,7 @@ fn resume_ends_with_the_same_weights_as_an_uninterrupted_run() {
         "head differs after resume"
     );
     // And the run really trained: the head moved from its initialisation.
-    let fresh = meltr::meltr::Meltr::init(meltr::meltr::Preset::Allinone, 3, 0).unwrap();
+    let fresh = meltr::head::Meltr::init(meltr::head::Preset::Allinone, 3, 0).unwrap();
     assert!(head(&full) != fresh.weights().flat());
 }
 

@@ -3,7 +3,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use meltr::export::{export_component, ExportOptions};
-use meltr::meltr::HeadWeights;
+use meltr::head::HeadWeights;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(w) = HeadWeights::from_bytes(data, "fuzz".as_ref()) {

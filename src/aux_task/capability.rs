@@ -8,11 +8,11 @@ use serde::{Deserialize, Serialize};
 pub enum Capability {
     /// Caption encoder.
     TextEncoder,
-    /// Clip encoder.
-    VideoEncoder,
+    /// Encoder of images or clips.
+    VisualEncoder,
     /// Joint text-video encoder.
     CrossEncoder,
-    /// Retrieval projections of text and video into one space.
+    /// Retrieval projections of text and images or clips into one space.
     Retrieval,
     /// Vocabulary logits for masked tokens.
     MaskedTokenHead,
@@ -20,6 +20,10 @@ pub enum Capability {
     FrameHead,
     /// Four-way rotation classifier.
     RotationHead,
+    /// Class logits of images or clips.
+    Classifier,
+    /// Pixel predictor for masked pixels.
+    PixelDecoder,
 }
 
 impl Capability {
@@ -27,12 +31,14 @@ impl Capability {
     pub fn name(self) -> &'static str {
         match self {
             Capability::TextEncoder => "text_encoder",
-            Capability::VideoEncoder => "video_encoder",
+            Capability::VisualEncoder => "visual_encoder",
             Capability::CrossEncoder => "cross_encoder",
             Capability::Retrieval => "retrieval",
             Capability::MaskedTokenHead => "masked_token_head",
             Capability::FrameHead => "frame_head",
             Capability::RotationHead => "rotation_head",
+            Capability::Classifier => "classifier",
+            Capability::PixelDecoder => "pixel_decoder",
         }
     }
 }

@@ -1,4 +1,4 @@
-//! `TaskSet`: K tasks evaluated together over the backbone — what the
+//! `TaskSet`: K tasks evaluated together over a backbone — what the
 //! trainer and the hypergradient engine call.
 //!
 //! * [`TaskSet::forward_taped`] then [`TapedLosses::backward`]: the K losses
@@ -11,9 +11,9 @@
 //! `u64`, and the same `(seed, k)` always gives the same masks and angles.
 
 use super::{AuxTask, Capability};
-use crate::backbone::{Loss, Net, ParamVec, Taped, VideoText};
+use crate::backbone::{Backbone, Batch, Loss, ParamVec, Taped, TapedNet};
+use crate::dataset::mix64;
 use crate::error::{Error, Result};
-use crate::world::{mix64, Batch};
 use dfdx::prelude::*;
 
 /// The seed task `k` gets within a step seeded `seed`.
@@ -70,19 +70,10 @@ impl TaskSet {
     }
 
     /// Errors, naming the task and the missing part, if `model` cannot serve every task.
-    pub fn check_served(&self, model: &VideoText) -> Result<()> {
-        let has = model.provides();
+    pub fn check_served(&self, model: &dyn Backbone) -> Result<()> {
         for t in &self.tasks {
-            if let Some(missing) = t.needs().into_iter().find(|c| !has.contains(c)) {
-                return Err(Error::TaskNotServed {
-                    task: t.name().to_string(),
-                    needs: missing.to_string(),
-                    has: has
-                        .iter()
-                        .map(Capability::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                });
+            if let Some(missing) = t.needs().into_iter().find(|c| !model.provides().contains(c)) {
+                return Err(not_served(t.as_ref(), missing, model));
             }
         }
         Ok(())
@@ -91,19 +82,22 @@ impl TaskSet {
     /// The K losses at parameters `w`, recording no tape.
     pub fn losses_at(
         &self,
-        model: &VideoText,
+        model: &dyn Backbone,
         w: &ParamVec,
         batch: &Batch,
         seed: u64,
     ) -> Result<Vec<f32>> {
         batch.validate()?;
         self.check_served(model)?;
-        let net = model.net_at(w);
+        let net = model.net_free(w);
         let losses = self
             .tasks
             .iter()
             .enumerate()
-            .map(|(k, t)| Ok(t.loss_free(&net, batch, task_seed(seed, k))?.array()))
+            .map(|(k, t)| {
+                let l = t.loss_free(&*net, batch, task_seed(seed, k));
+                Ok(l.map_err(|e| named(t.as_ref(), e, model))?.array())
+            })
             .collect();
         model.release_buffers();
         losses
@@ -113,20 +107,22 @@ impl TaskSet {
     /// [`TapedLosses::backward`] with the per-task weights.
     pub fn forward_taped<'m>(
         &self,
-        model: &'m VideoText,
+        model: &'m dyn Backbone,
         w: &ParamVec,
         batch: &Batch,
         seed: u64,
     ) -> Result<TapedLosses<'m>> {
         batch.validate()?;
         self.check_served(model)?;
-        let net = model.net_taped_at(w);
+        let net = model.net_taped(w);
         let mut losses = Vec::with_capacity(self.len());
         for (k, t) in self.tasks.iter().enumerate() {
-            losses.push(t.loss_taped(&net, batch, task_seed(seed, k))?);
+            let l = t.loss_taped(&*net, batch, task_seed(seed, k));
+            losses.push(l.map_err(|e| named(t.as_ref(), e, model))?);
         }
         let values = losses.iter().map(|l| l.array()).collect();
         Ok(TapedLosses {
+            model,
             net,
             losses,
             values,
@@ -136,7 +132,7 @@ impl TaskSet {
     /// Task `k`'s loss and its gradient at `w` (seeded as within the set).
     pub fn task_grad(
         &self,
-        model: &VideoText,
+        model: &dyn Backbone,
         w: &ParamVec,
         batch: &Batch,
         seed: u64,
@@ -149,8 +145,10 @@ impl TaskSet {
         })?;
         batch.validate()?;
         self.check_served(model)?;
-        let net = model.net_taped_at(w);
-        let loss = task.loss_taped(&net, batch, task_seed(seed, k))?;
+        let net = model.net_taped(w);
+        let loss = task
+            .loss_taped(&*net, batch, task_seed(seed, k))
+            .map_err(|e| named(task.as_ref(), e, model))?;
         let value = loss.array();
         let grad = net.gradient(loss);
         model.release_buffers();
@@ -158,9 +156,36 @@ impl TaskSet {
     }
 }
 
+/// The error of a task that asked the backbone for a part it lacks.
+fn not_served(task: &dyn AuxTask, part: Capability, model: &dyn Backbone) -> Error {
+    Error::TaskNotServed {
+        task: task.name().to_string(),
+        needs: part.to_string(),
+        has: model
+            .provides()
+            .iter()
+            .map(Capability::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+/// Names the task in a missing-part or missing-input error.
+fn named(task: &dyn AuxTask, e: Error, model: &dyn Backbone) -> Error {
+    match e {
+        Error::MissingPart { part } => not_served(task, part, model),
+        Error::MissingInput { input } => Error::TaskConfig {
+            task: task.name().to_string(),
+            message: format!("needs {input}, which this data set's batches do not carry"),
+        },
+        other => other,
+    }
+}
+
 /// K losses on one tape, awaiting their weights.
 pub struct TapedLosses<'m> {
-    net: Net<'m, Taped>,
+    model: &'m dyn Backbone,
+    net: Box<dyn TapedNet + 'm>,
     losses: Vec<Loss<Taped>>,
     values: Vec<f32>,
 }
@@ -188,7 +213,7 @@ impl TapedLosses<'_> {
             found: 0,
         })?;
         let grad = self.net.gradient(total);
-        self.net.model().release_buffers();
+        self.model.release_buffers();
         Ok(grad)
     }
 }

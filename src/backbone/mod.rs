@@ -1,44 +1,102 @@
-//! The reference backbone: a small video-text model in dfdx, with every
-//! parameter in one flat vector so that the hypergradient engine can treat
-//! `w` as a point in `R^P`.
+//! The backbone interface: what tasks, the trainer, evaluation, checkpoints
+//! and benchmarks are written against (design §3).
 //!
-//! What the engine calls:
-//! * [`VideoText::params`], [`VideoText::set_params`], [`VideoText::add_scaled`]: `w`, and `w ± εv` in place;
-//! * [`VideoText::net_taped`] / [`VideoText::net_at`]: forward passes with and without a tape;
-//! * [`Net::gradient`]: `∇_w` of a taped loss as a [`ParamVec`];
-//! * [`ParamVec::dot`], [`ParamVec::axpy`], [`ParamVec::norm`]: vector algebra on the device;
-//! * [`crate::aux_task::TaskSet`]: the K task losses, taped or tape-free, with per-task seeds.
+//! A backbone is a model whose parameters `w` are one flat [`ParamVec`]
+//! (named blocks described by a [`Layout`]). It evaluates at any `w`, with
+//! a gradient tape ([`Backbone::net_taped`], then [`TapedNet::gradient`])
+//! or without one ([`Backbone::net_free`]: the engine's passes at `w ± εv`),
+//! and it offers *parts* through [`Net`]: a visual encoder, a text encoder,
+//! retrieval embeddings, a classifier, token and frame decoders. Each task
+//! says which parts it reads ([`Capability`]); a backbone that lacks one is
+//! refused with an error naming the task and the part.
 //!
-//! The device is [`Dev`], dfdx's `AutoDevice` (the CPU, or CUDA with `--features cuda`).
+//! Two backbones are built in (`meltr::domains`): the video-text model
+//! and an image classifier. A model of your own implements [`Backbone`] and
+//! [`Net`]; [`FlatParams`] cuts named blocks out of the flat vector on a
+//! tape, and [`ModuleParams`] does the same for a dfdx module.
 //!
 //! ```
-//! use meltr::backbone::{BackboneConfig, VideoText};
-//! use meltr::world::World;
-//! use dfdx::prelude::*;
-//! let model = VideoText::new(BackboneConfig::default(), 0);
-//! let batch = World::new(0).pretrain_batch(0, 4);
-//! let net = model.net_taped();
-//! let e = net.text_embedding(&batch.tokens);   // (4, D_MODEL), unit rows
-//! let loss = e.sum::<Rank0, _>();
-//! let g = net.gradient(loss);
-//! assert_eq!(g.len(), model.num_params());
+//! use meltr::backbone::{backbone_from_kind, Capability};
+//! use meltr::dataset::{dataset_by_name, Split};
+//! let model = backbone_from_kind("video_text", &serde_json::Value::Null, 0).unwrap();
+//! let data = dataset_by_name("video_text", 0).unwrap();
+//! let batch = data.batch(Split::Train, &[0, 1, 2, 3]);
+//! let net = model.net_taped(model.params());
+//! let e = net.visual_embedding(batch.visual().unwrap()).unwrap(); // (4, d), unit rows
+//! let g = net.gradient(e.sum());
+//! assert_eq!(g.len(), model.layout().num_params());
+//! assert!(model.provides().contains(&Capability::Retrieval));
 //! ```
 
-mod checkpoint;
+mod batch;
+mod file;
+mod flat;
 mod layout;
-mod model;
+mod module;
 mod net;
+mod registry;
 
+pub use crate::aux_task::Capability;
 pub use crate::tensor::{Dev, ParamVec};
+pub use batch::{Batch, Labels, Text, Visual};
+pub use file::{load_backbone, save_backbone, backbone_from_bytes, backbone_to_bytes, FORMAT};
+pub use flat::{BlockIndices, BufferCache, FlatParams};
 pub use layout::{Layout, Placed};
-pub use model::{BackboneConfig, VideoText};
-pub use net::{cross_text_row, cross_video_row, Free, Loss, Net, Rows, Taped, CROSS_LEN};
+pub use module::ModuleParams;
+pub use net::{Feats, Free, Loss, Net, Taped};
+pub use registry::{backbone_from_kind, registered_backbones, BackboneRegistration};
 
-/// Width of every token representation.
-pub const D_MODEL: usize = 32;
-/// Attention heads per layer.
-pub const HEADS: usize = 2;
-/// Feed-forward width of each encoder layer.
-pub const FF_WIDTH: usize = 64;
-/// Rotation classes (0°, 90°, 180°, 270°).
-pub const ROTATIONS: usize = 4;
+use crate::error::Result;
+
+/// A model with flat parameters and named parts; see the module docs.
+///
+/// Object-safe: the trainer holds a `Box<dyn Backbone>`.
+pub trait Backbone: std::fmt::Debug + Send + Sync {
+    /// The registered kind (`video_text`, `image_resnet`, ...): what a
+    /// backbone file records so that it is read back as the same model.
+    fn kind(&self) -> &str;
+
+    /// The settings it was built from (e.g. which optional heads), recorded
+    /// in backbone files and checkpoints; [`backbone_from_kind`] takes them back.
+    fn config(&self) -> serde_json::Value;
+
+    /// The parts it offers.
+    fn provides(&self) -> Vec<Capability>;
+
+    /// Names, shapes and offsets of its parameter blocks.
+    fn layout(&self) -> &Layout;
+
+    /// The parameters `w`.
+    fn params(&self) -> &ParamVec;
+
+    /// The parameters, mutably (for optimisers; keep the length).
+    fn params_mut(&mut self) -> &mut ParamVec;
+
+    /// Replaces the parameters; errors on a wrong length or a non-finite value.
+    fn set_params(&mut self, w: ParamVec) -> Result<()> {
+        w.check("backbone parameters", self.layout().num_params())?;
+        *self.params_mut() = w;
+        Ok(())
+    }
+
+    /// A forward pass at `w` that records a tape (the model's own parameters are untouched).
+    fn net_taped<'a>(&'a self, w: &ParamVec) -> Box<dyn TapedNet + 'a>;
+
+    /// A forward pass at `w` that records nothing.
+    fn net_free<'a>(&'a self, w: &ParamVec) -> Box<dyn Net<Free> + 'a>;
+
+    /// A parameter block that `part` reads (a task's gradient must reach
+    /// it; `aux_task::testing::check_task` checks this). `None` when the
+    /// backbone does not have the part.
+    fn probe_block(&self, part: Capability) -> Option<&str>;
+
+    /// Called once after every step: a backbone that caches device buffers
+    /// frees them here now and then. Does nothing by default.
+    fn release_buffers(&self) {}
+}
+
+/// A taped forward pass: [`Net`] plus the gradient of a loss it produced.
+pub trait TapedNet: Net<Taped> {
+    /// `∇_w loss` as a flat vector (zero where the loss reads no parameter).
+    fn gradient(&self, loss: Loss<Taped>) -> ParamVec;
+}

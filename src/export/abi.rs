@@ -22,7 +22,7 @@
 //! lists it returns live in fixed buffers, valid until the next call.
 
 use super::layout::Bump;
-use crate::meltr::HeadWeights;
+use crate::head::HeadWeights;
 use std::fmt::Write;
 
 /// Where [`static_data`] put things (absolute addresses).

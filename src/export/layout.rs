@@ -13,7 +13,7 @@
 //! Every buffer starts on a 16-byte boundary, so `v128` loads are aligned
 //! (all widths are multiples of 4 floats).
 
-use crate::meltr::Dims;
+use crate::head::Dims;
 
 /// Rounds `x` up to a multiple of `a` (a power of two).
 pub(crate) fn align(x: u32, a: u32) -> u32 {
@@ -230,7 +230,7 @@ impl Layout {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::meltr::Preset;
+    use crate::head::Preset;
 
     #[test]
     fn buffers_are_aligned_disjoint_and_fit_the_pages() {

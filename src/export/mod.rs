@@ -16,7 +16,7 @@
 //! ```
 //! # #[cfg(feature = "viewer")] {
 //! use meltr::export::{export_component, ExportOptions};
-//! use meltr::meltr::{init_weights, Preset};
+//! use meltr::head::{init_weights, Preset};
 //! let w = init_weights(Preset::Allinone.dims(), 2, 1).unwrap();
 //! let bytes = export_component(&w, &ExportOptions::default()).unwrap();
 //! assert!(wasmparser::Parser::is_component(&bytes));
@@ -32,7 +32,7 @@ pub use kernels::Simd;
 
 use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
-use crate::meltr::HeadWeights;
+use crate::head::HeadWeights;
 use layout::Layout;
 use std::path::Path;
 
@@ -180,7 +180,7 @@ fn build(w: &HeadWeights, opts: &ExportOptions) -> Result<(String, Layout, Vec<u
 /// Appends the data section: the static data and the weights (with the
 /// transposes the reverse pass uses).
 fn append_data(module: &mut Vec<u8>, l: &Layout, w: &HeadWeights, statics: &[u8]) {
-    let crate::meltr::Dims { h1, d, f, .. } = w.dims;
+    let crate::head::Dims { h1, d, f, .. } = w.dims;
     let t = &w.tensors;
     let o = &l.w;
     let mut region = vec![0u8; (l.weights_end - l.weights_start) as usize];

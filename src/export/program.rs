@@ -23,7 +23,7 @@ use std::fmt::Write;
 /// Emits every function of the forward pass plus `$forward (result f32)`.
 pub(crate) fn forward(l: &Layout, simd: Simd) -> String {
     let (a, w, k) = (&l.act, &l.w, l.k);
-    let crate::meltr::Dims { h1, d, f, heads } = l.dims;
+    let crate::head::Dims { h1, d, f, heads } = l.dims;
     let mut s = String::new();
     let mm = |s: &mut String, m: MatMul| s.push_str(&kernels::matmul(&m, simd));
     // Scale embedding, first layer: Linear(1 -> h1), ReLU.
@@ -182,7 +182,7 @@ pub(crate) fn forward(l: &Layout, simd: Simd) -> String {
 /// `∂f/∂l` to `g_loss`. Must run right after `$forward`.
 pub(crate) fn backward(l: &Layout, simd: Simd) -> String {
     let (a, w, k) = (&l.act, &l.w, l.k);
-    let crate::meltr::Dims { h1, d, f, heads } = l.dims;
+    let crate::head::Dims { h1, d, f, heads } = l.dims;
     let mut s = String::new();
     let mm = |s: &mut String, m: MatMul| s.push_str(&kernels::matmul(&m, simd));
     s.push_str(&kernels::layer_norm_backward(

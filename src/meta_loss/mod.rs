@@ -106,12 +106,12 @@ pub trait MetaLoss: std::fmt::Debug {
 
     /// The MELTR head's weights, copied to the host, for combinators that
     /// are one (to save and export them).
-    fn head_weights(&self) -> Option<crate::meltr::HeadWeights> {
+    fn head_weights(&self) -> Option<crate::head::HeadWeights> {
         None
     }
 
     /// Mutable access to the MELTR head's provenance (task names, steps).
-    fn head_info_mut(&mut self) -> Option<&mut crate::meltr::HeadInfo> {
+    fn head_info_mut(&mut self) -> Option<&mut crate::head::HeadInfo> {
         None
     }
 }

@@ -2,19 +2,20 @@
 //! meta step of the configured strategy, and the epoch-time ratio they imply
 //! against a plain sum (`meltr bench step`).
 //!
-//! Every phase runs at the same parameters on the same batches (nothing is
-//! updated between repetitions except the head in the meta step), after one
-//! warm-up round, and each timing ends with a value read back to the host,
-//! so on a GPU the queued kernels are included.
+//! Every phase runs on the same two batches, after one warm-up round; the
+//! backbone step is the trainer's own ([`super::backbone_step`], timed
+//! phase by phase), so the backbone and the head move a little between
+//! repetitions, as in training. Each timing ends with a value read back to
+//! the host, so on a GPU the queued kernels are included.
 
 use super::task_model::TaskModel;
-use super::TrainConfig;
+use super::{backbone_step, StepTimes, TrainConfig};
 use crate::aux_task::TaskSet;
-use crate::backbone::VideoText;
+use crate::backbone::Backbone;
+use crate::dataset::{dataset_by_name, Split};
 use crate::error::{Error, Result};
 use crate::hypergrad::{MetaLearner, MetaOutcome, PassCount};
 use crate::tensor::Adam;
-use crate::world::{Batch, Split, World};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
@@ -102,11 +103,11 @@ impl StepProfile {
     }
 }
 
-/// Times the phases of `config`'s training step on a fresh backbone
-/// (`reps` repetitions after one warm-up).
+/// Times the phases of `config`'s training step on `model` (`reps`
+/// repetitions after one warm-up).
 pub fn profile_step(
     config: &TrainConfig,
-    mut model: VideoText,
+    mut model: Box<dyn Backbone>,
     reps: usize,
 ) -> Result<StepProfile> {
     if reps == 0 {
@@ -117,20 +118,22 @@ pub fn profile_step(
         });
     }
     let tasks = TaskSet::from_names(&config.tasks)?;
-    tasks.check_served(&model)?;
+    tasks.check_served(&*model)?;
     let (mut head, strategy) = config.fresh_head_and_strategy()?;
     let mut learner = MetaLearner::new(&*head, Some(strategy), config.meta.clone());
-    let world = World::new(config.world_seed);
-    let train = world.split(Split::Train);
+    let data = dataset_by_name(&config.data, config.data_seed)?;
+    let len = data.len(Split::Train);
     let batch_of = |i: usize| {
         let n = config.batch_size;
-        Batch::from_examples(train.iter().cycle().skip(i * n).take(n))
+        let idx: Vec<usize> = (i * n..(i + 1) * n).map(|j| j % len).collect();
+        data.batch(Split::Train, &idx)
     };
     let (a, b) = (batch_of(0), batch_of(1));
     let primary = config.primary_index();
     let mut optimizer = Adam::new(config.optimizer, model.params());
 
-    let mut t = [0.0f64; 7];
+    let mut step = StepTimes::default();
+    let mut t = [0.0f64; 3];
     let mut passes = PassCount::default();
     for rep in 0..=reps {
         let keep = rep > 0;
@@ -140,44 +143,43 @@ pub fn profile_step(
             }
         };
         let seed = rep as u64;
-
-        let s = Instant::now();
-        let taped = tasks.forward_taped(&model, model.params(), &b, seed)?;
-        let losses = taped.values().to_vec();
-        lap(0, s);
-        let s = Instant::now();
-        let weights = head.eval(&losses)?.weights;
-        lap(2, s);
-        let s = Instant::now();
-        let grad = taped.backward(&weights)?;
-        grad.norm();
-        lap(3, s);
-        let s = Instant::now();
-        let mut w = model.params().clone();
-        optimizer.step(&mut w, &grad)?;
-        w.norm();
-        lap(4, s);
+        let mut times = StepTimes::default();
+        backbone_step(
+            &tasks,
+            &mut *model,
+            &mut optimizer,
+            &*head,
+            &b,
+            seed,
+            Some(&mut times),
+        )?;
+        if keep {
+            step.forward_ms += times.forward_ms;
+            step.combine_ms += times.combine_ms;
+            step.backward_ms += times.backward_ms;
+            step.update_ms += times.update_ms;
+        }
         model.release_buffers();
 
         let s = Instant::now();
-        tasks.losses_at(&model, model.params(), &b, seed)?;
-        lap(1, s);
+        tasks.losses_at(&*model, model.params(), &b, seed)?;
+        lap(0, s);
         let s = Instant::now();
         tasks
-            .task_grad(&model, model.params(), &a, seed, primary)?
+            .task_grad(&*model, model.params(), &a, seed, primary)?
             .1
             .norm();
-        lap(5, s);
+        lap(1, s);
         model.release_buffers();
 
         let s = Instant::now();
         let mut tm = TaskModel {
-            model: &mut model,
+            model: &mut *model,
             tasks: &tasks,
             primary,
         };
         let outcome = learner.step(&mut tm, &mut *head, (&a, seed), (&b, seed + 1))?;
-        lap(6, s);
+        lap(2, s);
         model.release_buffers();
         match outcome {
             MetaOutcome::Updated { passes: p, .. } => passes = p,
@@ -193,13 +195,13 @@ pub fn profile_step(
         batch_size: config.batch_size,
         tasks: config.tasks.clone(),
         reps,
-        forward_taped_ms: mean(t[0]),
-        forward_free_ms: mean(t[1]),
-        combine_ms: mean(t[2]),
-        backward_ms: mean(t[3]),
-        update_ms: mean(t[4]),
-        primary_grad_ms: mean(t[5]),
-        meta_step_ms: mean(t[6]),
+        forward_taped_ms: mean(step.forward_ms),
+        forward_free_ms: mean(t[0]),
+        combine_ms: mean(step.combine_ms),
+        backward_ms: mean(step.backward_ms),
+        update_ms: mean(step.update_ms),
+        primary_grad_ms: mean(t[1]),
+        meta_step_ms: mean(t[2]),
         meta_passes: passes,
         meta_every: config.schedule.meta_every,
     })

@@ -5,7 +5,6 @@
 //! same weights as an uninterrupted run.
 
 use crate::atomic::write_atomic;
-use crate::backbone::BackboneConfig;
 use crate::error::{Error, Result};
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
@@ -14,7 +13,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 /// The `format` tag of a training checkpoint.
-pub const FORMAT: &str = "meltr-train/1";
+pub const FORMAT: &str = "meltr-train/2";
 
 /// Where a run stands.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,8 +30,10 @@ pub struct RunPosition {
     pub skipped_steps: u64,
     /// Meta steps skipped for non-finite values.
     pub skipped_meta: u64,
-    /// The backbone's configuration.
-    pub backbone: BackboneConfig,
+    /// The backbone's kind ([`crate::backbone::Backbone::kind`]).
+    pub backbone_kind: String,
+    /// The backbone's settings ([`crate::backbone::Backbone::config`]).
+    pub backbone_config: serde_json::Value,
 }
 
 /// Everything saved at the end of an epoch.

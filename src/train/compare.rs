@@ -1,7 +1,8 @@
-//! The comparison of the paper's table 8 on the built-in world: the same
+//! The comparison of the paper's table 8 on a built-in domain: the same
 //! backbone, data and seeds, fine-tuned with each way of combining the
-//! losses; test R@1 (mean ± spread over seeds), epoch time and peak memory
-//! relative to the plain multi-task sum.
+//! losses; the data set's headline test metric (R@1 or accuracy; mean ±
+//! spread over seeds), epoch time and peak memory relative to the plain
+//! multi-task sum.
 
 use super::trainer::RunSummary;
 use crate::error::{Error, Result};
@@ -79,8 +80,16 @@ pub fn methods_by_name(names: &[String]) -> Result<Vec<Method>> {
 }
 
 /// The run file of `method` on top of `base` (a run file with the shared
-/// settings: preset, backbone, tasks with the primary first, ...).
-pub fn run_file(base: &str, method: Method, tasks: &[String], primary: &str, seed: u64) -> String {
+/// settings: preset, backbone, tasks with the primary first, ...); MELTR
+/// methods use a head of size preset `head` (e.g. `univl`).
+pub fn run_file(
+    base: &str,
+    method: Method,
+    tasks: &[String],
+    primary: &str,
+    seed: u64,
+    head: &str,
+) -> String {
     let k = tasks.len();
     let list = |v: &[String]| {
         format!(
@@ -94,7 +103,7 @@ pub fn run_file(base: &str, method: Method, tasks: &[String], primary: &str, see
     // Methods without meta steps train on every example, held-out ones too.
     let none = "[strategy]\ntype = \"none\"\n[schedule]\nholdout = 0\n";
     let meltr = |strategy: &str| {
-        format!("[meta_loss]\ntype = \"meltr\"\npreset = \"univl\"\ntasks = {k}\nseed = {seed}\n[strategy]\n{strategy}\n")
+        format!("[meta_loss]\ntype = \"meltr\"\npreset = {head:?}\ntasks = {k}\nseed = {seed}\n[strategy]\n{strategy}\n")
     };
     let body = match method.name {
         "primary" => format!("tasks = [{primary:?}]\n[meta_loss]\ntype = \"sum\"\n{none}"),
@@ -125,14 +134,16 @@ pub struct Row {
     pub method: String,
     /// What it is.
     pub label: String,
-    /// Test R@1 per seed.
-    pub test_r1: Vec<f32>,
-    /// Mean test R@1.
-    pub r1_mean: f32,
-    /// Half the range of test R@1 over seeds.
-    pub r1_spread: f32,
-    /// Mean validation R@1 (what settings are chosen on).
-    pub val_r1_mean: f32,
+    /// The headline metric's name (`R@1`, `accuracy`).
+    pub metric: String,
+    /// The headline test metric per seed.
+    pub test: Vec<f32>,
+    /// Its mean.
+    pub test_mean: f32,
+    /// Half its range over seeds.
+    pub test_spread: f32,
+    /// Mean headline validation metric (what settings are chosen on).
+    pub val_mean: f32,
     /// Mean seconds per epoch (training only).
     pub epoch_seconds: f64,
     /// Epoch time relative to the plain sum.
@@ -149,7 +160,11 @@ pub fn rows(results: &[(Method, Vec<RunSummary>)]) -> Vec<Row> {
     let mut rows: Vec<Row> = results
         .iter()
         .map(|(m, runs)| {
-            let r1: Vec<f32> = runs.iter().map(|r| r.final_test.r1).collect();
+            let metric = runs
+                .first()
+                .map(|r| r.final_test.headline().0)
+                .unwrap_or("R@1");
+            let r1: Vec<f32> = runs.iter().map(|r| r.final_test.headline().1).collect();
             let (lo, hi) = r1
                 .iter()
                 .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| {
@@ -158,7 +173,7 @@ pub fn rows(results: &[(Method, Vec<RunSummary>)]) -> Vec<Row> {
             let val: Vec<f64> = runs
                 .iter()
                 .filter_map(|r| r.epochs.last())
-                .map(|e| e.val.r1 as f64)
+                .map(|e| e.val.headline().1 as f64)
                 .collect();
             let secs: Vec<f64> = runs
                 .iter()
@@ -168,10 +183,11 @@ pub fn rows(results: &[(Method, Vec<RunSummary>)]) -> Vec<Row> {
             Row {
                 method: m.name.into(),
                 label: m.label.into(),
-                r1_mean: mean(&r1.iter().map(|x| *x as f64).collect::<Vec<_>>()) as f32,
-                r1_spread: (hi - lo) / 2.0,
-                test_r1: r1,
-                val_r1_mean: mean(&val) as f32,
+                metric: metric.into(),
+                test_mean: mean(&r1.iter().map(|x| *x as f64).collect::<Vec<_>>()) as f32,
+                test_spread: (hi - lo) / 2.0,
+                test: r1,
+                val_mean: mean(&val) as f32,
                 epoch_seconds: mean(&secs),
                 time_vs_sum: f64::NAN,
                 peak_mib: mean(&peak),
@@ -190,8 +206,9 @@ pub fn rows(results: &[(Method, Vec<RunSummary>)]) -> Vec<Row> {
 
 /// The table in markdown.
 pub fn markdown(rows: &[Row], seeds: usize) -> String {
+    let metric = rows.first().map(|r| r.metric.as_str()).unwrap_or("R@1");
     let mut s = format!(
-        "| method | test R@1 (mean ± half-range, {seeds} seed{}) | val R@1 | epoch time vs sum | peak memory vs sum |\n|---|---|---|---|---|\n",
+        "| method | test {metric} (mean ± half-range, {seeds} seed{}) | val {metric} | epoch time vs sum | peak memory vs sum |\n|---|---|---|---|---|\n",
         if seeds == 1 { "" } else { "s" }
     );
     let ratio = |x: f64| {
@@ -205,9 +222,9 @@ pub fn markdown(rows: &[Row], seeds: usize) -> String {
         s += &format!(
             "| {} | {:.1} ± {:.1} | {:.1} | {} ({:.2} s) | {} ({:.0} MiB) |\n",
             r.label,
-            r.r1_mean,
-            r.r1_spread,
-            r.val_r1_mean,
+            r.test_mean,
+            r.test_spread,
+            r.val_mean,
             ratio(r.time_vs_sum),
             r.epoch_seconds,
             ratio(r.memory_vs_sum),

@@ -1,5 +1,7 @@
-//! A fine-tuning run file: a named preset (`quick`, the default, `few` or `tiny`)
-//! with any field overridden. Errors name the file, the field and the line.
+//! A fine-tuning run file: a named preset (`quick`, the default, `few`,
+//! `tiny` on the video-text world; `digits`, `digits-tiny` on handwritten
+//! digits) with any field overridden. Errors name the file, the field and
+//! the line.
 //!
 //! In the settings tables (`[optimizer]`, `[meta]`, `[schedule]`) a run file
 //! overrides single keys and keeps the preset's others; `[meta_loss]` and
@@ -28,13 +30,15 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Names of the built-in presets.
-pub const PRESETS: [&str; 3] = ["quick", "few", "tiny"];
+pub const PRESETS: [&str; 5] = ["quick", "few", "tiny", "digits", "digits-tiny"];
 
 fn preset_text(name: &str) -> Result<&'static str> {
     match name {
         "quick" => Ok(include_str!("presets/quick.toml")),
         "few" => Ok(include_str!("presets/few.toml")),
         "tiny" => Ok(include_str!("presets/tiny.toml")),
+        "digits" => Ok(include_str!("presets/digits.toml")),
+        "digits-tiny" => Ok(include_str!("presets/digits-tiny.toml")),
         other => Err(Error::InvalidSetting {
             field: "preset".into(),
             value: other.into(),
@@ -47,6 +51,9 @@ fn preset_text(name: &str) -> Result<&'static str> {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainConfig {
+    /// The registered data set (`video_text`, `digits`); its backbone kind
+    /// is the one a run starts from.
+    pub data: String,
     /// Registered task names, in loss order.
     pub tasks: Vec<String>,
     /// The primary (target) task; one of `tasks`.
@@ -57,18 +64,20 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Seed of the batch order and the tasks' randomness.
     pub seed: u64,
-    /// Seed of the world (the data).
-    pub world_seed: u64,
+    /// Seed of the data set (the synthetic world's; real data ignores it).
+    #[serde(alias = "world_seed")]
+    pub data_seed: u64,
     /// Use only the first N training examples (default: all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train_limit: Option<usize>,
     /// Evaluate on only the first N examples of each split (default: all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eval_limit: Option<usize>,
-    /// A pretrained backbone checkpoint; without one, `pretrain_preset` is run.
+    /// A pretrained backbone file; without one, `pretrain_preset` is run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backbone: Option<PathBuf>,
-    /// Pretraining preset used when no backbone is given.
+    /// Pretraining preset used when no backbone is given (`none`: start
+    /// from a freshly initialised backbone).
     pub pretrain_preset: String,
     /// The backbone's optimiser.
     pub optimizer: AdamConfig,
@@ -109,12 +118,13 @@ impl TrainConfig {
             ($($f:ident),*) => { $(if let Some(v) = o.$f { c.$f = v; })* };
         }
         take!(
+            data,
             tasks,
             primary,
             epochs,
             batch_size,
             seed,
-            world_seed,
+            data_seed,
             pretrain_preset,
             meta_loss,
             strategy
@@ -170,6 +180,15 @@ impl TrainConfig {
                 message: format!("{field} = {value}: {reason}"),
             })
         };
+        let known = crate::dataset::registered_datasets();
+        if !known.iter().any(|d| d.name == self.data) {
+            let names: Vec<&str> = known.iter().map(|d| d.name).collect();
+            return bad(
+                "data",
+                format!("{:?}", self.data),
+                format!("known data sets: {}", names.join(", ")),
+            );
+        }
         if self.tasks.is_empty() {
             return bad("tasks", "[]".into(), "list at least one task".into());
         }
@@ -236,12 +255,14 @@ fn merged<T: serde::de::DeserializeOwned>(
 #[serde(deny_unknown_fields)]
 struct Overrides {
     preset: Option<String>,
+    data: Option<String>,
     tasks: Option<Vec<String>>,
     primary: Option<String>,
     epochs: Option<usize>,
     batch_size: Option<usize>,
     seed: Option<u64>,
-    world_seed: Option<u64>,
+    #[serde(alias = "world_seed")]
+    data_seed: Option<u64>,
     train_limit: Option<usize>,
     eval_limit: Option<usize>,
     backbone: Option<PathBuf>,

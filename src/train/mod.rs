@@ -1,18 +1,22 @@
-//! Fine-tuning with a learned loss: the run file, the loop, checkpoints and
-//! text-to-video retrieval evaluation (the paper's experiment on the
-//! built-in world).
+//! Fine-tuning with a learned loss: the run file, the loop, the one
+//! training step, checkpoints and evaluation in the data set's metric
+//! (the paper's experiment on the built-in domains). Written against
+//! [`crate::backbone::Backbone`] and [`crate::dataset::Dataset`]: it names
+//! no model and no data set.
 
 pub mod bench;
 mod checkpoint;
 pub mod compare;
 mod config;
-mod retrieval;
+mod evaluate;
+mod step;
 mod task_model;
 mod trainer;
 
 pub use checkpoint::{Checkpoint, RunPosition};
 pub use config::{config_diff, TrainConfig, PRESETS};
-pub use retrieval::{evaluate, metrics, ranks, Retrieval};
+pub use evaluate::{evaluate, metrics, ranks, Classification, Metrics, Retrieval};
+pub use step::{backbone_step, StepOutcome, StepTimes};
 pub use task_model::TaskModel;
 pub use trainer::{
     default_out_dir, peak_rss_mib, starting_backbone, EpochReport, Event, RunSummary, Trainer,

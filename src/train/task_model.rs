@@ -1,15 +1,14 @@
-//! The reference backbone and its tasks as the engine's [`InnerModel`].
+//! A backbone and its tasks as the engine's [`InnerModel`].
 
 use crate::aux_task::TaskSet;
-use crate::backbone::{ParamVec, VideoText};
+use crate::backbone::{Backbone, Batch, ParamVec};
 use crate::error::Result;
 use crate::hypergrad::InnerModel;
-use crate::world::Batch;
 
-/// A [`VideoText`] backbone with its K tasks; task `primary` is the target.
+/// A backbone with its K tasks; task `primary` is the target.
 pub struct TaskModel<'a> {
     /// The backbone.
-    pub model: &'a mut VideoText,
+    pub model: &'a mut dyn Backbone,
     /// The K tasks, in loss order.
     pub tasks: &'a TaskSet,
     /// Index of the primary task.
@@ -37,7 +36,7 @@ impl InnerModel for TaskModel<'_> {
 
     fn losses(&self, batch: &Batch, seed: u64) -> Result<Vec<f32>> {
         self.tasks
-            .losses_at(self.model, self.model.params(), batch, seed)
+            .losses_at(&*self.model, self.model.params(), batch, seed)
     }
 
     fn weighted_grad(
@@ -48,7 +47,7 @@ impl InnerModel for TaskModel<'_> {
     ) -> Result<(Vec<f32>, ParamVec)> {
         let taped = self
             .tasks
-            .forward_taped(self.model, self.model.params(), batch, seed)?;
+            .forward_taped(&*self.model, self.model.params(), batch, seed)?;
         let values = taped.values().to_vec();
         crate::error::check_finite("task losses", &values, values.len())?;
         let a = weights(&values)?;
@@ -57,6 +56,6 @@ impl InnerModel for TaskModel<'_> {
 
     fn primary_grad(&self, batch: &Batch, seed: u64) -> Result<(f32, ParamVec)> {
         self.tasks
-            .task_grad(self.model, self.model.params(), batch, seed, self.primary)
+            .task_grad(&*self.model, self.model.params(), batch, seed, self.primary)
     }
 }

@@ -4,16 +4,18 @@
 
 use super::checkpoint::{Checkpoint, RunPosition};
 use super::config::{config_diff, TrainConfig};
-use super::retrieval::{evaluate, Retrieval};
+use super::evaluate::{evaluate, Metrics};
+use super::step::backbone_step;
 use super::task_model::TaskModel;
 use crate::atomic::write_atomic;
 use crate::aux_task::TaskSet;
-use crate::backbone::{ParamVec, VideoText};
+use crate::backbone::{backbone_from_kind, load_backbone, save_backbone, Backbone, Batch, ParamVec};
+use crate::dataset::{dataset_by_name, mix64, Dataset, Split};
 use crate::error::{Error, Result};
 use crate::hypergrad::{BatchRing, MetaLearner, MetaOutcome};
 use crate::meta_loss::{warm_start_to_sum, MetaLoss, SumFit};
 use crate::tensor::Adam;
-use crate::world::{mix64, Batch, Example, Split, World};
+use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::io::Write;
@@ -47,10 +49,10 @@ pub struct EpochReport {
     pub seconds: f64,
     /// Of which in meta steps.
     pub meta_seconds: f64,
-    /// Retrieval on the validation split.
-    pub val: Retrieval,
-    /// Retrieval on the test split.
-    pub test: Retrieval,
+    /// The data set's metric on the validation split.
+    pub val: Metrics,
+    /// The data set's metric on the test split.
+    pub test: Metrics,
     /// Mean of each task's loss over the epoch.
     pub mean_losses: Vec<f32>,
     /// Mean of each task's weight `∂f/∂l_k` over the epoch.
@@ -64,8 +66,8 @@ pub struct RunSummary {
     pub tasks: Vec<String>,
     /// Per-epoch figures (this invocation's epochs only, after a resume).
     pub epochs: Vec<EpochReport>,
-    /// Retrieval on the test split after the last epoch.
-    pub final_test: Retrieval,
+    /// The data set's metric on the test split after the last epoch.
+    pub final_test: Metrics,
     /// Backbone steps skipped for non-finite values.
     pub skipped_steps: u64,
     /// Meta steps skipped for non-finite values.
@@ -79,23 +81,34 @@ pub struct Trainer {
     config: TrainConfig,
     config_text: String,
     tasks: TaskSet,
-    model: VideoText,
+    model: Box<dyn Backbone>,
+    data: Arc<dyn Dataset>,
     optimizer: Adam,
     learner: MetaLearner,
     head: Box<dyn MetaLoss>,
-    train: Vec<Example>,
+    /// Indices of the training examples the backbone steps on.
+    train: Vec<usize>,
     /// Held out of the backbone's updates for the meta step's primary loss.
-    meta_pool: Vec<Example>,
-    val: Vec<Example>,
-    test: Vec<Example>,
+    meta_pool: Vec<usize>,
     position: RunPosition,
 }
 
 impl Trainer {
-    /// A fresh run from a pretrained backbone.
-    pub fn new(config: TrainConfig, model: VideoText) -> Result<Trainer> {
+    /// A fresh run from a (pretrained) backbone, on the run file's data set.
+    pub fn new(config: TrainConfig, model: Box<dyn Backbone>) -> Result<Trainer> {
+        let data = dataset_by_name(&config.data, config.data_seed)?;
+        Trainer::with_data(config, model, data)
+    }
+
+    /// A fresh run on a data set of your own (the run file's `data` is
+    /// only recorded).
+    pub fn with_data(
+        config: TrainConfig,
+        model: Box<dyn Backbone>,
+        data: Arc<dyn Dataset>,
+    ) -> Result<Trainer> {
         let tasks = TaskSet::from_names(&config.tasks)?;
-        tasks.check_served(&model)?;
+        tasks.check_served(&*model)?;
         let config_text = config.to_toml();
         let (mut head, strategy) = config.fresh_head_and_strategy()?;
         if let Some(info) = head.head_info_mut() {
@@ -105,13 +118,6 @@ impl Trainer {
         }
         let optimizer = Adam::new(config.optimizer, model.params());
         let learner = MetaLearner::new(&*head, Some(strategy), config.meta.clone());
-        let world = World::new(config.world_seed);
-        let limit = |mut v: Vec<Example>, n: Option<usize>| {
-            if let Some(n) = n {
-                v.truncate(n);
-            }
-            v
-        };
         let position = RunPosition {
             epochs_done: 0,
             step: 0,
@@ -119,9 +125,13 @@ impl Trainer {
             head_t: 0,
             skipped_steps: 0,
             skipped_meta: 0,
-            backbone: *model.config(),
+            backbone_kind: model.kind().to_string(),
+            backbone_config: model.config(),
         };
-        let mut train = limit(world.split(Split::Train), config.train_limit);
+        let n = data
+            .len(Split::Train)
+            .min(config.train_limit.unwrap_or(usize::MAX));
+        let mut train: Vec<usize> = (0..n).collect();
         let holdout = config.schedule.holdout;
         if holdout > 0 && (holdout < 2 || holdout + 2 > train.len()) {
             return Err(Error::InvalidSetting {
@@ -137,12 +147,11 @@ impl Trainer {
         Ok(Trainer {
             train,
             meta_pool,
-            val: limit(world.split(Split::Val), config.eval_limit),
-            test: limit(world.split(Split::Test), config.eval_limit),
             config_text,
             config,
             tasks,
             model,
+            data,
             optimizer,
             learner,
             head,
@@ -151,49 +160,62 @@ impl Trainer {
     }
 
     /// Continues a run from its checkpoint; `config` must equal the one the
-    /// run started with (the error lists what differs).
+    /// run started with (the error lists what differs). The backbone is
+    /// rebuilt from the kind the checkpoint records (a registered kind).
     pub fn resume(config: TrainConfig, checkpoint: &Path) -> Result<Trainer> {
         let ck = Checkpoint::load(checkpoint)?;
-        let diff = config_diff(&ck.config, &config.to_toml());
+        let pos = &ck.position;
+        let model = backbone_from_kind(&pos.backbone_kind, &pos.backbone_config, 0)?;
+        let mut t = Trainer::new(config, model)?;
+        t.restore(&ck, checkpoint)?;
+        Ok(t)
+    }
+
+    /// Loads a checkpoint's state into this freshly built run (for a
+    /// backbone or data set of your own; [`Trainer::resume`] otherwise).
+    pub fn restore(&mut self, ck: &Checkpoint, path: &Path) -> Result<()> {
+        let diff = config_diff(&ck.config, &self.config.to_toml());
         if !diff.is_empty() {
             return Err(Error::InvalidSetting {
                 field: "resume".into(),
-                value: checkpoint.display().to_string(),
+                value: path.display().to_string(),
                 reason: format!(
                     "the checkpoint was made with another run file: {}",
                     diff.join("; ")
                 ),
             });
         }
-        let dev = crate::tensor::device();
-        let model = VideoText::from_parts(
-            dev.clone(),
-            ck.position.backbone,
-            ParamVec::from_vec(&dev, ck.backbone[0].clone()),
-        )?;
-        let mut t = Trainer::new(config, model)?;
-        t.optimizer.m = ParamVec::from_vec(&dev, ck.backbone[1].clone());
-        t.optimizer.v = ParamVec::from_vec(&dev, ck.backbone[2].clone());
-        t.optimizer.t = ck.position.backbone_t;
-        t.head
-            .set_params(&ParamVec::from_vec(&dev, ck.head[0].clone()))?;
-        if ck.head[1].len() != t.learner.adam.m.len() {
-            return Err(Error::BadWeightsFile {
-                path: checkpoint.into(),
-                reason: "head optimiser state does not match the head".into(),
-            });
+        let bad = |reason: &str| Error::BadWeightsFile {
+            path: path.into(),
+            reason: reason.into(),
+        };
+        if ck.position.backbone_kind != self.model.kind() {
+            return Err(bad("the checkpoint holds another kind of backbone"));
         }
-        t.learner.adam.m = ParamVec::from_vec(&dev, ck.head[1].clone());
-        t.learner.adam.v = ParamVec::from_vec(&dev, ck.head[2].clone());
-        t.learner.adam.t = ck.position.head_t;
-        t.learner.skipped = ck.position.skipped_meta;
-        t.position = ck.position;
-        Ok(t)
+        let dev = crate::tensor::device();
+        let vec = |v: &Vec<f32>| ParamVec::from_vec(&dev, v.clone());
+        self.model.set_params(vec(&ck.backbone[0]))?;
+        if ck.backbone[1].len() != self.optimizer.m.len() {
+            return Err(bad("backbone optimiser state does not match the backbone"));
+        }
+        self.optimizer.m = vec(&ck.backbone[1]);
+        self.optimizer.v = vec(&ck.backbone[2]);
+        self.optimizer.t = ck.position.backbone_t;
+        self.head.set_params(&vec(&ck.head[0]))?;
+        if ck.head[1].len() != self.learner.adam.m.len() {
+            return Err(bad("head optimiser state does not match the head"));
+        }
+        self.learner.adam.m = vec(&ck.head[1]);
+        self.learner.adam.v = vec(&ck.head[2]);
+        self.learner.adam.t = ck.position.head_t;
+        self.learner.skipped = ck.position.skipped_meta;
+        self.position = ck.position.clone();
+        Ok(())
     }
 
     /// The backbone.
-    pub fn model(&self) -> &VideoText {
-        &self.model
+    pub fn model(&self) -> &dyn Backbone {
+        &*self.model
     }
 
     /// The combinator being trained.
@@ -228,10 +250,13 @@ impl Trainer {
         let mut epochs = vec![];
         let primary = self.config.primary_index();
         for epoch in self.position.epochs_done..self.config.epochs {
-            let order = shuffled(
+            let order: Vec<usize> = shuffled(
                 self.train.len(),
                 mix64(self.config.seed ^ mix64(epoch as u64 + 1)),
-            );
+            )
+            .into_iter()
+            .map(|j| self.train[j])
+            .collect();
             let batches: Vec<&[usize]> = order
                 .chunks(self.config.batch_size)
                 .filter(|c| c.len() >= 2)
@@ -245,9 +270,19 @@ impl Trainer {
                 self.position.step += 1;
                 let step = self.position.step;
                 let seed = mix64(self.config.seed.wrapping_add(step));
-                let batch = Batch::from_examples(idx.iter().map(|&j| &self.train[j]));
-                match self.backbone_step(&batch, seed)? {
-                    Some((losses, weights, value)) => {
+                let batch = self.data.batch(Split::Train, idx);
+                let step_done = backbone_step(
+                    &self.tasks,
+                    &mut *self.model,
+                    &mut self.optimizer,
+                    &*self.head,
+                    &batch,
+                    seed,
+                    None,
+                )?;
+                match step_done {
+                    Some(done) => {
+                        let (losses, weights, value) = (done.losses, done.weights, done.value);
                         for kk in 0..k {
                             sum_l[kk] += losses[kk] as f64;
                             sum_a[kk] += weights[kk] as f64;
@@ -282,7 +317,7 @@ impl Trainer {
                         &held
                     };
                     let mut tm = TaskModel {
-                        model: &mut self.model,
+                        model: &mut *self.model,
                         tasks: &self.tasks,
                         primary,
                     };
@@ -317,8 +352,8 @@ impl Trainer {
                 epoch,
                 seconds,
                 meta_seconds,
-                val: evaluate(&self.model, &self.val),
-                test: evaluate(&self.model, &self.test),
+                val: self.evaluate(Split::Val)?,
+                test: self.evaluate(Split::Test)?,
                 mean_losses: mean(&sum_l),
                 mean_weights: mean(&sum_a),
             };
@@ -329,7 +364,7 @@ impl Trainer {
         }
         let summary = RunSummary {
             tasks: self.config.tasks.clone(),
-            final_test: evaluate(&self.model, &self.test),
+            final_test: self.evaluate(Split::Test)?,
             epochs,
             skipped_steps: self.position.skipped_steps,
             skipped_meta: self.learner.skipped,
@@ -340,45 +375,20 @@ impl Trainer {
         Ok(summary)
     }
 
-    /// One backbone step on `f_φ(l)`; `None` (and nothing changed) when a
-    /// loss, a weight or the gradient is not finite.
-    fn backbone_step(
-        &mut self,
-        batch: &Batch,
-        seed: u64,
-    ) -> Result<Option<(Vec<f32>, Vec<f32>, f32)>> {
-        let taped = self
-            .tasks
-            .forward_taped(&self.model, self.model.params(), batch, seed)?;
-        let losses = taped.values().to_vec();
-        let e = match self.head.eval(&losses) {
-            Ok(e) if e.value.is_finite() && e.weights.iter().all(|w| w.is_finite()) => e,
-            Ok(_) | Err(Error::NonFinite { .. }) => {
-                tracing::warn!(?losses, "step skipped: non-finite loss or weight");
-                return Ok(None);
-            }
-            Err(e) => return Err(e),
-        };
-        let grad = taped.backward(&e.weights)?;
-        if !grad.is_finite() {
-            tracing::warn!("step skipped: non-finite gradient");
-            return Ok(None);
-        }
-        let mut w = self.model.params().clone();
-        self.optimizer.step(&mut w, &grad)?;
-        self.model.set_params(w)?;
-        Ok(Some((losses, e.weights, e.value)))
+    /// The data set's metric on `split` (the first `eval_limit` examples).
+    pub fn evaluate(&self, split: Split) -> Result<Metrics> {
+        evaluate(&*self.model, &*self.data, split, self.config.eval_limit)
     }
 
     /// Fits the head to the plain sum around the K losses of the first
     /// training batch (a fresh run's first act).
     fn warm_start(&mut self) -> Result<(SumFit, SumFit)> {
         let n = self.config.batch_size.min(self.train.len());
-        let batch = Batch::from_examples(&self.train[..n]);
+        let batch = self.data.batch(Split::Train, &self.train[..n]);
         let seed = mix64(self.config.seed ^ 0x7761_726d);
         let losses = self
             .tasks
-            .losses_at(&self.model, self.model.params(), &batch, seed)?;
+            .losses_at(&*self.model, self.model.params(), &batch, seed)?;
         let m = &self.config.meta;
         let fit = warm_start_to_sum(&mut *self.head, &losses, m.warm_start, m.lr, seed)?;
         tracing::info!(before = ?fit.0, after = ?fit.1, "head warm-started at the plain sum");
@@ -390,8 +400,8 @@ impl Trainer {
     fn held_out_batch(&self, seed: u64) -> (Batch, u64) {
         let order = shuffled(self.meta_pool.len(), seed);
         let n = self.config.batch_size.min(order.len());
-        let batch = Batch::from_examples(order[..n].iter().map(|&j| &self.meta_pool[j]));
-        (batch, seed)
+        let idx: Vec<usize> = order[..n].iter().map(|&j| self.meta_pool[j]).collect();
+        (self.data.batch(Split::Train, &idx), seed)
     }
 
     /// Writes the checkpoint, the backbone and (for MELTR) the head.
@@ -411,7 +421,7 @@ impl Trainer {
             ],
         };
         ck.save(&out.join("checkpoint.safetensors"))?;
-        self.model.save(&out.join("backbone.safetensors"))?;
+        save_backbone(&*self.model, &out.join("backbone.safetensors"))?;
         let steps = self.learner.adam.t;
         if let Some(info) = self.head.head_info_mut() {
             info.steps = steps;
@@ -453,21 +463,34 @@ pub fn default_out_dir() -> PathBuf {
     PathBuf::from("runs/latest")
 }
 
-/// The backbone a run starts from: the checkpoint the run file names, or a
-/// fresh one pretrained with its `pretrain_preset` (the five pretext tasks).
-pub fn starting_backbone(config: &TrainConfig) -> Result<VideoText> {
-    match &config.backbone {
-        Some(path) => VideoText::load(path),
-        None => {
-            let pc = crate::pretrain::PretrainConfig {
-                world_seed: config.world_seed,
-                ..crate::pretrain::PretrainConfig::preset(&config.pretrain_preset)?
-            };
-            let tasks = TaskSet::from_names(&crate::pretrain::DEFAULT_TASKS)?;
-            tracing::info!(preset = %config.pretrain_preset, "no backbone given: pretraining one");
-            Ok(crate::pretrain::pretrain(&pc, &tasks, |_| {})?.0)
-        }
+/// The backbone a run starts from: the file the run file names, a fresh
+/// one of the data set's kind (`pretrain_preset = "none"`), or one
+/// pretrained with its `pretrain_preset` and the data set's pretext tasks.
+pub fn starting_backbone(config: &TrainConfig) -> Result<Box<dyn Backbone>> {
+    if let Some(path) = &config.backbone {
+        return load_backbone(path);
     }
+    if config.pretrain_preset == "none" {
+        let data = dataset_by_name(&config.data, config.data_seed)?;
+        return backbone_from_kind(data.backbone_kind(), &serde_json::Value::Null, config.seed);
+    }
+    let pc = crate::pretrain::PretrainConfig {
+        data_seed: config.data_seed,
+        ..crate::pretrain::PretrainConfig::preset(&config.pretrain_preset)?
+    };
+    if pc.data != config.data {
+        return Err(Error::InvalidSetting {
+            field: "pretrain_preset".into(),
+            value: config.pretrain_preset.clone(),
+            reason: format!(
+                "it pretrains on `{}`, the run trains on `{}`",
+                pc.data, config.data
+            ),
+        });
+    }
+    let tasks = crate::pretrain::default_tasks(&pc)?;
+    tracing::info!(preset = %config.pretrain_preset, "no backbone given: pretraining one");
+    Ok(crate::pretrain::pretrain(&pc, &tasks, |_| {})?.0)
 }
 
 #[cfg(test)]
@@ -481,19 +504,29 @@ mod tests {
     #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
     struct Probe {}
 
+    impl Probe {
+        fn loss<T: Tape<f32, crate::tensor::Dev>>(
+            &self,
+            net: &dyn Net<T>,
+            b: &Batch,
+        ) -> Result<Loss<T>> {
+            Ok(net.visual_features(b.visual()?)?.square().mean())
+        }
+    }
+
     #[typetag::serde(name = "trainer_probe")]
     impl AuxTask for Probe {
         fn name(&self) -> &str {
             "trainer_probe"
         }
         fn needs(&self) -> Vec<Capability> {
-            vec![Capability::VideoEncoder]
+            vec![Capability::VisualEncoder]
         }
-        fn loss_taped(&self, net: &Net<Taped>, b: &Batch, _: u64) -> Result<Loss<Taped>> {
-            Ok(net.encode_video(&b.frames).square().mean::<Rank0, _>())
+        fn loss_taped(&self, net: &dyn Net<Taped>, b: &Batch, _: u64) -> Result<Loss<Taped>> {
+            self.loss(net, b)
         }
-        fn loss_free(&self, net: &Net<Free>, b: &Batch, _: u64) -> Result<Loss<Free>> {
-            Ok(net.encode_video(&b.frames).square().mean::<Rank0, _>())
+        fn loss_free(&self, net: &dyn Net<Free>, b: &Batch, _: u64) -> Result<Loss<Free>> {
+            self.loss(net, b)
         }
     }
 
@@ -503,7 +536,8 @@ mod tests {
         let run = "preset = \"tiny\"\ntasks = [\"trainer_probe\"]\nprimary = \"trainer_probe\"\n\
                    [meta_loss]\ntype = \"sum\"\n";
         let config = TrainConfig::from_toml(&format!("{run}{extra}"), Path::new("run.toml"))?;
-        Trainer::new(config, VideoText::new(Default::default(), 0))
+        let model = backbone_from_kind("video_text", &serde_json::Value::Null, 0)?;
+        Trainer::new(config, model)
     }
 
     #[test]
@@ -513,18 +547,17 @@ mod tests {
         assert_eq!(all.train.len(), 48);
         assert!(all.meta_pool.is_empty());
         assert_eq!(t.train.len(), 40);
-        assert_eq!(t.meta_pool.len(), 8);
-        let caption = |e: &Example| e.caption.clone();
-        let held: Vec<_> = all.train[40..].iter().map(caption).collect();
-        assert_eq!(t.meta_pool.iter().map(caption).collect::<Vec<_>>(), held);
+        assert_eq!(t.meta_pool, (40..48).collect::<Vec<_>>());
         // A held-out batch is a pure function of its seed, drawn from the pool.
         let (a, sa) = t.held_out_batch(7);
         let (b, _) = t.held_out_batch(7);
-        assert_eq!((a.size(), sa), (8, 7));
-        assert_eq!(a.tokens, b.tokens);
-        for i in 0..a.size() {
-            let tokens = a.caption_tokens(i);
-            assert!(t.meta_pool.iter().any(|e| e.tokens == tokens));
+        assert_eq!((a.size, sa), (8, 7));
+        assert_eq!(a, b);
+        let pool = t.data.batch(Split::Train, &t.meta_pool);
+        let (text, pool_text) = (a.text().unwrap(), pool.text().unwrap());
+        for i in 0..a.size {
+            let tokens = text.caption(i);
+            assert!((0..pool.size).any(|j| pool_text.caption(j) == tokens));
         }
     }
 
@@ -540,5 +573,18 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn a_task_the_backbone_cannot_serve_is_refused_naming_task_and_part() {
+        let run = "preset = \"digits-tiny\"\ntasks = [\"trainer_probe\"]\nprimary = \"trainer_probe\"\n\
+                   [meta_loss]\ntype = \"sum\"\n";
+        let config = TrainConfig::from_toml(run, Path::new("run.toml")).unwrap();
+        // A video-text backbone asked to classify digits: the shape check names the input.
+        let model = backbone_from_kind("video_text", &serde_json::Value::Null, 0).unwrap();
+        let mut t = Trainer::new(config, model).unwrap();
+        let dir = std::env::temp_dir().join(format!("meltr-trainer-{}", std::process::id()));
+        let err = t.run(&dir, |_| {}).err().unwrap().to_string();
+        assert!(err.contains("visual input") && err.contains("clips"), "{err}");
     }
 }

@@ -225,10 +225,10 @@ impl SandboxedHead {
             origin: origin.into(),
             reason,
         };
-        if !(1..=crate::meltr::MAX_TASKS).contains(&k) {
+        if !(1..=crate::head::MAX_TASKS).contains(&k) {
             return Err(bad(format!(
                 "metadata says {k} tasks, expected 1 to {}",
-                crate::meltr::MAX_TASKS
+                crate::head::MAX_TASKS
             )));
         }
         if h.task_names.len() != k {

@@ -5,7 +5,7 @@
 use super::u;
 use dfdx::prelude::*;
 use meltr::hypergrad::{InnerModel, ParamVec};
-use meltr::meltr::Dev;
+use meltr::head::Dev;
 use meltr::Result;
 
 pub struct Mlp {

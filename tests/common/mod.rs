@@ -3,7 +3,7 @@
 //! answer, and a tanh MLP mirrored by the JAX hypergradient script).
 #![allow(dead_code)]
 
-use meltr::meltr::{param_shapes, Dims, HeadInfo, HeadWeights, PARAM_NAMES};
+use meltr::head::{param_shapes, Dims, HeadInfo, HeadWeights, PARAM_NAMES};
 
 pub mod mlp;
 pub mod quadratic;

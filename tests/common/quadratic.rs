@@ -3,7 +3,7 @@
 
 use super::u;
 use meltr::hypergrad::{InnerModel, ParamVec};
-use meltr::meltr::Dev;
+use meltr::head::Dev;
 use meltr::Result;
 
 /// K quadratics in P dimensions; task 0 is the primary task.

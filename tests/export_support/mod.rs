@@ -3,7 +3,7 @@
 //! exported artifacts.
 #![allow(dead_code)]
 
-use meltr::meltr::HeadWeights;
+use meltr::head::HeadWeights;
 use rand::{Rng, SeedableRng};
 
 /// `y[o] = b[o] + Σ_i w[o, i] x[i]`, `w` stored `out x in`.

@@ -1,16 +1,16 @@
-//! `align` — symmetric video-text InfoNCE (CLIP-style), the primary loss
+//! `align` — symmetric text-visual InfoNCE (CLIP-style), the primary loss
 //! for text-to-video retrieval.
 //!
-//! Captions and clips are embedded to unit vectors; the similarity matrix
+//! Captions and clips (or images) are embedded to unit vectors by the
+//! backbone's retrieval part; the similarity matrix
 //! of a batch, divided by `temperature`, is scored with cross-entropy in
 //! both directions (text→video and video→text) with the matching pair as
 //! the positive and the rest of the batch as negatives. It uses no
 //! randomness: the seed is ignored.
 
 use meltr::aux_task::{symmetric_info_nce, AuxTask, Capability, TaskRegistration};
-use meltr::backbone::{Dev, Free, Loss, Net, Taped};
+use meltr::backbone::{Batch, Dev, Free, Loss, Net, Taped};
 use meltr::dfdx::prelude::*;
-use meltr::world::Batch;
 use meltr::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -29,17 +29,17 @@ impl Default for Align {
 }
 
 impl Align {
-    fn loss<T: Tape<f32, Dev>>(&self, net: &Net<T>, batch: &Batch) -> Result<Loss<T>> {
+    fn loss<T: Tape<f32, Dev>>(&self, net: &dyn Net<T>, batch: &Batch) -> Result<Loss<T>> {
         if !(self.temperature.is_finite() && self.temperature > 0.0) {
             return Err(Error::TaskConfig {
                 task: "align".into(),
                 message: format!("temperature = {} must be positive", self.temperature),
             });
         }
-        let t = net.text_embedding(&batch.tokens);
-        let v = net.video_embedding(&batch.frames);
+        let t = net.text_embedding(batch.text()?)?;
+        let v = net.visual_embedding(batch.visual()?)?;
         let logits = t.matmul(v.permute()) / self.temperature;
-        Ok(symmetric_info_nce(net, logits))
+        Ok(symmetric_info_nce(logits))
     }
 }
 
@@ -51,14 +51,14 @@ impl AuxTask for Align {
     fn needs(&self) -> Vec<Capability> {
         vec![
             Capability::TextEncoder,
-            Capability::VideoEncoder,
+            Capability::VisualEncoder,
             Capability::Retrieval,
         ]
     }
-    fn loss_taped(&self, net: &Net<Taped>, batch: &Batch, _seed: u64) -> Result<Loss<Taped>> {
+    fn loss_taped(&self, net: &dyn Net<Taped>, batch: &Batch, _seed: u64) -> Result<Loss<Taped>> {
         self.loss(net, batch)
     }
-    fn loss_free(&self, net: &Net<Free>, batch: &Batch, _seed: u64) -> Result<Loss<Free>> {
+    fn loss_free(&self, net: &dyn Net<Free>, batch: &Batch, _seed: u64) -> Result<Loss<Free>> {
         self.loss(net, batch)
     }
 }

@@ -9,9 +9,8 @@
 //! The masks come from the seed only.
 
 use meltr::aux_task::{info_nce, task_rng, AuxTask, Capability, TaskRegistration};
-use meltr::backbone::{cross_video_row, Dev, Free, Loss, Net, Taped, D_MODEL};
+use meltr::backbone::{Batch, Dev, Free, Loss, Net, Taped};
 use meltr::dfdx::prelude::*;
-use meltr::world::{Batch, FRAMES};
 use meltr::{Error, Result};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -30,42 +29,37 @@ impl Default for Cmfm {
     }
 }
 
-/// Which of `clips * FRAMES` frames are masked (at least one per clip).
-pub fn mask_frames(clips: usize, prob: f64, seed: u64) -> Vec<bool> {
+/// Which of `clips * frames` frames are masked (at least one per clip).
+pub fn mask_frames(clips: usize, frames: usize, prob: f64, seed: u64) -> Vec<bool> {
     let mut rng = task_rng(seed);
-    let mut m: Vec<bool> = (0..clips * FRAMES).map(|_| rng.gen_bool(prob)).collect();
+    let mut m: Vec<bool> = (0..clips * frames).map(|_| rng.gen_bool(prob)).collect();
     for c in 0..clips {
-        let clip = &mut m[c * FRAMES..(c + 1) * FRAMES];
+        let clip = &mut m[c * frames..(c + 1) * frames];
         if !clip.iter().any(|&x| x) {
-            clip[rng.gen_range(0..FRAMES)] = true;
+            clip[rng.gen_range(0..frames)] = true;
         }
     }
     m
 }
 
 impl Cmfm {
-    fn loss<T: Tape<f32, Dev>>(&self, net: &Net<T>, batch: &Batch, seed: u64) -> Result<Loss<T>> {
+    fn loss<T: Tape<f32, Dev>>(
+        &self,
+        net: &dyn Net<T>,
+        batch: &Batch,
+        seed: u64,
+    ) -> Result<Loss<T>> {
         if !(0.0..=1.0).contains(&self.mask_prob) {
             return Err(Error::TaskConfig {
                 task: "cmfm".into(),
                 message: format!("mask_prob = {} must be in [0, 1]", self.mask_prob),
             });
         }
-        let masked = mask_frames(batch.size(), self.mask_prob, seed);
-        let rows: Vec<usize> = (0..masked.len()).filter(|&i| masked[i]).collect();
-        let targets = net.detached().embed_frames(&batch.frames);
-        let targets = net.detached().gather_rows(targets, &rows);
-        let frames = net.mask_frames(net.embed_frames(&batch.frames), &masked);
-        let video = net.encode_frames(frames);
-        let text = net.encode_text(&batch.tokens);
-        let joint = net.cross(text, video);
-        let cross_rows: Vec<usize> = rows
-            .iter()
-            .map(|r| cross_video_row(r / FRAMES, r % FRAMES))
-            .collect();
-        let pred = net.frame_prediction(net.gather_rows(joint, &cross_rows));
-        let scale = 1.0 / (D_MODEL as f32).sqrt();
-        Ok(info_nce(net, pred.matmul(targets.permute()) * scale))
+        let visual = batch.visual()?;
+        let masked = mask_frames(batch.size, visual.frames, self.mask_prob, seed);
+        let (pred, targets) = net.masked_frame_prediction(batch.text()?, visual, &masked)?;
+        let scale = 1.0 / (pred.shape().1 as f32).sqrt();
+        Ok(info_nce(pred.matmul(targets.permute()) * scale))
     }
 }
 
@@ -77,15 +71,15 @@ impl AuxTask for Cmfm {
     fn needs(&self) -> Vec<Capability> {
         vec![
             Capability::TextEncoder,
-            Capability::VideoEncoder,
+            Capability::VisualEncoder,
             Capability::CrossEncoder,
             Capability::FrameHead,
         ]
     }
-    fn loss_taped(&self, net: &Net<Taped>, batch: &Batch, seed: u64) -> Result<Loss<Taped>> {
+    fn loss_taped(&self, net: &dyn Net<Taped>, batch: &Batch, seed: u64) -> Result<Loss<Taped>> {
         self.loss(net, batch, seed)
     }
-    fn loss_free(&self, net: &Net<Free>, batch: &Batch, seed: u64) -> Result<Loss<Free>> {
+    fn loss_free(&self, net: &dyn Net<Free>, batch: &Batch, seed: u64) -> Result<Loss<Free>> {
         self.loss(net, batch, seed)
     }
 }
@@ -101,10 +95,10 @@ mod tests {
 
     #[test]
     fn masks_come_from_the_seed_and_cover_every_clip() {
-        let a = mask_frames(16, 0.15, 3);
-        assert_eq!(a, mask_frames(16, 0.15, 3));
-        assert_ne!(a, mask_frames(16, 0.15, 4));
-        assert!(a.chunks(FRAMES).all(|c| c.iter().any(|&x| x)));
+        let a = mask_frames(16, 8, 0.15, 3);
+        assert_eq!(a, mask_frames(16, 8, 0.15, 3));
+        assert_ne!(a, mask_frames(16, 8, 0.15, 4));
+        assert!(a.chunks(8).all(|c| c.iter().any(|&x| x)));
     }
 
     #[test]

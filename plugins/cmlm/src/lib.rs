@@ -6,10 +6,9 @@
 //! the original tokens. Loss: mean cross-entropy over the masked positions.
 //! The masks are drawn from the seed only.
 
-use meltr::aux_task::{task_rng, AuxTask, Capability, TaskRegistration};
-use meltr::backbone::{cross_text_row, Dev, Free, Loss, Net, Taped};
+use meltr::aux_task::{soft_cross_entropy, task_rng, AuxTask, Capability, TaskRegistration};
+use meltr::backbone::{Batch, Dev, Free, Loss, Net, Taped, Text};
 use meltr::dfdx::prelude::*;
-use meltr::world::{Batch, MASK, MAX_TOKENS, PAD, VOCAB_SIZE};
 use meltr::{Error, Result};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -28,13 +27,15 @@ impl Default for Cmlm {
     }
 }
 
-/// Masked token ids, and for each masked position its row (`i * MAX_TOKENS + j`) and original id.
-pub fn mask_tokens(tokens: &[usize], prob: f64, seed: u64) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
+/// The captions with tokens masked, and for each masked position its
+/// index (`i * text.len + j`) and original id.
+pub fn mask_tokens(text: &Text, prob: f64, seed: u64) -> (Text, Vec<usize>, Vec<usize>) {
     let mut rng = task_rng(seed);
+    let tokens = &text.tokens;
     let mut masked = tokens.to_vec();
     let (mut rows, mut targets) = (vec![], vec![]);
-    for (i, cap) in tokens.chunks(MAX_TOKENS).enumerate() {
-        let words: Vec<usize> = (0..cap.len()).filter(|&j| cap[j] != PAD).collect();
+    for (i, cap) in tokens.chunks(text.len).enumerate() {
+        let words: Vec<usize> = (0..cap.len()).filter(|&j| cap[j] != text.pad).collect();
         let mut chosen: Vec<usize> = words
             .iter()
             .copied()
@@ -44,38 +45,36 @@ pub fn mask_tokens(tokens: &[usize], prob: f64, seed: u64) -> (Vec<usize>, Vec<u
             chosen.push(words[rng.gen_range(0..words.len())]);
         }
         for j in chosen {
-            let r = i * MAX_TOKENS + j;
+            let r = i * text.len + j;
             rows.push(r);
             targets.push(tokens[r]);
-            masked[r] = MASK;
+            masked[r] = text.mask;
         }
     }
-    (masked, rows, targets)
+    (text.with_tokens(masked), rows, targets)
 }
 
 impl Cmlm {
-    fn loss<T: Tape<f32, Dev>>(&self, net: &Net<T>, batch: &Batch, seed: u64) -> Result<Loss<T>> {
+    fn loss<T: Tape<f32, Dev>>(
+        &self,
+        net: &dyn Net<T>,
+        batch: &Batch,
+        seed: u64,
+    ) -> Result<Loss<T>> {
         if !(0.0..=1.0).contains(&self.mask_prob) {
             return Err(Error::TaskConfig {
                 task: "cmlm".into(),
                 message: format!("mask_prob = {} must be in [0, 1]", self.mask_prob),
             });
         }
-        let (masked, rows, targets) = mask_tokens(&batch.tokens, self.mask_prob, seed);
-        let text = net.encode_text(&masked);
-        let video = net.encode_video(&batch.frames);
-        let joint = net.cross(text, video);
-        let cross_rows: Vec<usize> = rows
-            .iter()
-            .map(|r| cross_text_row(r / MAX_TOKENS, r % MAX_TOKENS))
-            .collect();
-        let logits = net.mlm_logits(net.gather_rows(joint, &cross_rows));
-        let mut onehot = vec![0.0; rows.len() * VOCAB_SIZE];
+        let text = batch.text()?;
+        let (masked, rows, targets) = mask_tokens(text, self.mask_prob, seed);
+        let logits = net.masked_token_logits(&masked, batch.visual()?, &rows)?;
+        let mut onehot = vec![0.0; rows.len() * text.vocab];
         for (m, &t) in targets.iter().enumerate() {
-            onehot[m * VOCAB_SIZE + t] = 1.0;
+            onehot[m * text.vocab + t] = 1.0;
         }
-        let target = net.constant(onehot, (rows.len(), Const::<VOCAB_SIZE>));
-        Ok(cross_entropy_with_logits_loss(logits, target))
+        Ok(soft_cross_entropy(logits, onehot))
     }
 }
 
@@ -87,15 +86,15 @@ impl AuxTask for Cmlm {
     fn needs(&self) -> Vec<Capability> {
         vec![
             Capability::TextEncoder,
-            Capability::VideoEncoder,
+            Capability::VisualEncoder,
             Capability::CrossEncoder,
             Capability::MaskedTokenHead,
         ]
     }
-    fn loss_taped(&self, net: &Net<Taped>, batch: &Batch, seed: u64) -> Result<Loss<Taped>> {
+    fn loss_taped(&self, net: &dyn Net<Taped>, batch: &Batch, seed: u64) -> Result<Loss<Taped>> {
         self.loss(net, batch, seed)
     }
-    fn loss_free(&self, net: &Net<Free>, batch: &Batch, seed: u64) -> Result<Loss<Free>> {
+    fn loss_free(&self, net: &dyn Net<Free>, batch: &Batch, seed: u64) -> Result<Loss<Free>> {
         self.loss(net, batch, seed)
     }
 }
@@ -111,16 +110,20 @@ mod tests {
 
     #[test]
     fn masks_come_from_the_seed_and_cover_every_caption() {
-        let batch = meltr::world::World::new(0).pretrain_batch(0, 8);
-        let a = mask_tokens(&batch.tokens, 0.15, 7);
-        assert_eq!(a, mask_tokens(&batch.tokens, 0.15, 7));
-        assert_ne!(a.1, mask_tokens(&batch.tokens, 0.15, 8).1);
+        let batch = meltr::dataset::dataset_by_name("video_text", 0)
+            .unwrap()
+            .pretrain_batch(0, 8);
+        let text = batch.text().unwrap();
+        let a = mask_tokens(text, 0.15, 7);
+        assert_eq!(a, mask_tokens(text, 0.15, 7));
+        assert_ne!(a.1, mask_tokens(text, 0.15, 8).1);
         for i in 0..8 {
             assert!(
-                a.1.iter().any(|r| r / MAX_TOKENS == i),
+                a.1.iter().any(|r| r / text.len == i),
                 "caption {i} has no mask"
             );
         }
+        assert!(a.1.iter().all(|&r| a.0.tokens[r] == text.mask));
     }
 
     #[test]

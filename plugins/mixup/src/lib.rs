@@ -1,29 +1,51 @@
-//! `mixup` — video mixup against soft caption targets.
+//! `mixup` — mix pairs of inputs, and mix the target of the objective the
+//! backbone is trained on accordingly.
 //!
-//! Each clip `i` is mixed pixel-wise with a partner clip `π(i)` of the same
-//! batch: `x = λ_i x_i + (1 − λ_i) x_π(i)`, `λ_i ~ Beta(alpha, alpha)`.
-//! The mixed clip's embedding is scored against every caption of the batch
-//! (cosine similarity / `temperature`), and trained with cross-entropy
-//! against the soft target that puts `λ_i` on caption `i` and `1 − λ_i` on
-//! caption `π(i)`. The λs and the partner shift come from the seed only.
+//! Each example `i` is mixed pixel-wise with a partner `π(i)` of the same
+//! batch: `x = λ_i x_i + (1 − λ_i) x_π(i)`, `λ_i ~ Beta(alpha, alpha)`
+//! (images or clips alike). The target is mixed the same way:
+//!
+//! * `classes` (batches with labels): cross-entropy of the class logits
+//!   against `λ_i · onehot(y_i) + (1 − λ_i) · onehot(y_π(i))`;
+//! * `captions` (batches with captions): the mixed input's retrieval
+//!   embedding scored against every caption of the batch (cosine
+//!   similarity / `temperature`), cross-entropy against the soft target
+//!   that puts `λ_i` on caption `i` and `1 − λ_i` on caption `π(i)`.
+//!
+//! `objective = "auto"` (the default) takes `classes` when the batch has
+//! labels, else `captions`. The λs and the partner shift come from the seed
+//! only.
 
-use meltr::aux_task::{task_rng, AuxTask, Capability, TaskRegistration};
-use meltr::backbone::{Dev, Free, Loss, Net, Taped};
+use meltr::aux_task::{soft_cross_entropy, task_rng, AuxTask, Capability, TaskRegistration};
+use meltr::backbone::{Batch, Dev, Free, Loss, Net, Taped};
 use meltr::dfdx::prelude::*;
-use meltr::world::{Batch, CLIP_LEN};
 use meltr::{Error, Result};
 use rand::Rng;
 use rand_distr::{Beta, Distribution};
 use serde::{Deserialize, Serialize};
 
-/// Video mixup with soft targets; see the crate docs.
+/// Mixup with soft targets; see the crate docs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Mixup {
     /// Beta distribution parameter of the mixing coefficient.
     pub alpha: f64,
-    /// Softmax temperature of the cosine similarities.
+    /// Softmax temperature of the cosine similarities (`captions`).
     pub temperature: f32,
+    /// Which target is mixed.
+    pub objective: Objective,
+}
+
+/// The objective whose target mixup mixes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Objective {
+    /// `classes` when the batch has labels, else `captions`.
+    Auto,
+    /// Class labels, through the backbone's classifier.
+    Classes,
+    /// Captions, through the backbone's retrieval embeddings.
+    Captions,
 }
 
 impl Default for Mixup {
@@ -31,6 +53,7 @@ impl Default for Mixup {
         Mixup {
             alpha: 0.4,
             temperature: 0.1,
+            objective: Objective::Auto,
         }
     }
 }
@@ -48,36 +71,46 @@ pub fn plan(b: usize, alpha: f64, seed: u64) -> Result<(Vec<f32>, Vec<usize>)> {
 }
 
 impl Mixup {
-    fn loss<T: Tape<f32, Dev>>(&self, net: &Net<T>, batch: &Batch, seed: u64) -> Result<Loss<T>> {
+    fn loss<T: Tape<f32, Dev>>(
+        &self,
+        net: &dyn Net<T>,
+        batch: &Batch,
+        seed: u64,
+    ) -> Result<Loss<T>> {
         if !(self.temperature.is_finite() && self.temperature > 0.0) {
             return Err(Error::TaskConfig {
                 task: "mixup".into(),
                 message: format!("temperature = {} must be positive", self.temperature),
             });
         }
-        let b = batch.size();
+        let b = batch.size;
         let (lambdas, partner) = plan(b, self.alpha, seed)?;
-        let mut mixed = Vec::with_capacity(b * CLIP_LEN);
+        let mixed = batch.visual()?.mixed(&lambdas, &partner);
+        let objective = match self.objective {
+            Objective::Auto if batch.labels.is_some() => Objective::Classes,
+            Objective::Auto => Objective::Captions,
+            o => o,
+        };
+        if objective == Objective::Classes {
+            let labels = batch.labels()?;
+            let c = labels.classes;
+            let mut target = vec![0.0; b * c];
+            for i in 0..b {
+                target[i * c + labels.ids[i]] += lambdas[i];
+                target[i * c + labels.ids[partner[i]]] += 1.0 - lambdas[i];
+            }
+            return Ok(soft_cross_entropy(net.class_logits(&mixed)?, target));
+        }
         let mut target = vec![0.0; b * b];
         for i in 0..b {
             let (l, p) = (lambdas[i], partner[i]);
-            mixed.extend(
-                batch
-                    .clip(i)
-                    .iter()
-                    .zip(batch.clip(p))
-                    .map(|(x, y)| l * x + (1.0 - l) * y),
-            );
             target[i * b + i] += l;
             target[i * b + p] += 1.0 - l;
         }
-        let v = net.video_embedding(&mixed);
-        let t = net.text_embedding(&batch.tokens);
+        let v = net.visual_embedding(&mixed)?;
+        let t = net.text_embedding(batch.text()?)?;
         let logits = v.matmul(t.permute()) / self.temperature;
-        Ok(cross_entropy_with_logits_loss(
-            logits,
-            net.constant(target, (b, b)),
-        ))
+        Ok(soft_cross_entropy(logits, target))
     }
 }
 
@@ -87,23 +120,29 @@ impl AuxTask for Mixup {
         "mixup"
     }
     fn needs(&self) -> Vec<Capability> {
-        vec![
-            Capability::TextEncoder,
-            Capability::VideoEncoder,
-            Capability::Retrieval,
-        ]
+        // With `auto`, the objective's own part is asked for at run time
+        // (and refused by name if the backbone lacks it).
+        match self.objective {
+            Objective::Auto => vec![Capability::VisualEncoder],
+            Objective::Classes => vec![Capability::VisualEncoder, Capability::Classifier],
+            Objective::Captions => vec![
+                Capability::TextEncoder,
+                Capability::VisualEncoder,
+                Capability::Retrieval,
+            ],
+        }
     }
-    fn loss_taped(&self, net: &Net<Taped>, batch: &Batch, seed: u64) -> Result<Loss<Taped>> {
+    fn loss_taped(&self, net: &dyn Net<Taped>, batch: &Batch, seed: u64) -> Result<Loss<Taped>> {
         self.loss(net, batch, seed)
     }
-    fn loss_free(&self, net: &Net<Free>, batch: &Batch, seed: u64) -> Result<Loss<Free>> {
+    fn loss_free(&self, net: &dyn Net<Free>, batch: &Batch, seed: u64) -> Result<Loss<Free>> {
         self.loss(net, batch, seed)
     }
 }
 
 inventory::submit!(TaskRegistration::of::<Mixup>(
     "mixup",
-    "mix two clips with lambda ~ Beta(alpha, alpha); match the mixed clip to both captions with soft targets"
+    "mix two images or clips with lambda ~ Beta(alpha, alpha); mix their class labels or captions as soft targets"
 ));
 
 #[cfg(test)]

@@ -1,15 +1,15 @@
-//! `rotation` — rotation prediction (RotNet-style) on clips.
+//! `rotation` — rotation prediction (RotNet-style) on images or clips.
 //!
-//! Every frame of clip `i` is rotated by `r_i · 90°` counter-clockwise,
-//! `r_i` uniform in {0, 1, 2, 3} drawn from the seed; the pooled video
-//! encoding goes through the rotation head, trained with cross-entropy on
-//! `r_i`. (The world's sky-to-ground background gradient makes the
-//! rotation visible.)
+//! Every frame of example `i` is rotated by `r_i · 90°` counter-clockwise,
+//! `r_i` uniform in {0, 1, 2, 3} drawn from the seed; the backbone's
+//! rotation head reads the rotated input and is trained with cross-entropy
+//! on `r_i`. It runs on any backbone with a rotation head and square
+//! frames: the video-text world's clips (whose sky-to-ground background
+//! gradient makes the rotation visible) and the handwritten digits alike.
 
-use meltr::aux_task::{task_rng, AuxTask, Capability, TaskRegistration};
-use meltr::backbone::{Dev, Free, Loss, Net, Taped, ROTATIONS};
+use meltr::aux_task::{soft_cross_entropy, task_rng, AuxTask, Capability, TaskRegistration};
+use meltr::backbone::{Batch, Dev, Free, Loss, Net, Taped};
 use meltr::dfdx::prelude::*;
-use meltr::world::{rotate_clip, Batch, CLIP_LEN, FRAMES};
 use meltr::Result;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -19,28 +19,29 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct Rotation {}
 
-/// The quarter turns of each of `b` clips.
+/// Rotation classes (0°, 90°, 180°, 270°).
+pub const ROTATIONS: usize = 4;
+
+/// The quarter turns of each of `b` examples.
 pub fn angles(b: usize, seed: u64) -> Vec<usize> {
     let mut rng = task_rng(seed);
     (0..b).map(|_| rng.gen_range(0..ROTATIONS)).collect()
 }
 
 impl Rotation {
-    fn loss<T: Tape<f32, Dev>>(&self, net: &Net<T>, batch: &Batch, seed: u64) -> Result<Loss<T>> {
-        let b = batch.size();
-        let turns = angles(b, seed);
-        let mut frames = Vec::with_capacity(b * CLIP_LEN);
-        let mut target = vec![0.0; b * ROTATIONS];
+    fn loss<T: Tape<f32, Dev>>(
+        &self,
+        net: &dyn Net<T>,
+        batch: &Batch,
+        seed: u64,
+    ) -> Result<Loss<T>> {
+        let turns = angles(batch.size, seed);
+        let rotated = batch.visual()?.rotated(&turns)?;
+        let mut target = vec![0.0; batch.size * ROTATIONS];
         for (i, &r) in turns.iter().enumerate() {
-            frames.extend(rotate_clip(batch.clip(i), r));
             target[i * ROTATIONS + r] = 1.0;
         }
-        let pooled = net.pool(net.encode_video(&frames), FRAMES);
-        let logits = net.rotation_logits(pooled);
-        Ok(cross_entropy_with_logits_loss(
-            logits,
-            net.constant(target, (b, Const::<ROTATIONS>)),
-        ))
+        Ok(soft_cross_entropy(net.rotation_logits(&rotated)?, target))
     }
 }
 
@@ -50,12 +51,12 @@ impl AuxTask for Rotation {
         "rotation"
     }
     fn needs(&self) -> Vec<Capability> {
-        vec![Capability::VideoEncoder, Capability::RotationHead]
+        vec![Capability::VisualEncoder, Capability::RotationHead]
     }
-    fn loss_taped(&self, net: &Net<Taped>, batch: &Batch, seed: u64) -> Result<Loss<Taped>> {
+    fn loss_taped(&self, net: &dyn Net<Taped>, batch: &Batch, seed: u64) -> Result<Loss<Taped>> {
         self.loss(net, batch, seed)
     }
-    fn loss_free(&self, net: &Net<Free>, batch: &Batch, seed: u64) -> Result<Loss<Free>> {
+    fn loss_free(&self, net: &dyn Net<Free>, batch: &Batch, seed: u64) -> Result<Loss<Free>> {
         self.loss(net, batch, seed)
     }
 }

@@ -1,13 +1,13 @@
 //! The MELTR head (Meta Loss Transformer, DESIGN §1) and its weights.
 
 mod combinator;
-mod head;
+mod network;
 mod init;
 mod preset;
 mod weights;
 
 pub use combinator::Meltr;
-pub use head::{Dev, HeadGrads};
+pub use network::{Dev, HeadGrads};
 pub use init::init_weights;
 pub use preset::{check_num_tasks, Dims, Preset, HEADS, MAX_TASKS};
 pub use weights::{param_shapes, HeadInfo, HeadWeights, PARAM_NAMES};

@@ -1,7 +1,7 @@
 //! `Meltr`: the MELTR head as a [`MetaLoss`].
 //!
 //! ```
-//! use meltr::meltr::{Meltr, Preset};
+//! use meltr::head::{Meltr, Preset};
 //! use meltr::meta_loss::MetaLoss;
 //! let head = Meltr::init(Preset::Allinone, 3, 1).unwrap();
 //! let e = head.eval(&[0.7, 2.0, 0.1]).unwrap();
@@ -9,7 +9,7 @@
 //! assert!(e.value.is_finite());
 //! ```
 
-use super::head::{Head, HeadGrads};
+use super::network::{Head, HeadGrads};
 use super::init::init_weights;
 use super::preset::{check_num_tasks, Preset};
 use super::weights::{check_flat_len, param_shapes, HeadInfo, HeadWeights, PARAM_NAMES};

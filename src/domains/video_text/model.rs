@@ -8,11 +8,13 @@
 //! each optional). All parameters live in one flat [`ParamVec`] described
 //! by a [`Layout`].
 
-use super::{Dev, Layout, Net, ParamVec, Taped, D_MODEL, FF_WIDTH, ROTATIONS};
-use crate::aux_task::Capability;
-use crate::error::{Error, Result};
-use crate::world::{FRAMES, FRAME_LEN, MAX_TOKENS, VOCAB_SIZE};
-use dfdx::prelude::*;
+use super::net::VtNet;
+use super::world::{FRAMES, FRAME_LEN, MAX_TOKENS, VOCAB_SIZE};
+use super::{D_MODEL, FF_WIDTH, ROTATIONS};
+use crate::backbone::{
+    Backbone, BlockIndices, BufferCache, Capability, Free, Layout, Net, ParamVec, TapedNet,
+};
+use crate::tensor::Dev;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -86,7 +88,7 @@ impl BackboneConfig {
     pub fn provides(&self) -> Vec<Capability> {
         let mut c = vec![
             Capability::TextEncoder,
-            Capability::VideoEncoder,
+            Capability::VisualEncoder,
             Capability::CrossEncoder,
             Capability::Retrieval,
         ];
@@ -103,16 +105,8 @@ impl BackboneConfig {
     }
 }
 
-/// Turns on dfdx's buffer cache: within a step, the backward pass reuses
-/// the forward pass's freed buffers instead of faulting in fresh pages (on
-/// this CPU, page faults were a quarter of a step's time without it). The
-/// cache keeps a buffer of every size it has seen, and sizes vary from step
-/// to step (masked rows), so [`VideoText::release_buffers`] empties it after
-/// each step.
-fn enable_buffer_cache(dev: &Dev) {
-    use dfdx::tensor::Cache;
-    dev.enable_cache();
-}
+/// The kind video-text backbone files record.
+pub const KIND: &str = "video_text";
 
 /// The reference video-text backbone; see the module docs.
 #[derive(Debug, Clone)]
@@ -121,25 +115,8 @@ pub struct VideoText {
     config: BackboneConfig,
     layout: Layout,
     params: ParamVec,
-    /// Per block, the indices of its scalars in the flat vector (see [`Net::param`]).
-    indices: Vec<Tensor<(usize,), usize, Dev>>,
-    /// Calls of [`VideoText::release_buffers`].
-    calls: std::sync::Arc<std::sync::atomic::AtomicU64>,
-}
-
-/// How many steps the buffer cache may grow before it is emptied.
-pub const RELEASE_EVERY: u64 = 16;
-
-/// The flat-vector indices of every block of `layout`, on `dev`.
-fn block_indices(dev: &Dev, layout: &Layout) -> Vec<Tensor<(usize,), usize, Dev>> {
-    layout
-        .blocks()
-        .iter()
-        .map(|p| {
-            let n = p.block.len();
-            dev.tensor_from_vec((p.offset..p.offset + n).collect(), (n,))
-        })
-        .collect()
+    indices: BlockIndices,
+    cache: BufferCache,
 }
 
 impl VideoText {
@@ -153,7 +130,7 @@ impl VideoText {
     /// uniform in ±1/√fan_in (PyTorch's default), embeddings uniform in
     /// ±0.1, biases 0, norm scales 1.
     pub fn with_device(dev: Dev, config: BackboneConfig, seed: u64) -> VideoText {
-        enable_buffer_cache(&dev);
+        let cache = BufferCache::enable(&dev);
         let layout = config.layout();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut w = Vec::with_capacity(layout.num_params());
@@ -172,41 +149,15 @@ impl VideoText {
             }
         }
         let params = ParamVec::from_vec(&dev, w);
-        let indices = block_indices(&dev, &layout);
+        let indices = BlockIndices::new(&dev, &layout);
         VideoText {
             dev,
             config,
             layout,
             params,
             indices,
-            calls: Default::default(),
+            cache,
         }
-    }
-
-    /// Assembles a backbone from parts (used by checkpoint loading).
-    pub(crate) fn from_parts(
-        dev: Dev,
-        config: BackboneConfig,
-        params: ParamVec,
-    ) -> Result<VideoText> {
-        enable_buffer_cache(&dev);
-        let layout = config.layout();
-        if params.len() != layout.num_params() {
-            return Err(Error::Length {
-                what: "backbone parameters".into(),
-                expected: layout.num_params(),
-                found: params.len(),
-            });
-        }
-        let indices = block_indices(&dev, &layout);
-        Ok(VideoText {
-            dev,
-            config,
-            layout,
-            params,
-            indices,
-            calls: Default::default(),
-        })
     }
 
     /// The device.
@@ -214,84 +165,75 @@ impl VideoText {
         &self.dev
     }
 
-    /// The configuration.
-    pub fn config(&self) -> &BackboneConfig {
+    /// Which optional heads it has.
+    pub fn settings(&self) -> &BackboneConfig {
         &self.config
     }
 
-    /// Called after every step by [`crate::aux_task::TaskSet`]: frees the
-    /// device's cached buffers every [`RELEASE_EVERY`] calls. Never emptied,
-    /// the cache grew to 7 GB in a quick pretraining; emptied every step,
-    /// a step was ~1.7x slower.
-    pub fn release_buffers(&self) {
-        use dfdx::tensor::Cache;
-        let n = self
-            .calls
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if n % RELEASE_EVERY == RELEASE_EVERY - 1 {
-            self.dev.empty_cache();
-        }
-    }
-
-    /// The flat-vector indices of block number `i` of the layout.
-    pub(crate) fn block_indices(&self, i: usize) -> &Tensor<(usize,), usize, Dev> {
-        &self.indices[i]
+    /// The flat-vector indices of every block.
+    pub(super) fn indices(&self) -> &BlockIndices {
+        &self.indices
     }
 
     /// Names, shapes and offsets of the parameters.
-    pub fn layout(&self) -> &Layout {
+    pub(super) fn layout_ref(&self) -> &Layout {
         &self.layout
     }
 
-    /// What this backbone can serve.
-    pub fn provides(&self) -> Vec<Capability> {
+    /// A tape-free net at the current parameters, with the model's own
+    /// methods (the [`Net`] parts and the layers they are built from).
+    pub fn net(&self) -> VtNet<'_, Free> {
+        VtNet::free(self, &self.params)
+    }
+}
+
+impl Backbone for VideoText {
+    fn kind(&self) -> &str {
+        KIND
+    }
+
+    fn config(&self) -> serde_json::Value {
+        serde_json::to_value(self.config).expect("the config serialises")
+    }
+
+    fn provides(&self) -> Vec<Capability> {
         self.config.provides()
     }
 
-    /// Number of scalar parameters.
-    pub fn num_params(&self) -> usize {
-        self.layout.num_params()
+    fn layout(&self) -> &Layout {
+        &self.layout
     }
 
-    /// The parameters `w`.
-    pub fn params(&self) -> &ParamVec {
+    fn params(&self) -> &ParamVec {
         &self.params
     }
 
-    /// The parameters, mutably (for optimisers; keep the length).
-    pub fn params_mut(&mut self) -> &mut ParamVec {
+    fn params_mut(&mut self) -> &mut ParamVec {
         &mut self.params
     }
 
-    /// Replaces the parameters; errors on a wrong length or a non-finite value.
-    pub fn set_params(&mut self, w: ParamVec) -> Result<()> {
-        w.check("backbone parameters", self.num_params())?;
-        self.params = w;
-        Ok(())
+    fn net_taped<'a>(&'a self, w: &ParamVec) -> Box<dyn TapedNet + 'a> {
+        Box::new(VtNet::taped(self, w))
     }
 
-    /// `w <- w + alpha * v`, in place (e.g. `+ε v`, later `−ε v`).
-    pub fn add_scaled(&mut self, alpha: f32, v: &ParamVec) {
-        self.params.axpy(alpha, v);
+    fn net_free<'a>(&'a self, w: &ParamVec) -> Box<dyn Net<Free> + 'a> {
+        Box::new(VtNet::free(self, w))
     }
 
-    /// A tape-free net at the current parameters.
-    pub fn net(&self) -> Net<'_, super::Free> {
-        Net::free(self, &self.params)
+    fn probe_block(&self, part: Capability) -> Option<&str> {
+        self.provides().contains(&part).then_some(match part {
+            Capability::TextEncoder => "text.token_embedding",
+            Capability::VisualEncoder => "video.frame_embedding.weight",
+            Capability::CrossEncoder => "cross.layer.ff1.weight",
+            Capability::Retrieval => "align.video_proj.weight",
+            Capability::MaskedTokenHead => "heads.mlm.weight",
+            Capability::FrameHead => "heads.frame.weight",
+            Capability::RotationHead => "heads.rotation.weight",
+            Capability::Classifier | Capability::PixelDecoder => return None,
+        })
     }
 
-    /// A tape-free net at parameters `w` (the model's own are untouched).
-    pub fn net_at<'a>(&'a self, w: &ParamVec) -> Net<'a, super::Free> {
-        Net::free(self, w)
-    }
-
-    /// A taped net at the current parameters.
-    pub fn net_taped(&self) -> Net<'_, Taped> {
-        Net::taped(self, &self.params)
-    }
-
-    /// A taped net at parameters `w`.
-    pub fn net_taped_at<'a>(&'a self, w: &ParamVec) -> Net<'a, Taped> {
-        Net::taped(self, w)
+    fn release_buffers(&self) {
+        self.cache.step(&self.dev);
     }
 }

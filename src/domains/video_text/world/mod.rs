@@ -13,14 +13,15 @@
 //! [`held_out`]; validation and test do (a compositional shift).
 //!
 //! ```
-//! use meltr::world::{Split, World, MAX_TOKENS, CLIP_LEN};
+//! use meltr::dataset::Split;
+//! use meltr::domains::video_text::world::{World, MAX_TOKENS, CLIP_LEN};
 //! let world = World::new(7);
 //! let test = world.split(Split::Test);
 //! assert_eq!(test.len(), 1000);
 //! assert_eq!(test[0], World::new(7).example(Split::Test, 0));
 //! let batch = world.pretrain_batch(0, 32);
-//! assert_eq!(batch.tokens.len(), 32 * MAX_TOKENS);
-//! assert_eq!(batch.frames.len(), 32 * CLIP_LEN);
+//! assert_eq!(batch.text.unwrap().tokens.len(), 32 * MAX_TOKENS);
+//! assert_eq!(batch.visual.unwrap().pixels.len(), 32 * CLIP_LEN);
 //! ```
 
 mod caption;
@@ -29,13 +30,15 @@ mod scene;
 mod vocab;
 
 pub use caption::caption;
-pub use render::{render, rotate_clip, CHANNELS, CLIP_LEN, FRAMES, FRAME_LEN, NOISE, SIDE};
+pub use render::{render, CHANNELS, CLIP_LEN, FRAMES, FRAME_LEN, NOISE, SIDE};
 pub use scene::{
     held_out, sample_scene, Colour, Direction, Distractor, Object, Scene, Shape, Size, Speed,
     COLOURS, DIRECTIONS, SHAPES,
 };
 pub use vocab::{token_id, tokenize, MASK, MAX_TOKENS, PAD, UNK, VOCAB_SIZE, WORDS};
 
+use crate::backbone::{Batch, Text, Visual};
+pub use crate::dataset::{mix64, Split};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -46,38 +49,21 @@ pub const VAL_SIZE: usize = 256;
 /// Pairs in the test split.
 pub const TEST_SIZE: usize = 1000;
 
-/// Where an example comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Split {
-    /// The unbounded pretraining stream (all attribute combinations).
-    Pretrain,
-    /// Downstream training (held-out pairs excluded).
-    Train,
-    /// Downstream validation.
-    Val,
-    /// Downstream test.
-    Test,
+fn split_len(split: Split) -> Option<usize> {
+    match split {
+        Split::Pretrain => None,
+        Split::Train => Some(TRAIN_SIZE),
+        Split::Val => Some(VAL_SIZE),
+        Split::Test => Some(TEST_SIZE),
+    }
 }
 
-impl Split {
-    /// Number of examples (`None` for the unbounded stream).
-    pub fn len(self) -> Option<usize> {
-        match self {
-            Split::Pretrain => None,
-            Split::Train => Some(TRAIN_SIZE),
-            Split::Val => Some(VAL_SIZE),
-            Split::Test => Some(TEST_SIZE),
-        }
-    }
-
-    fn tag(self) -> u64 {
-        match self {
-            Split::Pretrain => 0x5052_4554,
-            Split::Train => 0x5452_4149,
-            Split::Val => 0x5641_4c5f,
-            Split::Test => 0x5445_5354,
-        }
+fn split_tag(split: Split) -> u64 {
+    match split {
+        Split::Pretrain => 0x5052_4554,
+        Split::Train => 0x5452_4149,
+        Split::Val => 0x5641_4c5f,
+        Split::Test => 0x5445_5354,
     }
 }
 
@@ -94,73 +80,32 @@ pub struct Example {
     pub scene: Scene,
 }
 
-/// A batch in the layout the backbone reads: row-major, example-major.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Batch {
-    /// `size * MAX_TOKENS` token ids.
-    pub tokens: Vec<usize>,
-    /// `size * CLIP_LEN` pixel values.
-    pub frames: Vec<f32>,
-}
-
-impl Batch {
-    /// Stacks examples into a batch.
-    pub fn from_examples<'a>(examples: impl IntoIterator<Item = &'a Example>) -> Batch {
-        let mut b = Batch {
-            tokens: vec![],
-            frames: vec![],
-        };
-        for e in examples {
-            b.tokens.extend_from_slice(&e.tokens);
-            b.frames.extend_from_slice(&e.frames);
-        }
-        b
+/// Stacks examples into a batch: clips and captions.
+pub fn batch_of<'a>(examples: impl IntoIterator<Item = &'a Example>) -> Batch {
+    let (mut tokens, mut pixels, mut size) = (vec![], vec![], 0);
+    for e in examples {
+        tokens.extend_from_slice(&e.tokens);
+        pixels.extend_from_slice(&e.frames);
+        size += 1;
     }
-
-    /// Checks that the batch is non-empty and its parts agree in size.
-    pub fn validate(&self) -> crate::Result<()> {
-        let b = self.tokens.len() / MAX_TOKENS;
-        if b == 0 || self.tokens.len() != b * MAX_TOKENS || self.frames.len() != b * CLIP_LEN {
-            return Err(crate::Error::InvalidSetting {
-                field: "batch".into(),
-                value: format!("{} tokens, {} pixel values", self.tokens.len(), self.frames.len()),
-                reason: format!(
-                    "expected a positive number of examples, each {MAX_TOKENS} tokens and {CLIP_LEN} values"
-                ),
-            });
-        }
-        if let Some(&t) = self.tokens.iter().find(|&&t| t >= VOCAB_SIZE) {
-            return Err(crate::Error::InvalidSetting {
-                field: "batch token".into(),
-                value: t.to_string(),
-                reason: format!("token ids must be below {VOCAB_SIZE}"),
-            });
-        }
-        Ok(())
+    Batch {
+        size,
+        visual: Some(Visual {
+            pixels,
+            frames: FRAMES,
+            channels: CHANNELS,
+            height: SIDE,
+            width: SIDE,
+        }),
+        text: Some(Text {
+            tokens,
+            len: MAX_TOKENS,
+            vocab: VOCAB_SIZE,
+            pad: PAD,
+            mask: MASK,
+        }),
+        labels: None,
     }
-
-    /// Number of examples.
-    pub fn size(&self) -> usize {
-        self.tokens.len() / MAX_TOKENS
-    }
-
-    /// Example `i`'s clip.
-    pub fn clip(&self, i: usize) -> &[f32] {
-        &self.frames[i * CLIP_LEN..(i + 1) * CLIP_LEN]
-    }
-
-    /// Example `i`'s tokens.
-    pub fn caption_tokens(&self, i: usize) -> &[usize] {
-        &self.tokens[i * MAX_TOKENS..(i + 1) * MAX_TOKENS]
-    }
-}
-
-/// SplitMix64 finaliser: a well-mixed 64-bit hash of `x`.
-pub fn mix64(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
 }
 
 /// The world: every example is a pure function of `(seed, split, index)`.
@@ -182,7 +127,7 @@ impl World {
 
     /// Example `index` of `split` (any index for the pretraining stream).
     pub fn example(&self, split: Split, index: u64) -> Example {
-        let key = mix64(mix64(self.seed ^ split.tag()) ^ index);
+        let key = mix64(mix64(self.seed ^ split_tag(split)) ^ index);
         let mut rng = ChaCha8Rng::seed_from_u64(key);
         let scene = sample_scene(&mut rng, SIDE, FRAMES, split != Split::Train);
         let caption = caption(&mut rng, &scene.objects);
@@ -197,7 +142,7 @@ impl World {
 
     /// All examples of a finite split (empty for [`Split::Pretrain`]).
     pub fn split(&self, split: Split) -> Vec<Example> {
-        (0..split.len().unwrap_or(0) as u64)
+        (0..split_len(split).unwrap_or(0) as u64)
             .map(|i| self.example(split, i))
             .collect()
     }
@@ -208,7 +153,7 @@ impl World {
         let examples: Vec<Example> = (start..start + size as u64)
             .map(|i| self.example(Split::Pretrain, i))
             .collect();
-        Batch::from_examples(&examples)
+        batch_of(&examples)
     }
 }
 

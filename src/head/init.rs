@@ -75,7 +75,7 @@ fn rand_distr_normal() -> impl rand::distributions::Distribution<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::meltr::Preset;
+    use crate::head::Preset;
 
     #[test]
     fn same_seed_same_head_and_pytorch_like_statistics() {

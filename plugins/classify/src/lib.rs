@@ -1,0 +1,101 @@
+//! `classify` — supervised classification of the visual input.
+//!
+//! The backbone's class logits of each example's images are trained with
+//! cross-entropy against its label (one-hot, or smoothed: `1 − s` on the
+//! label plus `s / classes` on every class, `s = label_smoothing`). No
+//! randomness: the seed is ignored.
+
+use meltr::aux_task::{AuxTask, Capability, TaskRegistration};
+use meltr::backbone::{Batch, Dev, Free, Loss, Net, Taped};
+use meltr::dfdx::prelude::*;
+use meltr::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// Classification with cross-entropy; see the crate docs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Classify {
+    /// Probability mass spread evenly over all classes, in `[0, 1)`.
+    pub label_smoothing: f32,
+}
+
+/// The target distributions `(examples × classes)` of `labels`, with
+/// `smoothing` spread over all classes.
+pub fn targets(labels: &[usize], classes: usize, smoothing: f32) -> Vec<f32> {
+    let base = smoothing / classes as f32;
+    let mut t = vec![base; labels.len() * classes];
+    for (i, &c) in labels.iter().enumerate() {
+        t[i * classes + c] += 1.0 - smoothing;
+    }
+    t
+}
+
+impl Classify {
+    fn loss<T: Tape<f32, Dev>>(&self, net: &dyn Net<T>, batch: &Batch, _seed: u64) -> Result<Loss<T>> {
+        let s = self.label_smoothing;
+        if !(0.0..1.0).contains(&s) {
+            return Err(Error::TaskConfig {
+                task: "classify".into(),
+                message: format!("label_smoothing = {s} must be in [0, 1)"),
+            });
+        }
+        let labels = batch.labels()?;
+        let logits = net.class_logits(batch.visual()?)?;
+        let shape = *logits.shape();
+        if shape != (labels.ids.len(), labels.classes) {
+            return Err(Error::TaskConfig {
+                task: "classify".into(),
+                message: format!(
+                    "the backbone gives {} logits for each of {} examples; the batch has {} labels over {} classes",
+                    shape.1,
+                    shape.0,
+                    labels.ids.len(),
+                    labels.classes
+                ),
+            });
+        }
+        let target = targets(&labels.ids, labels.classes, s);
+        Ok(cross_entropy_with_logits_loss(
+            logits,
+            net.dev().tensor_from_vec(target, shape),
+        ))
+    }
+}
+
+#[typetag::serde(name = "classify")]
+impl AuxTask for Classify {
+    fn name(&self) -> &str {
+        "classify"
+    }
+    fn needs(&self) -> Vec<Capability> {
+        vec![Capability::VisualEncoder, Capability::Classifier]
+    }
+    fn loss_taped(&self, net: &dyn Net<Taped>, batch: &Batch, seed: u64) -> Result<Loss<Taped>> {
+        self.loss(net, batch, seed)
+    }
+    fn loss_free(&self, net: &dyn Net<Free>, batch: &Batch, seed: u64) -> Result<Loss<Free>> {
+        self.loss(net, batch, seed)
+    }
+}
+
+inventory::submit!(TaskRegistration::of::<Classify>(
+    "classify",
+    "cross-entropy of the backbone's class logits against the labels"
+));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_are_distributions_with_the_label_on_top() {
+        let t = targets(&[2, 0], 4, 0.2);
+        assert_eq!(t, vec![0.05, 0.05, 0.85, 0.05, 0.85, 0.05, 0.05, 0.05]);
+        assert_eq!(targets(&[1], 3, 0.0), vec![0.0, 1.0, 0.0]);
+    }
+
+    #[test]
+    fn contract() {
+        meltr::aux_task::testing::check_task(Box::new(Classify::default()), 0.5);
+    }
+}

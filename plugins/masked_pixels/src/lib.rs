@@ -1,0 +1,116 @@
+//! `masked_pixels` — masked-image modelling on raw pixels.
+//!
+//! Every pixel value of every image is hidden with probability `mask_prob`
+//! (at least one per image), drawn from the seed only; the backbone's pixel
+//! decoder predicts every pixel from the image with those pixels hidden, and
+//! the loss is the mean squared error at the hidden pixels only.
+
+use meltr::aux_task::{task_rng, AuxTask, Capability, TaskRegistration};
+use meltr::backbone::{Batch, Dev, Free, Loss, Net, Taped};
+use meltr::dfdx::prelude::*;
+use meltr::{Error, Result};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// Masked-pixel reconstruction; see the crate docs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MaskedPixels {
+    /// Probability that a pixel value is hidden, in `(0, 1]`.
+    pub mask_prob: f64,
+}
+
+impl Default for MaskedPixels {
+    fn default() -> Self {
+        MaskedPixels { mask_prob: 0.25 }
+    }
+}
+
+/// Which of `examples × per_example` pixel values are hidden: each with
+/// probability `p`, and one drawn uniformly in an example where none was.
+pub fn mask(examples: usize, per_example: usize, p: f64, seed: u64) -> Vec<bool> {
+    let mut rng = task_rng(seed);
+    let mut m = Vec::with_capacity(examples * per_example);
+    for _ in 0..examples {
+        let start = m.len();
+        m.extend((0..per_example).map(|_| rng.gen::<f64>() < p));
+        if per_example > 0 && !m[start..].contains(&true) {
+            m[start + rng.gen_range(0..per_example)] = true;
+        }
+    }
+    m
+}
+
+impl MaskedPixels {
+    fn loss<T: Tape<f32, Dev>>(&self, net: &dyn Net<T>, batch: &Batch, seed: u64) -> Result<Loss<T>> {
+        let p = self.mask_prob;
+        if !(p > 0.0 && p <= 1.0) {
+            return Err(Error::TaskConfig {
+                task: "masked_pixels".into(),
+                message: format!("mask_prob = {p} must be in (0, 1]"),
+            });
+        }
+        let visual = batch.visual()?;
+        let masked = mask(visual.examples(), visual.example_len(), p, seed);
+        let pred = net.masked_pixel_prediction(visual, &masked)?;
+        let n = visual.pixels.len();
+        if pred.shape().0 * pred.shape().1 != n {
+            return Err(Error::Length {
+                what: "masked_pixels: predicted pixel values".into(),
+                expected: n,
+                found: pred.shape().0 * pred.shape().1,
+            });
+        }
+        let rows: Vec<usize> = (0..n).filter(|&i| masked[i]).collect();
+        let target: Vec<f32> = rows.iter().map(|&i| visual.pixels[i]).collect();
+        let m = rows.len();
+        let dev = net.dev();
+        let picked = pred
+            .reshape_like(&(n,))
+            .gather(dev.tensor_from_vec(rows, (m,)));
+        Ok((picked - dev.tensor_from_vec(target, (m,)))
+            .square()
+            .mean::<Rank0, _>())
+    }
+}
+
+#[typetag::serde(name = "masked_pixels")]
+impl AuxTask for MaskedPixels {
+    fn name(&self) -> &str {
+        "masked_pixels"
+    }
+    fn needs(&self) -> Vec<Capability> {
+        vec![Capability::VisualEncoder, Capability::PixelDecoder]
+    }
+    fn loss_taped(&self, net: &dyn Net<Taped>, batch: &Batch, seed: u64) -> Result<Loss<Taped>> {
+        self.loss(net, batch, seed)
+    }
+    fn loss_free(&self, net: &dyn Net<Free>, batch: &Batch, seed: u64) -> Result<Loss<Free>> {
+        self.loss(net, batch, seed)
+    }
+}
+
+inventory::submit!(TaskRegistration::of::<MaskedPixels>(
+    "masked_pixels",
+    "hide random pixels of each image and reconstruct them (mean squared error)"
+));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_come_from_the_seed_and_hide_a_pixel_of_every_image() {
+        assert_eq!(mask(8, 64, 0.25, 5), mask(8, 64, 0.25, 5));
+        assert_ne!(mask(8, 64, 0.25, 5), mask(8, 64, 0.25, 6));
+        let m = mask(200, 64, 0.001, 1);
+        assert!(m.chunks(64).all(|c| c.contains(&true)));
+        let frac = mask(100, 64, 0.25, 2).iter().filter(|&&x| x).count() as f64 / 6400.0;
+        assert!((frac - 0.25).abs() < 0.03, "{frac}");
+    }
+
+    #[test]
+    fn contract() {
+        meltr::aux_task::testing::check_task(Box::new(MaskedPixels::default()), 0.5);
+    }
+}

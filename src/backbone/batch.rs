@@ -1,0 +1,299 @@
+//! A batch in a form every backbone and task understands: images or clips,
+//! captions, class labels — each optional, all example-major.
+//!
+//! Data sets build batches ([`crate::dataset::Dataset::batch`]); tasks read
+//! the parts they need (and get an error naming the missing input when a
+//! batch lacks it) and may derive new inputs from them: quarter turns
+//! ([`Visual::rotated`]) and mixtures ([`Visual::mixed`]) work on images and
+//! clips alike.
+
+use crate::error::{Error, Result};
+
+/// Images (`frames == 1`) or clips: `examples × frames × channels × height × width`
+/// values, row-major in that order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Visual {
+    /// The values.
+    pub pixels: Vec<f32>,
+    /// Frames per example (1 for images).
+    pub frames: usize,
+    /// Channels per frame.
+    pub channels: usize,
+    /// Rows per frame.
+    pub height: usize,
+    /// Columns per frame.
+    pub width: usize,
+}
+
+/// Captions as token ids: `examples × len`, padded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Text {
+    /// The ids.
+    pub tokens: Vec<usize>,
+    /// Tokens per caption.
+    pub len: usize,
+    /// Vocabulary size (ids are below it).
+    pub vocab: usize,
+    /// The padding id.
+    pub pad: usize,
+    /// The `[MASK]` id (masked-token tasks put it where a token is hidden).
+    pub mask: usize,
+}
+
+/// One class id per example.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Labels {
+    /// The ids.
+    pub ids: Vec<usize>,
+    /// Number of classes (ids are below it).
+    pub classes: usize,
+}
+
+/// One batch; see the module docs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    /// Number of examples.
+    pub size: usize,
+    /// Images or clips.
+    pub visual: Option<Visual>,
+    /// Captions.
+    pub text: Option<Text>,
+    /// Class labels.
+    pub labels: Option<Labels>,
+}
+
+impl Visual {
+    /// Values per frame.
+    pub fn frame_len(&self) -> usize {
+        self.channels * self.height * self.width
+    }
+
+    /// Values per example.
+    pub fn example_len(&self) -> usize {
+        self.frames * self.frame_len()
+    }
+
+    /// Number of examples.
+    pub fn examples(&self) -> usize {
+        self.pixels.len() / self.example_len().max(1)
+    }
+
+    /// Example `i`'s values.
+    pub fn example(&self, i: usize) -> &[f32] {
+        let n = self.example_len();
+        &self.pixels[i * n..(i + 1) * n]
+    }
+
+    /// The same shape holding other values.
+    pub fn with_pixels(&self, pixels: Vec<f32>) -> Visual {
+        Visual {
+            pixels,
+            ..self.clone()
+        }
+    }
+
+    /// Every frame of example `i` turned by `turns[i]` quarter turns
+    /// counter-clockwise. Frames must be square.
+    pub fn rotated(&self, turns: &[usize]) -> Result<Visual> {
+        let n = self.height;
+        if self.width != n {
+            return Err(Error::InvalidSetting {
+                field: "rotation".into(),
+                value: format!("{}x{} frames", self.height, self.width),
+                reason: "quarter turns need square frames".into(),
+            });
+        }
+        let mut out = Vec::with_capacity(self.pixels.len());
+        for (i, &q) in turns.iter().enumerate().take(self.examples()) {
+            for plane in self.example(i).chunks_exact(n * n) {
+                out.extend(rotate_plane(plane, n, q));
+            }
+        }
+        Ok(self.with_pixels(out))
+    }
+
+    /// Example `i` mixed with example `partner[i]`: `λ_i x_i + (1 − λ_i) x_partner`.
+    pub fn mixed(&self, lambdas: &[f32], partner: &[usize]) -> Visual {
+        let mut out = Vec::with_capacity(self.pixels.len());
+        for (i, (&l, &p)) in lambdas.iter().zip(partner).enumerate() {
+            out.extend(
+                self.example(i)
+                    .iter()
+                    .zip(self.example(p))
+                    .map(|(x, y)| l * x + (1.0 - l) * y),
+            );
+        }
+        self.with_pixels(out)
+    }
+}
+
+/// One `n × n` plane turned `q` quarter turns counter-clockwise.
+fn rotate_plane(src: &[f32], n: usize, q: usize) -> Vec<f32> {
+    let q = q % 4;
+    if q == 0 {
+        return src.to_vec();
+    }
+    let mut dst = vec![0.0; n * n];
+    for y in 0..n {
+        for x in 0..n {
+            // Counter-clockwise: destination (y', x') takes source (y, x).
+            let (ny, nx) = match q {
+                1 => (n - 1 - x, y),
+                2 => (n - 1 - y, n - 1 - x),
+                _ => (x, n - 1 - y),
+            };
+            dst[ny * n + nx] = src[y * n + x];
+        }
+    }
+    dst
+}
+
+impl Text {
+    /// Caption `i`'s tokens.
+    pub fn caption(&self, i: usize) -> &[usize] {
+        &self.tokens[i * self.len..(i + 1) * self.len]
+    }
+
+    /// The same captions with other ids (e.g. some replaced by `mask`).
+    pub fn with_tokens(&self, tokens: Vec<usize>) -> Text {
+        Text {
+            tokens,
+            ..self.clone()
+        }
+    }
+}
+
+impl Batch {
+    /// The visual input, or an error saying the batch has none.
+    pub fn visual(&self) -> Result<&Visual> {
+        self.visual.as_ref().ok_or(Error::MissingInput {
+            input: "images or clips",
+        })
+    }
+
+    /// The captions, or an error saying the batch has none.
+    pub fn text(&self) -> Result<&Text> {
+        self.text
+            .as_ref()
+            .ok_or(Error::MissingInput { input: "captions" })
+    }
+
+    /// The class labels, or an error saying the batch has none.
+    pub fn labels(&self) -> Result<&Labels> {
+        self.labels
+            .as_ref()
+            .ok_or(Error::MissingInput { input: "class labels" })
+    }
+
+    /// Checks that the batch is non-empty, its parts agree in size and
+    /// every id is in range.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |value: String, reason: String| {
+            Err(Error::InvalidSetting {
+                field: "batch".into(),
+                value,
+                reason,
+            })
+        };
+        if self.size == 0 {
+            return bad("0 examples".into(), "a batch needs at least one example".into());
+        }
+        if let Some(v) = &self.visual {
+            if v.example_len() == 0 || v.pixels.len() != self.size * v.example_len() {
+                return bad(
+                    format!("{} pixel values", v.pixels.len()),
+                    format!(
+                        "expected {} examples of {}x{}x{}x{} values",
+                        self.size, v.frames, v.channels, v.height, v.width
+                    ),
+                );
+            }
+        }
+        if let Some(t) = &self.text {
+            if t.len == 0 || t.tokens.len() != self.size * t.len {
+                return bad(
+                    format!("{} tokens", t.tokens.len()),
+                    format!("expected {} captions of {} tokens", self.size, t.len),
+                );
+            }
+            if let Some(&id) = t.tokens.iter().find(|&&id| id >= t.vocab) {
+                return bad(
+                    format!("token {id}"),
+                    format!("token ids must be below {}", t.vocab),
+                );
+            }
+        }
+        if let Some(l) = &self.labels {
+            if l.ids.len() != self.size {
+                return bad(
+                    format!("{} labels", l.ids.len()),
+                    format!("expected {}", self.size),
+                );
+            }
+            if let Some(&id) = l.ids.iter().find(|&&id| id >= l.classes) {
+                return bad(
+                    format!("label {id}"),
+                    format!("labels must be below {}", l.classes),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn images(pixels: Vec<f32>, side: usize) -> Visual {
+        Visual {
+            pixels,
+            frames: 1,
+            channels: 1,
+            height: side,
+            width: side,
+        }
+    }
+
+    #[test]
+    fn four_quarter_turns_are_the_identity_and_one_turns_counter_clockwise() {
+        // 1 2      2 4
+        // 3 4  ->  1 3
+        let v = images(vec![1.0, 2.0, 3.0, 4.0], 2);
+        assert_eq!(v.rotated(&[1]).unwrap().pixels, vec![2.0, 4.0, 1.0, 3.0]);
+        let mut r = v.clone();
+        for _ in 0..4 {
+            r = r.rotated(&[1]).unwrap();
+        }
+        assert_eq!(r, v);
+        assert_eq!(v.rotated(&[2]).unwrap().pixels, vec![4.0, 3.0, 2.0, 1.0]);
+    }
+
+    #[test]
+    fn mixing_weights_each_example_with_its_partner() {
+        let v = images(vec![0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0], 2);
+        let m = v.mixed(&[0.25, 1.0], &[1, 0]);
+        assert_eq!(m.pixels, vec![0.75, 0.75, 0.75, 0.75, 1.0, 1.0, 1.0, 1.0]);
+    }
+
+    #[test]
+    fn a_batch_whose_parts_disagree_is_refused() {
+        let b = Batch {
+            size: 3,
+            visual: Some(images(vec![0.0; 8], 2)),
+            text: None,
+            labels: None,
+        };
+        assert!(b.validate().unwrap_err().to_string().contains("8 pixel values"));
+        let b = Batch {
+            size: 2,
+            visual: Some(images(vec![0.0; 8], 2)),
+            text: None,
+            labels: Some(Labels {
+                ids: vec![0, 10],
+                classes: 10,
+            }),
+        };
+        assert!(b.validate().unwrap_err().to_string().contains("label 10"));
+    }
+}

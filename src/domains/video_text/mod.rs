@@ -1,0 +1,219 @@
+//! The video-text domain: the synthetic world ([`world`]) and the
+//! reference backbone, a small analogue of UniVL ([`VideoText`]), with
+//! every parameter in one flat vector.
+//!
+//! Registered as the data set `video_text` (text-to-video retrieval;
+//! pretraining combines the five pretext tasks) and the backbone kind
+//! `video_text`.
+//!
+//! ```
+//! use meltr::backbone::Backbone;
+//! use meltr::domains::video_text::{BackboneConfig, VideoText};
+//! use meltr::domains::video_text::world::World;
+//! use meltr::dfdx::prelude::*;
+//! let model = VideoText::new(BackboneConfig::default(), 0);
+//! let batch = World::new(0).pretrain_batch(0, 4);
+//! let net = model.net_taped(model.params());
+//! let e = net.text_embedding(batch.text().unwrap()).unwrap(); // (4, D_MODEL), unit rows
+//! let g = net.gradient(e.sum::<Rank0, _>());
+//! assert_eq!(g.len(), model.layout().num_params());
+//! ```
+
+mod model;
+mod net;
+pub mod world;
+
+pub use model::{BackboneConfig, VideoText, KIND};
+pub use net::{cross_text_row, cross_video_row, Rows, VtNet, CROSS_LEN};
+
+use crate::backbone::{Backbone, BackboneRegistration, Batch};
+use crate::dataset::{Dataset, DatasetRegistration, Evaluation, Split};
+use crate::error::{Error, Result};
+use std::sync::{Arc, OnceLock};
+use world::{batch_of, Example, World};
+
+/// Width of every token representation.
+pub const D_MODEL: usize = 32;
+/// Attention heads per layer.
+pub const HEADS: usize = 2;
+/// Feed-forward width of each encoder layer.
+pub const FF_WIDTH: usize = 64;
+/// Rotation classes (0°, 90°, 180°, 270°).
+pub const ROTATIONS: usize = 4;
+
+/// The five pretext tasks, in the order pretraining combines them.
+pub const PRETEXT_TASKS: [&str; 5] = ["cmlm", "cmfm", "align", "mixup", "rotation"];
+
+/// The world as a [`Dataset`]: its finite splits are rendered once, on
+/// first use; the pretraining stream is rendered batch by batch.
+#[derive(Debug)]
+pub struct VideoTextData {
+    world: World,
+    splits: [OnceLock<Vec<Example>>; 3],
+}
+
+impl VideoTextData {
+    /// The world of `seed`.
+    pub fn new(seed: u64) -> VideoTextData {
+        VideoTextData {
+            world: World::new(seed),
+            splits: Default::default(),
+        }
+    }
+
+    fn examples(&self, split: Split) -> &[Example] {
+        let slot = match split {
+            Split::Train => 0,
+            Split::Val => 1,
+            Split::Test => 2,
+            Split::Pretrain => return &[],
+        };
+        self.splits[slot].get_or_init(|| self.world.split(split))
+    }
+}
+
+impl Dataset for VideoTextData {
+    fn name(&self) -> &str {
+        "video_text"
+    }
+
+    fn len(&self, split: Split) -> usize {
+        self.examples(split).len()
+    }
+
+    fn batch(&self, split: Split, indices: &[usize]) -> Batch {
+        let all = self.examples(split);
+        batch_of(indices.iter().map(|&i| &all[i]))
+    }
+
+    fn pretrain_batch(&self, step: u64, size: usize) -> Batch {
+        self.world.pretrain_batch(step, size)
+    }
+
+    fn evaluation(&self) -> Evaluation {
+        Evaluation::Retrieval
+    }
+
+    fn backbone_kind(&self) -> &str {
+        KIND
+    }
+
+    fn pretrain_tasks(&self) -> Vec<String> {
+        PRETEXT_TASKS.iter().map(|s| s.to_string()).collect()
+    }
+}
+
+fn build_backbone(config: &serde_json::Value, seed: u64) -> Result<Box<dyn Backbone>> {
+    let config: BackboneConfig = if config.is_null() {
+        BackboneConfig::default()
+    } else {
+        serde_json::from_value(config.clone()).map_err(|e| Error::InvalidSetting {
+            field: "backbone".into(),
+            value: config.to_string(),
+            reason: format!("video_text settings: {e}"),
+        })?
+    };
+    Ok(Box::new(VideoText::new(config, seed)))
+}
+
+inventory::submit!(BackboneRegistration {
+    kind: KIND,
+    summary: "small UniVL-like video-text transformer (text, video and cross-modal encoders)",
+    build: build_backbone,
+});
+
+inventory::submit!(DatasetRegistration {
+    name: "video_text",
+    summary: "synthetic video-text world: captioned clips, text-to-video retrieval",
+    build: |seed| Ok(Arc::new(VideoTextData::new(seed))),
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backbone::{backbone_from_bytes, backbone_to_bytes, load_backbone, save_backbone};
+    use safetensors::tensor::{Dtype, TensorView};
+    use safetensors::SafeTensors;
+    use std::collections::{BTreeMap, HashMap};
+
+    fn tmp(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("meltr-vt-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d.join(name)
+    }
+
+    #[test]
+    fn a_backbone_file_round_trip_is_bit_exact() {
+        let m = VideoText::new(BackboneConfig::default(), 3);
+        let p = tmp("rt.safetensors");
+        save_backbone(&m, &p).unwrap();
+        let back = load_backbone(&p).unwrap();
+        assert_eq!(back.kind(), KIND);
+        assert_eq!(back.params().to_vec(), m.params().to_vec());
+        assert_eq!(back.config(), m.config());
+    }
+
+    #[test]
+    fn corrupt_and_mismatched_files_name_the_problem() {
+        let p = tmp("bad.safetensors");
+        std::fs::write(&p, b"not a checkpoint").unwrap();
+        let e = load_backbone(&p).unwrap_err().to_string();
+        assert!(e.contains("not a valid weights file"), "{e}");
+
+        // A file without the rotation head whose metadata claims one.
+        let small = VideoText::new(
+            BackboneConfig {
+                rotation_head: false,
+                ..Default::default()
+            },
+            0,
+        );
+        let bytes = backbone_to_bytes(&small, &BTreeMap::new()).unwrap();
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        let mut md = HashMap::new();
+        md.insert("format".to_string(), crate::backbone::FORMAT.to_string());
+        md.insert("kind".to_string(), KIND.to_string());
+        md.insert(
+            "config".to_string(),
+            serde_json::to_string(&BackboneConfig::default()).unwrap(),
+        );
+        let b = safetensors::serialize(st.tensors(), &Some(md)).unwrap();
+        let e = backbone_from_bytes(&b, &p).unwrap_err().to_string();
+        assert!(
+            e.contains("missing tensor `heads.rotation.weight`") && e.contains("[4, 32]"),
+            "{e}"
+        );
+
+        // A tensor with the wrong shape.
+        let full = VideoText::new(BackboneConfig::default(), 0);
+        let b = backbone_to_bytes(&full, &BTreeMap::new()).unwrap();
+        let st = SafeTensors::deserialize(&b).unwrap();
+        let mut views: Vec<(String, TensorView)> = st.tensors();
+        let bias = vec![0u8; 4 * 5];
+        for (n, v) in views.iter_mut() {
+            if n == "heads.rotation.bias" {
+                *v = TensorView::new(Dtype::F32, vec![5], &bias).unwrap();
+            }
+        }
+        let mut md = HashMap::new();
+        md.insert("format".to_string(), crate::backbone::FORMAT.to_string());
+        md.insert("kind".to_string(), KIND.to_string());
+        let b = safetensors::serialize(views, &Some(md)).unwrap();
+        let e = backbone_from_bytes(&b, &p).unwrap_err().to_string();
+        assert!(
+            e.contains("heads.rotation.bias") && e.contains("[5]") && e.contains("[4]"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn batches_of_the_data_set_are_the_worlds_examples() {
+        let data = VideoTextData::new(1);
+        let b = data.batch(Split::Val, &[3, 5]);
+        let w = World::new(1);
+        let e = [w.example(Split::Val, 3), w.example(Split::Val, 5)];
+        assert_eq!(b, batch_of(&e));
+        assert_eq!(data.len(Split::Test), world::TEST_SIZE);
+        b.validate().unwrap();
+    }
+}

@@ -221,6 +221,10 @@ impl PretrainRun {
             return Err(cfg_err("`tasks` is empty; list at least one task".into()));
         }
         c.check().map_err(|e| cfg_err(e.to_string()))?;
+        // Settings of the backbone are checked by building one now.
+        let data = dataset_by_name(&c.data, c.data_seed).map_err(|e| cfg_err(e.to_string()))?;
+        backbone_from_kind(data.backbone_kind(), &c.backbone, c.seed)
+            .map_err(|e| cfg_err(e.to_string()))?;
         Ok(PretrainRun { config: c, tasks })
     }
 

@@ -1,24 +1,24 @@
 use meltr::aux_task::{info_nce, task_rng, AuxTask, Capability, TaskRegistration};
-use meltr::backbone::{Dev, Free, Loss, Net, Taped};
+use meltr::backbone::{Batch, Dev, Free, Loss, Net, Taped};
 use meltr::dfdx::prelude::*;
 use meltr::pretrain::{pretrain, PretrainRun};
-use meltr::{world::Batch, Result};
+use meltr::Result;
 use rand::Rng;
 
-/// Two noisy views of a clip should embed closer to each other than to other clips.
+/// Two noisy views of an image or clip should embed closer to each other than to the others.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NoisyViews {
     noise: f32,
 }
 impl NoisyViews {
-    fn loss<T: Tape<f32, Dev>>(&self, net: &Net<T>, batch: &Batch, seed: u64) -> Result<Loss<T>> {
+    fn loss<T: Tape<f32, Dev>>(&self, net: &dyn Net<T>, batch: &Batch, seed: u64) -> Result<Loss<T>> {
         let mut rng = task_rng(seed); // every random choice comes from the seed
+        let clean = batch.visual()?;
         let noise = |x: &f32| x + rng.gen_range(-self.noise..self.noise);
-        let noisy: Vec<f32> = batch.frames.iter().map(noise).collect();
-        let a = net.video_embedding(&batch.frames);
-        let logits = a.matmul(net.video_embedding(&noisy).permute());
-        Ok(info_nce(net, logits))
+        let noisy = clean.with_pixels(clean.pixels.iter().map(noise).collect());
+        let a = net.visual_features(clean)?;
+        Ok(info_nce(a.matmul(net.visual_features(&noisy)?.permute())))
     }
 }
 #[typetag::serde(name = "noisy_views")]
@@ -27,23 +27,25 @@ impl AuxTask for NoisyViews {
         "noisy_views"
     }
     fn needs(&self) -> Vec<Capability> {
-        vec![Capability::VideoEncoder, Capability::Retrieval]
+        vec![Capability::VisualEncoder]
     }
-    fn loss_taped(&self, net: &Net<Taped>, b: &Batch, seed: u64) -> Result<Loss<Taped>> {
+    fn loss_taped(&self, net: &dyn Net<Taped>, b: &Batch, seed: u64) -> Result<Loss<Taped>> {
         self.loss(net, b, seed)
     }
-    fn loss_free(&self, net: &Net<Free>, b: &Batch, seed: u64) -> Result<Loss<Free>> {
+    fn loss_free(&self, net: &dyn Net<Free>, b: &Batch, seed: u64) -> Result<Loss<Free>> {
         self.loss(net, b, seed)
     }
 }
 
-const SUMMARY: &str = "match two noisy views of each clip";
+const SUMMARY: &str = "match two noisy views of each image or clip";
 inventory::submit!(TaskRegistration::of::<NoisyViews>("noisy_views", SUMMARY));
 
 #[test]
 fn pretrain_with_a_new_task_named_in_a_run_file() {
-    let run = "preset = \"tiny\"\n[[tasks]]\ntype = \"noisy_views\"\nnoise = 0.3\n";
-    let run = PretrainRun::from_toml(run, "run.toml".as_ref()).unwrap();
-    let (_backbone, report) = pretrain(&run.config, &run.tasks, |_| {}).unwrap();
-    assert!(report.eval_after[0] < report.eval_before[0], "{report:?}");
+    for preset in ["tiny", "digits-tiny"] {
+        let run = format!("preset = {preset:?}\n[[tasks]]\ntype = \"noisy_views\"\nnoise = 0.3\n");
+        let run = PretrainRun::from_toml(&run, "run.toml".as_ref()).unwrap();
+        let (_backbone, report) = pretrain(&run.config, &run.tasks, |_| {}).unwrap();
+        assert!(report.eval_after[0] < report.eval_before[0], "{preset}: {report:?}");
+    }
 }

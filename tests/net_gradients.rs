@@ -4,15 +4,16 @@
 //! parameter block (f32; best of steps 1e-2, 1e-3, 1e-4 ·‖w‖/‖v‖; 3 % tolerance).
 
 use dfdx::prelude::*;
-use meltr::backbone::{BackboneConfig, Dev, Loss, Net, ParamVec, VideoText, D_MODEL};
-use meltr::world::{World, MAX_TOKENS};
+use meltr::backbone::{Backbone, Batch, Dev, Free, Loss, ParamVec, Taped, TapedNet};
+use meltr::domains::video_text::world::{World, MAX_TOKENS};
+use meltr::domains::video_text::{BackboneConfig, VideoText, VtNet, D_MODEL};
 use rand::{Rng, SeedableRng};
 
-type F = fn(&Net<meltr::backbone::Taped>, &meltr::world::Batch) -> Loss<meltr::backbone::Taped>;
-type G = fn(&Net<meltr::backbone::Free>, &meltr::world::Batch) -> Loss<meltr::backbone::Free>;
+type F = fn(&VtNet<'_, Taped>, &Batch) -> Loss<Taped>;
+type G = fn(&VtNet<'_, Free>, &Batch) -> Loss<Free>;
 
 fn weights<T: Tape<f32, Dev>>(
-    net: &Net<T>,
+    net: &VtNet<'_, T>,
     rows: usize,
 ) -> Tensor<(usize, Const<D_MODEL>), f32, Dev> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
@@ -27,18 +28,18 @@ fn weights<T: Tape<f32, Dev>>(
 fn check(what: &str, block: &str, f: F, g: G) {
     let model = VideoText::new(BackboneConfig::default(), 5);
     let batch = World::new(2).pretrain_batch(1, 4);
-    let net = model.net_taped();
+    let net = VtNet::taped(&model, model.params());
     let grad = net.gradient(f(&net, &batch));
     let p = model.layout().get(block).unwrap();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-    let mut v = vec![0.0f32; model.num_params()];
+    let mut v = vec![0.0f32; model.layout().num_params()];
     for x in &mut v[p.offset..p.offset + p.block.len()] {
         *x = rng.gen_range(-1.0..1.0);
     }
     let v = ParamVec::from_vec(model.dev(), v);
     let exact = grad.dot(&v) as f64;
     let w = model.params();
-    let at = |s: f32| g(&model.net_at(&w.add_scaled(s, &v)), &batch).array() as f64;
+    let at = |s: f32| g(&VtNet::free(&model, &w.add_scaled(s, &v)), &batch).array() as f64;
     // The best of three steps: f32 round-off spoils small steps, curvature
     // large ones; a wrong gradient disagrees at every step.
     let (fd, rel) = [1e-2f32, 1e-3, 1e-4]
@@ -60,37 +61,37 @@ fn check(what: &str, block: &str, f: F, g: G) {
 macro_rules! both {
     ($body:expr) => {
         (
-            (|net: &Net<meltr::backbone::Taped>, b: &meltr::world::Batch| $body(net, b)) as F,
-            (|net: &Net<meltr::backbone::Free>, b: &meltr::world::Batch| $body(net, b)) as G,
+            (|net: &VtNet<'_, Taped>, b: &Batch| $body(net, b)) as F,
+            (|net: &VtNet<'_, Free>, b: &Batch| $body(net, b)) as G,
         )
     };
 }
 
 #[test]
 fn net_pieces_match_central_differences() {
-    fn text<T: Tape<f32, Dev>>(net: &Net<T>, b: &meltr::world::Batch) -> Loss<T> {
-        let x = net.encode_text(&b.tokens);
+    fn text<T: Tape<f32, Dev>>(net: &VtNet<'_, T>, b: &Batch) -> Loss<T> {
+        let x = net.encode_text(&b.text.as_ref().unwrap().tokens);
         let n = x.shape().0;
         (x * weights(net, n)).sum()
     }
-    fn pooled<T: Tape<f32, Dev>>(net: &Net<T>, b: &meltr::world::Batch) -> Loss<T> {
-        let x = net.pool(net.encode_text(&b.tokens), MAX_TOKENS);
+    fn pooled<T: Tape<f32, Dev>>(net: &VtNet<'_, T>, b: &Batch) -> Loss<T> {
+        let x = net.pool(net.encode_text(&b.text.as_ref().unwrap().tokens), MAX_TOKENS);
         let n = x.shape().0;
         (x * weights(net, n)).sum()
     }
-    fn normed<T: Tape<f32, Dev>>(net: &Net<T>, b: &meltr::world::Batch) -> Loss<T> {
-        let x = net.l2_normalize(net.pool(net.encode_text(&b.tokens), MAX_TOKENS));
+    fn normed<T: Tape<f32, Dev>>(net: &VtNet<'_, T>, b: &Batch) -> Loss<T> {
+        let x = net.l2_normalize(net.pool(net.encode_text(&b.text.as_ref().unwrap().tokens), MAX_TOKENS));
         let n = x.shape().0;
         (x * weights(net, n)).sum()
     }
-    fn embedded<T: Tape<f32, Dev>>(net: &Net<T>, b: &meltr::world::Batch) -> Loss<T> {
-        let x = net.text_embedding(&b.tokens);
+    fn embedded<T: Tape<f32, Dev>>(net: &VtNet<'_, T>, b: &Batch) -> Loss<T> {
+        let x = net.text_embedding_of(&b.text.as_ref().unwrap().tokens);
         let n = x.shape().0;
         (x * weights(net, n)).sum()
     }
-    fn sims<T: Tape<f32, Dev>>(net: &Net<T>, b: &meltr::world::Batch) -> Loss<T> {
-        let t = net.text_embedding(&b.tokens);
-        let v = net.video_embedding(&b.frames);
+    fn sims<T: Tape<f32, Dev>>(net: &VtNet<'_, T>, b: &Batch) -> Loss<T> {
+        let t = net.text_embedding_of(&b.text.as_ref().unwrap().tokens);
+        let v = net.video_embedding_of_frames(&b.visual.as_ref().unwrap().pixels);
         let s = t.matmul(v.permute());
         (s * 10.0).softmax::<Axis<1>>().square().sum()
     }

@@ -1,10 +1,11 @@
 //! Bad input around tasks and run files: each error names what is wrong.
 
 use meltr::aux_task::{build_task, AuxTask, Capability, TaskRegistration, TaskSet};
-use meltr::backbone::{BackboneConfig, Free, Loss, Net, Taped, VideoText};
+use meltr::backbone::{Backbone, Batch, Free, Loss, Net, Taped};
 use meltr::dfdx::prelude::*;
+use meltr::domains::video_text::world::World;
+use meltr::domains::video_text::{BackboneConfig, VideoText};
 use meltr::pretrain::PretrainRun;
-use meltr::world::{Batch, World, FRAMES};
 
 /// A test task that needs the rotation head and has one setting.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
@@ -14,9 +15,12 @@ struct Spin {
 }
 
 impl Spin {
-    fn loss<T: Tape<f32, meltr::backbone::Dev>>(&self, net: &Net<T>, b: &Batch) -> Loss<T> {
-        let pooled = net.pool(net.encode_video(&b.frames), FRAMES);
-        net.rotation_logits(pooled).square().mean::<Rank0, _>() * self.scale
+    fn loss<T: Tape<f32, meltr::backbone::Dev>>(
+        &self,
+        net: &dyn Net<T>,
+        b: &Batch,
+    ) -> meltr::Result<Loss<T>> {
+        Ok(net.rotation_logits(b.visual()?)?.square().mean::<Rank0, _>() * self.scale)
     }
 }
 
@@ -26,13 +30,13 @@ impl AuxTask for Spin {
         "spin"
     }
     fn needs(&self) -> Vec<Capability> {
-        vec![Capability::VideoEncoder, Capability::RotationHead]
+        vec![Capability::VisualEncoder, Capability::RotationHead]
     }
-    fn loss_taped(&self, net: &Net<Taped>, b: &Batch, _: u64) -> meltr::Result<Loss<Taped>> {
-        Ok(self.loss(net, b))
+    fn loss_taped(&self, net: &dyn Net<Taped>, b: &Batch, _: u64) -> meltr::Result<Loss<Taped>> {
+        self.loss(net, b)
     }
-    fn loss_free(&self, net: &Net<Free>, b: &Batch, _: u64) -> meltr::Result<Loss<Free>> {
-        Ok(self.loss(net, b))
+    fn loss_free(&self, net: &dyn Net<Free>, b: &Batch, _: u64) -> meltr::Result<Loss<Free>> {
+        self.loss(net, b)
     }
 }
 
@@ -72,7 +76,7 @@ fn run_file_mistakes_are_named() {
     let e = err_of("lr = -1.0\n[[tasks]]\ntype = \"spin\"\n");
     assert!(e.contains("lr = -1") && e.contains("positive"), "{e}");
     let e = err_of("steps = 1\n[[tasks]]\ntype = \"spin\"\n\n[backbone]\nrotation_hed = false\n");
-    assert!(e.contains("rotation_hed") && e.contains("line 6"), "{e}");
+    assert!(e.contains("rotation_hed") && e.contains("run.toml"), "{e}");
     let e = err_of("this is not toml");
     assert!(e.contains("run.toml"), "{e}");
 }
@@ -108,14 +112,30 @@ fn task_set_checks_weights_and_batches() {
         "{e}"
     );
     let empty = Batch {
-        tokens: vec![],
-        frames: vec![],
+        size: 0,
+        visual: None,
+        text: None,
+        labels: None,
     };
     let e = set
         .losses_at(&model, model.params(), &empty, 0)
         .unwrap_err()
         .to_string();
     assert!(e.contains("batch"), "{e}");
+}
+
+#[test]
+fn a_task_reading_an_input_the_batch_lacks_is_named() {
+    // The digits carry no captions: a caption task is refused by name.
+    let data = meltr::dataset::dataset_by_name("digits", 0).unwrap();
+    let batch = data.batch(meltr::dataset::Split::Train, &[0, 1]);
+    let model = VideoText::new(BackboneConfig::default(), 0);
+    let set = TaskSet::new(vec![Box::new(Spin { scale: 1.0 })]);
+    let e = set
+        .losses_at(&model, model.params(), &batch, 0)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("visual input") && e.contains("(1, 1, 8, 8)"), "{e}");
 }
 
 #[test]

@@ -15,6 +15,8 @@ mod view;
 
 // Link every task crate so that its `inventory::submit!` registration is seen.
 use meltr_align as _;
+use meltr_classify as _;
+use meltr_masked_pixels as _;
 use meltr_cmfm as _;
 use meltr_cmlm as _;
 use meltr_mixup as _;
@@ -36,11 +38,11 @@ enum Command {
     /// Create, inspect and differentiate a MELTR head.
     #[command(subcommand)]
     Head(head::HeadCommand),
-    /// Pretrain the reference backbone on the synthetic world.
+    /// Pretrain a backbone on a data set's pretraining stream.
     Pretrain(pretrain::Args),
     /// Fine-tune with a learned loss (the main job).
     Train(train::TrainArgs),
-    /// Text-to-video retrieval of a backbone checkpoint.
+    /// Score a backbone file in its data set's metric (retrieval or accuracy).
     Eval(train::EvalArgs),
     /// Compare ways of combining the losses (the paper's table 8).
     Compare(compare::Args),

@@ -145,7 +145,7 @@ fn resume_ends_with_the_same_weights_as_an_uninterrupted_run() {
     ]));
     // Compare the numbers (file bytes also hold metadata in hash order).
     let backbone = |d: &Path| {
-        meltr::backbone::VideoText::load(&d.join("backbone.safetensors"))
+        meltr::backbone::load_backbone(&d.join("backbone.safetensors"))
             .unwrap()
             .params()
             .to_vec()
@@ -320,18 +320,19 @@ fn compare_writes_a_table_whose_rows_come_from_the_runs() {
                     .unwrap(),
             )
             .unwrap();
-            let r1 = row["test_r1"][i].as_f64().unwrap();
+            let r1 = row["test"][i].as_f64().unwrap();
             assert_eq!(r1, summary["final_test"]["r1"].as_f64().unwrap());
         }
-        let r1: Vec<f64> = row["test_r1"]
+        let r1: Vec<f64> = row["test"]
             .as_array()
             .unwrap()
             .iter()
             .map(|x| x.as_f64().unwrap())
             .collect();
         let mean = (r1[0] + r1[1]) / 2.0;
-        assert!((row["r1_mean"].as_f64().unwrap() - mean).abs() < 1e-4);
-        assert!((row["r1_spread"].as_f64().unwrap() - (r1[0] - r1[1]).abs() / 2.0).abs() < 1e-4);
+        assert!((row["test_mean"].as_f64().unwrap() - mean).abs() < 1e-4);
+        assert!((row["test_spread"].as_f64().unwrap() - (r1[0] - r1[1]).abs() / 2.0).abs() < 1e-4);
+        assert_eq!(row["metric"], "R@1");
     }
     assert_eq!(rows[0]["time_vs_sum"], 1.0);
     // The MELTR run left a head the viewer can load.
@@ -352,4 +353,54 @@ fn compare_writes_a_table_whose_rows_come_from_the_runs() {
     ]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("nonsense"));
+}
+
+#[test]
+fn the_same_commands_run_on_the_digits_and_report_accuracy() {
+    let d = dir("digits");
+    let backbone = d.join("digits.safetensors");
+    ok(&meltr(&[
+        "pretrain",
+        "--preset",
+        "digits-tiny",
+        "--out",
+        s(&backbone),
+        "--quiet",
+    ]));
+    let out = d.join("cmp");
+    let o = meltr(&[
+        "compare",
+        "--preset",
+        "digits-tiny",
+        "--methods",
+        "sum,meltr",
+        "--seeds",
+        "0",
+        "--backbone",
+        s(&backbone),
+        "--out",
+        s(&out),
+    ]);
+    ok(&o);
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
+    for row in &rows {
+        assert_eq!(row["metric"], "accuracy");
+        let acc = row["test"][0].as_f64().unwrap();
+        assert!((0.0..=100.0).contains(&acc), "{row}");
+    }
+    let md = String::from_utf8_lossy(&o.stdout);
+    assert!(md.contains("test accuracy"), "{md}");
+    // `meltr eval` finds the data set made for the backbone's kind.
+    let o = meltr(&["eval", "--checkpoint", s(&out.join("sum-seed0/backbone.safetensors"))]);
+    ok(&o);
+    let line = String::from_utf8_lossy(&o.stdout);
+    assert!(line.starts_with("accuracy "), "{line}");
+    // A digits backbone where a video-text one is expected is refused by name.
+    let run = d.join("wrong.toml");
+    std::fs::write(&run, format!("preset = \"tiny\"\nbackbone = {:?}\n", s(&backbone))).unwrap();
+    let o = meltr(&["train", "--config", s(&run), "--out", s(&d.join("wrong")), "--quiet"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("task `align`") && err.contains("text_encoder"), "{err}");
 }

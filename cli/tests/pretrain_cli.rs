@@ -42,7 +42,7 @@ fn tiny_pretraining_writes_a_loadable_checkpoint_and_bad_input_exits_2() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(meltr::backbone::VideoText::load(&out_path).is_ok());
+    assert!(meltr::backbone::load_backbone(&out_path).is_ok());
 
     let bad = meltr(&[
         "pretrain",

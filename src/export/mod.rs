@@ -1,5 +1,5 @@
 //! Export a MELTR head to a self-contained WebAssembly component
-//! (DESIGN §4, the world `meltr:head/head` in `wit/head.wit`).
+//! (docs/design.md §4, the world `meltr:head/head` in `wit/head.wit`).
 //!
 //! The exporter *generates* the code: a core module whose text is written
 //! here (every width and address a constant), assembled with the `wat`

@@ -54,7 +54,7 @@ impl AnyHead {
     }
 }
 
-/// The Meta Loss Transformer head (DESIGN §1) as a loss combinator.
+/// The Meta Loss Transformer head (docs/design.md §1) as a loss combinator.
 ///
 /// In a TOML run file:
 ///

@@ -1,4 +1,4 @@
-//! The MELTR head (Meta Loss Transformer, DESIGN §1) and its weights.
+//! The MELTR head (Meta Loss Transformer, docs/design.md §1) and its weights.
 
 mod combinator;
 mod network;

@@ -1,6 +1,6 @@
 //! The MELTR head in dfdx, with forward-mode (tangent) propagation.
 //!
-//! Mirrors the PyTorch reference module (DESIGN §1):
+//! Mirrors the PyTorch reference module (docs/design.md §1):
 //!
 //! ```text
 //! token_k = loss_fc2(relu(loss_fc1([l_k]))) + task_embedding[k]     X: K x d
@@ -12,7 +12,7 @@
 //! Every activation is a [`Dual`]: a value and, optionally, its tangent along
 //! a direction `c` in loss space, both ordinary dfdx tensors on one tape.
 //! The tangent output is `D_l f(l)[c]`; reverse mode through it gives the
-//! head term `∂/∂φ D_l f(l)[c]` of DESIGN §2 with no double backward
+//! head term `∂/∂φ D_l f(l)[c]` of docs/design.md §2 with no double backward
 //! (`tests/head_reference.rs` checks it against JAX in f64).
 //!
 //! Widths are compile-time constants (`H1`, `D`, `F`); K is a runtime

@@ -1,4 +1,4 @@
-//! Head sizes of the reference code (DESIGN §1).
+//! Head sizes of the reference code (docs/design.md §1).
 //!
 //! | preset     | h1  | d   | f   | reference K |
 //! |------------|-----|-----|-----|-------------|

@@ -1,6 +1,6 @@
 //! The head's weights as plain host data, and their safetensors file format.
 //!
-//! Names and layouts are the PyTorch reference's `state_dict` (DESIGN §1):
+//! Names and layouts are the PyTorch reference's `state_dict` (docs/design.md §1):
 //! Linear weights `out x in`, attention `in_proj_weight` with q, k, v
 //! stacked (`3d x d`). A file saved by the reference code loads unchanged:
 //! the widths and K are read off the tensor shapes. Files written here add

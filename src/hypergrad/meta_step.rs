@@ -9,7 +9,7 @@
 //!
 //! Everything parameter-sized stays on the device: the head's gradients,
 //! its Adam moments and its parameters. What crosses to the host are the K
-//! losses and `c` (DESIGN §2) and three scalars that decide the step: the
+//! losses and `c` (docs/design.md §2) and three scalars that decide the step: the
 //! gradient norm (clipping, the log) and two finiteness checks.
 
 use super::{HypergradStrategy, Identity, InnerModel, PassCount, Problem};

@@ -1,6 +1,6 @@
 //! Hypergradient strategies: how the head's meta-gradient is assembled.
 //!
-//! Every strategy reduces to the primitives of DESIGN §2. A strategy only
+//! Every strategy reduces to the primitives of docs/design.md §2. A strategy only
 //! chooses the parameter-space direction `v` whose image `c = J v` (the
 //! directional derivative of the K task losses along `v`) enters the head
 //! term; the hypergradient is then

@@ -5,7 +5,7 @@
 use super::ParamVec;
 use crate::error::Result;
 
-/// A backbone with parameters `w` and K task losses (DESIGN §2).
+/// A backbone with parameters `w` and K task losses (docs/design.md §2).
 ///
 /// Every stochastic part of a task (masks, mixup λ, rotations, negatives)
 /// must come from `seed`, so that two evaluations at nearby `w` with one

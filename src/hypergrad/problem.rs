@@ -1,4 +1,4 @@
-//! The first-order primitives of DESIGN §2 over an [`InnerModel`], packaged
+//! The first-order primitives of docs/design.md §2 over an [`InnerModel`], packaged
 //! as the [`BilevelProblem`] a strategy sees during one meta step.
 //!
 //! * `v = ∇_w L_out`, `L_out = l_primary(w; A) + γ |Σ_k l_k(w; B) − f_φ(l(w; B))|`;
@@ -50,7 +50,7 @@ pub struct Problem<'a, M: InnerModel> {
 
 impl<'a, M: InnerModel> Problem<'a, M> {
     /// A problem at the model's current parameters. `fd_step` is the
-    /// central-difference step relative to `‖w‖/‖direction‖` (DESIGN §2: 1e-3).
+    /// central-difference step relative to `‖w‖/‖direction‖` (docs/design.md §2: 1e-3).
     pub fn new(
         model: &'a mut M,
         head: &'a dyn MetaLoss,

@@ -3,7 +3,7 @@
 //! A meta-loss turns the K task losses of a step, `l = (l_1 .. l_K)`, into
 //! one scalar `f_φ(l)`. Besides the value it reports the per-task weights
 //! `a = ∇_l f_φ(l)` (the backbone step backpropagates `Σ_k a_k l_k`), the
-//! parameter gradient `∂f/∂φ`, and the *head term* of DESIGN §2,
+//! parameter gradient `∂f/∂φ`, and the *head term* of docs/design.md §2,
 //! `∂/∂φ D_l f_φ(l)[c] = ∂/∂φ (c · ∇_l f_φ(l))`, from which every
 //! hypergradient strategy is assembled.
 //!

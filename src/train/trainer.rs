@@ -1,5 +1,5 @@
 //! The fine-tuning loop: every step a backbone update on `f_φ(l)`; every
-//! `meta_every` steps a meta step on the head (DESIGN §1). Writes a JSON-lines
+//! `meta_every` steps a meta step on the head (docs/design.md §1). Writes a JSON-lines
 //! log, a checkpoint per epoch, and the trained head.
 
 use super::checkpoint::{Checkpoint, RunPosition};
@@ -271,6 +271,10 @@ impl Trainer {
                 let step = self.position.step;
                 let seed = mix64(self.config.seed.wrapping_add(step));
                 let batch = self.data.batch(Split::Train, idx);
+                // The head is in training mode for the step and its meta
+                // step (one dropout mask each, from the step's seed) and in
+                // evaluation mode everywhere else.
+                self.head.set_dropout_seed(Some(mix64(seed ^ 0x6472_6f70)));
                 let step_done = backbone_step(
                     &self.tasks,
                     &mut *self.model,
@@ -337,6 +341,7 @@ impl Trainer {
                             "alignment": alignment, "grad_norm": grad_norm}))?;
                     }
                 }
+                self.head.set_dropout_seed(None);
             }
             let seconds = started.elapsed().as_secs_f64();
             self.position.epochs_done = epoch + 1;
@@ -573,6 +578,36 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn the_heads_dropout_takes_effect_in_training_steps_only() {
+        let run = |dropout: f32| {
+            let text = format!(
+                "preset = \"digits-tiny\"\nepochs = 1\n[meta_loss]\ntype = \"meltr\"\n\
+                 preset = \"allinone\"\ntasks = 3\ndropout = {dropout}\n"
+            );
+            let config = TrainConfig::from_toml(&text, Path::new("run.toml")).unwrap();
+            let model = backbone_from_kind("image_resnet", &serde_json::Value::Null, 0).unwrap();
+            let mut t = Trainer::new(config, model).unwrap();
+            let dir = std::env::temp_dir()
+                .join(format!("meltr-dropout-{}-{dropout}", std::process::id()));
+            t.run(&dir, |_| {}).unwrap();
+            let log = std::fs::read_to_string(dir.join("log.jsonl")).unwrap();
+            let weights: Vec<serde_json::Value> = log
+                .lines()
+                .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+                .filter(|v| v["kind"] == "step")
+                .map(|v| v["weights"].clone())
+                .collect();
+            // Evaluation mode after the run: no mask.
+            let l = [1.0, 0.5, 0.25];
+            assert_eq!(t.head().eval(&l).unwrap(), t.head().eval(&l).unwrap());
+            weights
+        };
+        let (plain, dropped) = (run(0.0), run(0.5));
+        assert_eq!(plain.len(), dropped.len());
+        assert_ne!(plain[0], dropped[0], "dropout 0.5 changed no step's weights");
     }
 
     #[test]

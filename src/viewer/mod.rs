@@ -1,5 +1,5 @@
 //! The sandboxed viewer: loads an exported head (see [`crate::export`]) in
-//! wasmtime and draws what it learned (DESIGN §4).
+//! wasmtime and draws what it learned (docs/design.md §4).
 //!
 //! * [`SandboxedHead`] — the artifact in a sandbox with no imports, fuel per
 //!   call and a memory cap ([`Limits`]).

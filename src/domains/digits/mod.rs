@@ -212,7 +212,7 @@ mod tests {
             (100, 150, 547, 1000)
         );
         assert_eq!(r.test, (797..1797).collect::<Vec<_>>());
-        let mut all: Vec<usize> = [&r.train, &r.val, &r.pool, &r.test].concat();
+        let mut all: Vec<usize> = [&r.train[..], &r.val, &r.pool, &r.test].concat();
         all.sort_unstable();
         assert_eq!(all, (0..1797).collect::<Vec<_>>());
         for c in 0..CLASSES {

@@ -1,0 +1,22 @@
+//! Bring your own model to meltr: a dfdx MLP of our own ([`OwnMlp`],
+//! backbone kind `own_mlp`) and a task of our own ([`Consistency`], task
+//! `consistency`), trained by meltr's trainer from `run.toml` together with
+//! the built-in `classify` and `mixup` tasks (see `src/main.rs`).
+//!
+//! Linking this crate registers the kind and the task (`inventory`), so run
+//! files, backbone files and checkpoints find them by name.
+
+mod consistency;
+mod model;
+
+pub use consistency::Consistency;
+pub use model::{Arch, MlpNet, Module, OwnMlp, CLASSES, FEATURES, KIND};
+
+// The built-in tasks the run file names: linking them registers them.
+use meltr_classify as _;
+use meltr_mixup as _;
+
+/// The run file committed beside this crate.
+pub fn run_file() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("run.toml")
+}

@@ -1,0 +1,27 @@
+//! Trains our own MLP on the digits with MELTR combining three losses.
+//!
+//! `cargo run -p meltr-example-own-model [RUN_FILE] [OUT_DIR]`
+//! (defaults: this crate's `run.toml`, `runs/own_model`).
+
+use meltr::train::{Event, Metrics, TrainConfig, Trainer};
+use meltr_example_own_model::{run_file, OwnMlp};
+use std::path::PathBuf;
+
+fn main() -> meltr::Result<()> {
+    let mut args = std::env::args_os().skip(1).map(PathBuf::from);
+    let run = args.next().unwrap_or_else(run_file);
+    let out = args.next().unwrap_or_else(|| PathBuf::from("runs/own_model"));
+    let config = TrainConfig::load(&run)?;
+    let mut trainer = Trainer::new(config, Box::new(OwnMlp::new(0)))?;
+    let summary = trainer.run(&out, |e| {
+        if let Event::Epoch(r) = e {
+            let (name, value) = r.val.headline();
+            println!("epoch {:>3}: losses {:?}, val {name} {value:.1}", r.epoch + 1, r.mean_losses);
+        }
+    })?;
+    if let Metrics::Classification(c) = summary.final_test {
+        println!("test accuracy: {:.1} %", c.accuracy);
+    }
+    println!("run written to {}", out.display());
+    Ok(())
+}

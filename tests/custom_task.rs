@@ -15,8 +15,7 @@ impl NoisyViews {
     fn loss<T: Tape<f32, Dev>>(&self, net: &dyn Net<T>, batch: &Batch, seed: u64) -> Result<Loss<T>> {
         let mut rng = task_rng(seed); // every random choice comes from the seed
         let clean = batch.visual()?;
-        let noise = |x: &f32| x + rng.gen_range(-self.noise..self.noise);
-        let noisy = clean.with_pixels(clean.pixels.iter().map(noise).collect());
+        let noisy = clean.with_pixels(clean.pixels.iter().map(|x| x + rng.gen_range(-self.noise..self.noise)).collect());
         let a = net.visual_features(clean)?;
         Ok(info_nce(a.matmul(net.visual_features(&noisy)?.permute())))
     }
@@ -37,8 +36,7 @@ impl AuxTask for NoisyViews {
     }
 }
 
-const SUMMARY: &str = "match two noisy views of each image or clip";
-inventory::submit!(TaskRegistration::of::<NoisyViews>("noisy_views", SUMMARY));
+inventory::submit!(TaskRegistration::of::<NoisyViews>("noisy_views", "match noisy views"));
 
 #[test]
 fn pretrain_with_a_new_task_named_in_a_run_file() {

@@ -2,7 +2,7 @@
 
 use super::{find_task, tasks_from_toml, AuxTask, TaskSet};
 use crate::backbone::{backbone_from_kind, Backbone, Batch, ParamVec};
-use crate::dataset::{registered_datasets, Dataset, Split};
+use crate::dataset::{mix64, registered_datasets, Dataset, Split};
 use crate::meta_loss::Sum;
 use crate::tensor::{Adam, AdamConfig};
 use crate::train::backbone_step;
@@ -146,7 +146,7 @@ pub fn check_task(task: Box<dyn AuxTask>, ratio: f32) {
 
 fn check_on(
     set: &TaskSet,
-    mut model: Box<dyn Backbone>,
+    model: Box<dyn Backbone>,
     data: &dyn Dataset,
     on: &str,
     ratio: f32,
@@ -184,19 +184,23 @@ fn check_on(
     );
     check_gradient(set, &*model, batch, &g, on);
 
+    // Trained from a fresh backbone, seeded as pretraining seeds it.
+    let mut model = backbone_from_kind(model.kind(), &model.config(), 0).unwrap();
+    let eval_seed = mix64(0xE7A1);
     let start = std::time::Instant::now();
-    let before = set.losses_at(&*model, &w, &held_out, 7).unwrap()[0];
+    let w = model.params().clone();
+    let before = set.losses_at(&*model, &w, &held_out, eval_seed).unwrap()[0];
     let cfg = AdamConfig {
         lr: 2e-3,
         ..Default::default()
     };
     let mut adam = Adam::new(cfg, model.params());
     for (t, b) in train.iter().enumerate() {
-        backbone_step(set, &mut *model, &mut adam, &Sum {}, b, t as u64, None)
+        backbone_step(set, &mut *model, &mut adam, &Sum {}, b, mix64(mix64(t as u64)), None)
             .unwrap_or_else(|e| panic!("{name} on {on}: {e}"));
     }
     let after = set
-        .losses_at(&*model, &model.params().clone(), &held_out, 7)
+        .losses_at(&*model, &model.params().clone(), &held_out, eval_seed)
         .unwrap()[0];
     eprintln!(
         "{name} on {on}: held-out loss {before:.4} -> {after:.4} in {} steps ({:.2} s)",

@@ -48,7 +48,11 @@ impl Consistency {
                     for x in 0..w {
                         let (sy, sx) = (y - dy, x - dx);
                         let inside = (0..h).contains(&sy) && (0..w).contains(&sx);
-                        let p = if inside { plane[(sy * w + sx) as usize] } else { 0.0 };
+                        let p = if inside {
+                            plane[(sy * w + sx) as usize]
+                        } else {
+                            0.0
+                        };
                         out.push(p + self.noise * rng.gen_range(-1.0f32..=1.0));
                     }
                 }
@@ -58,7 +62,12 @@ impl Consistency {
     }
 
     /// The loss, written once for both tapes.
-    fn loss<T: Tape<f32, Dev>>(&self, net: &dyn Net<T>, batch: &Batch, seed: u64) -> Result<Loss<T>> {
+    fn loss<T: Tape<f32, Dev>>(
+        &self,
+        net: &dyn Net<T>,
+        batch: &Batch,
+        seed: u64,
+    ) -> Result<Loss<T>> {
         if !(self.noise.is_finite() && self.noise >= 0.0) {
             return Err(Error::TaskConfig {
                 task: "consistency".into(),
@@ -67,7 +76,9 @@ impl Consistency {
         }
         let clean = batch.visual()?;
         let p = net.class_logits(clean)?.softmax::<Axis<1>>();
-        let q = net.class_logits(&self.view(clean, seed))?.softmax::<Axis<1>>();
+        let q = net
+            .class_logits(&self.view(clean, seed))?
+            .softmax::<Axis<1>>();
         Ok((p - q).square().sum::<Rank0, _>() / batch.size as f32)
     }
 }

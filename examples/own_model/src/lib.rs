@@ -10,7 +10,7 @@ mod consistency;
 mod model;
 
 pub use consistency::Consistency;
-pub use model::{Arch, MlpNet, Module, OwnMlp, CLASSES, FEATURES, KIND};
+pub use model::{Arch, MlpModule, MlpNet, OwnMlp, CLASSES, FEATURES, KIND};
 
 // The built-in tasks the run file names: linking them registers them.
 use meltr_classify as _;

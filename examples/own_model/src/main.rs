@@ -10,13 +10,19 @@ use std::path::PathBuf;
 fn main() -> meltr::Result<()> {
     let mut args = std::env::args_os().skip(1).map(PathBuf::from);
     let run = args.next().unwrap_or_else(run_file);
-    let out = args.next().unwrap_or_else(|| PathBuf::from("runs/own_model"));
+    let out = args
+        .next()
+        .unwrap_or_else(|| PathBuf::from("runs/own_model"));
     let config = TrainConfig::load(&run)?;
     let mut trainer = Trainer::new(config, Box::new(OwnMlp::new(0)))?;
     let summary = trainer.run(&out, |e| {
         if let Event::Epoch(r) = e {
             let (name, value) = r.val.headline();
-            println!("epoch {:>3}: losses {:?}, val {name} {value:.1}", r.epoch + 1, r.mean_losses);
+            println!(
+                "epoch {:>3}: losses {:?}, val {name} {value:.1}",
+                r.epoch + 1,
+                r.mean_losses
+            );
         }
     })?;
     if let Metrics::Classification(c) = summary.final_test {

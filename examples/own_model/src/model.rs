@@ -6,8 +6,9 @@
 
 use meltr::backbone::{
     Backbone, BackboneRegistration, Capability, Dev, Feats, Free, Layout, Loss, ModuleParams, Net,
-    ParamVec, TapedNet, Taped, Visual,
+    ParamVec, Taped, TapedNet, Visual,
 };
+use meltr::dfdx::nn::Module as _;
 use meltr::dfdx::prelude::*;
 use meltr::{Error, Result};
 use rand::{Rng, SeedableRng};
@@ -28,12 +29,13 @@ pub type Arch = (
     Linear<FEATURES, CLASSES>,
 );
 /// The built module (tensors on meltr's device).
-pub type Module = <Arch as BuildOnDevice<Dev, f32>>::Built;
+pub type MlpModule = <Arch as BuildOnDevice<Dev, f32>>::Built;
 
 /// The backbone: the module's shape, and its parameters as one flat vector.
 #[derive(Clone)]
 pub struct OwnMlp {
-    module: Module,
+    /// The template each forward pass copies and writes `w` into.
+    module: MlpModule,
     layout: Layout,
     params: ParamVec,
 }
@@ -70,8 +72,10 @@ impl OwnMlp {
     /// The forward pass at `w`.
     pub fn net(&self, w: &ParamVec) -> MlpNet {
         let mut module = self.module.clone();
-        // A wrong length (a caller's error) makes every part answer it.
-        let refused = ModuleParams::unflatten(&mut module, w).err().map(|e| e.to_string());
+        // A wrong length or a non-finite value: every part answers the error.
+        let refused = ModuleParams::unflatten(&mut module, w)
+            .err()
+            .map(|e| e.to_string());
         MlpNet { module, refused }
     }
 }
@@ -112,15 +116,22 @@ impl Backbone for OwnMlp {
 
 /// One forward pass: a copy of the module holding `w`.
 pub struct MlpNet {
-    module: Module,
+    module: MlpModule,
     refused: Option<String>,
 }
 
 impl MlpNet {
+    fn device(&self) -> &Dev {
+        self.module.1.weight.device()
+    }
+
     /// The trunk's output `(b, FEATURES)`. The input starts a fresh tape of
     /// type `T` (none for `Free`), which records every op on the module's
     /// tensors; tapes of several passes merge when their losses are added.
-    fn trunk<T: Tape<f32, Dev>>(&self, visual: &Visual) -> Result<Tensor<(usize, Const<FEATURES>), f32, Dev, T>> {
+    fn trunk<T: Tape<f32, Dev>>(
+        &self,
+        visual: &Visual,
+    ) -> Result<Tensor<(usize, Const<FEATURES>), f32, Dev, T>> {
         if let Some(e) = &self.refused {
             return Err(Error::InvalidSetting {
                 field: "own_mlp parameters".into(),
@@ -129,22 +140,31 @@ impl MlpNet {
             });
         }
         let got = (visual.frames, visual.channels, visual.height, visual.width);
-        if got != (1, 1, 8, 8) || visual.pixels.is_empty() {
+        let b = visual.pixels.len() / 64;
+        if got != (1, 1, 8, 8) || b == 0 || b * 64 != visual.pixels.len() {
             return Err(Error::InvalidSetting {
                 field: "visual input".into(),
-                value: format!("{}x{}x{}x{} per example", got.0, got.1, got.2, got.3),
+                value: format!(
+                    "{}x{}x{}x{} per example, {} values",
+                    got.0,
+                    got.1,
+                    got.2,
+                    got.3,
+                    visual.pixels.len()
+                ),
                 reason: "own_mlp reads 1x1x8x8 images (frames x channels x height x width)".into(),
             });
         }
-        let b = visual.examples();
-        let x = self.dev().tensor_from_vec(visual.pixels.clone(), (b, Const::<64>));
+        let x = self
+            .device()
+            .tensor_from_vec(visual.pixels.clone(), (b, Const::<64>));
         Ok(self.module.0.forward(x.retaped::<T>()))
     }
 }
 
 impl<T: Tape<f32, Dev>> Net<T> for MlpNet {
     fn dev(&self) -> &Dev {
-        self.module.1.weight.device()
+        self.device()
     }
     fn visual_features(&self, visual: &Visual) -> Result<Feats<T>> {
         let h = self.trunk::<T>(visual)?;

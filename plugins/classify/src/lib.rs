@@ -31,7 +31,12 @@ pub fn targets(labels: &[usize], classes: usize, smoothing: f32) -> Vec<f32> {
 }
 
 impl Classify {
-    fn loss<T: Tape<f32, Dev>>(&self, net: &dyn Net<T>, batch: &Batch, _seed: u64) -> Result<Loss<T>> {
+    fn loss<T: Tape<f32, Dev>>(
+        &self,
+        net: &dyn Net<T>,
+        batch: &Batch,
+        _seed: u64,
+    ) -> Result<Loss<T>> {
         let s = self.label_smoothing;
         if !(0.0..1.0).contains(&s) {
             return Err(Error::TaskConfig {

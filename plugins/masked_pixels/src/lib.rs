@@ -42,7 +42,12 @@ pub fn mask(examples: usize, per_example: usize, p: f64, seed: u64) -> Vec<bool>
 }
 
 impl MaskedPixels {
-    fn loss<T: Tape<f32, Dev>>(&self, net: &dyn Net<T>, batch: &Batch, seed: u64) -> Result<Loss<T>> {
+    fn loss<T: Tape<f32, Dev>>(
+        &self,
+        net: &dyn Net<T>,
+        batch: &Batch,
+        seed: u64,
+    ) -> Result<Loss<T>> {
         let p = self.mask_prob;
         if !(p > 0.0 && p <= 1.0) {
             return Err(Error::TaskConfig {

@@ -78,6 +78,6 @@ mod tests {
 
     #[test]
     fn contract() {
-        meltr::aux_task::testing::check_task(Box::new(Rotation::default()), 0.5);
+        meltr::aux_task::testing::check_task(Box::new(Rotation::default()), 0.6);
     }
 }

@@ -34,7 +34,7 @@ mod net;
 
 pub use data::{Digits, SplitRows};
 pub use model::{im2col_rows, ImageResNet, ResNetConfig, KIND, MASK_VALUE_INIT};
-pub use net::{images, ResNetNet};
+pub use net::{images, ResNetNet, INPUT_SHIFT};
 
 use crate::backbone::{Backbone, BackboneRegistration, Batch, Labels, Visual};
 use crate::dataset::{mix64, Dataset, DatasetRegistration, Evaluation, Split};
@@ -216,14 +216,22 @@ mod tests {
         all.sort_unstable();
         assert_eq!(all, (0..1797).collect::<Vec<_>>());
         for c in 0..CLASSES {
-            let count = |rows: &[usize]| rows.iter().filter(|&&i| data.digits().label(i) == c).count();
+            let count = |rows: &[usize]| {
+                rows.iter()
+                    .filter(|&&i| data.digits().label(i) == c)
+                    .count()
+            };
             assert_eq!(count(&r.train), TRAIN_PER_CLASS, "class {c}");
             assert_eq!(count(&r.val), 15, "class {c}");
         }
         // Pixel values are scaled to [0, 1] and the first image is a 0.
         assert_eq!(data.digits().label(0), 0);
         assert_eq!(data.digits().image(0)[2], 5.0 / 16.0);
-        assert!((0..1797).all(|i| data.digits().image(i).iter().all(|p| (0.0..=1.0).contains(p))));
+        assert!((0..1797).all(|i| data
+            .digits()
+            .image(i)
+            .iter()
+            .all(|p| (0.0..=1.0).contains(p))));
         assert!(r.train.windows(2).all(|w| w[0] < w[1]));
     }
 
@@ -248,7 +256,10 @@ mod tests {
         for (bad, at, what) in cases {
             let text = format!("{good}\n{bad}\n{good}\n");
             let e = Digits::from_csv(&text, path).unwrap_err().to_string();
-            assert!(e.contains("bad.csv") && e.contains(at) && e.contains(what), "{e}");
+            assert!(
+                e.contains("bad.csv") && e.contains(at) && e.contains(what),
+                "{e}"
+            );
         }
         let ok = Digits::from_csv(&format!("{good}\r\n{good}\n"), path).unwrap();
         assert_eq!((ok.len(), ok.label(1)), (2, 1));
@@ -267,7 +278,10 @@ mod tests {
         let b = data.batch(Split::Val, &[0, 149]);
         b.validate().unwrap();
         let v = b.visual().unwrap();
-        assert_eq!((v.frames, v.channels, v.height, v.width), (1, 1, SIDE, SIDE));
+        assert_eq!(
+            (v.frames, v.channels, v.height, v.width),
+            (1, 1, SIDE, SIDE)
+        );
         assert_eq!(b.labels().unwrap().classes, CLASSES);
 
         let p = data.pretrain_batch(3, 16);
@@ -283,14 +297,17 @@ mod tests {
         let mut hits = vec![false; n];
         for i in 0..n {
             let img = pass.visual().unwrap().example(i);
-            let k = (0..n).find(|&k| !hits[k] && pool[k] == img).expect("a pool image");
+            let k = (0..n)
+                .find(|&k| !hits[k] && pool[k] == img)
+                .expect("a pool image");
             hits[k] = true;
         }
     }
 
     #[test]
     fn a_backbone_file_round_trip_is_bit_exact() {
-        let m = backbone_from_kind(KIND, &serde_json::json!({ "width": 8, "blocks": 1 }), 3).unwrap();
+        let m =
+            backbone_from_kind(KIND, &serde_json::json!({ "width": 8, "blocks": 1 }), 3).unwrap();
         let d = std::env::temp_dir().join(format!("meltr-digits-{}", std::process::id()));
         std::fs::create_dir_all(&d).unwrap();
         let p = d.join("rt.safetensors");
@@ -321,10 +338,19 @@ mod tests {
         .unwrap();
         assert_eq!(
             m.provides(),
-            vec![crate::backbone::Capability::VisualEncoder, crate::backbone::Capability::Classifier]
+            vec![
+                crate::backbone::Capability::VisualEncoder,
+                crate::backbone::Capability::Classifier
+            ]
         );
-        assert_eq!(m.probe_block(crate::backbone::Capability::RotationHead), None);
-        assert_eq!(m.probe_block(crate::backbone::Capability::Classifier), Some("heads.class.weight"));
+        assert_eq!(
+            m.probe_block(crate::backbone::Capability::RotationHead),
+            None
+        );
+        assert_eq!(
+            m.probe_block(crate::backbone::Capability::Classifier),
+            Some("heads.class.weight")
+        );
         let b = DigitsData::new().unwrap().batch(Split::Train, &[0]);
         let e = m.net().rotation_logits(b.visual().unwrap()).err().unwrap();
         assert!(matches!(e, Error::MissingPart { .. }), "{e}");

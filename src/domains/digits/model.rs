@@ -8,6 +8,10 @@
 //! pooled features) and a pixel decoder (a 1x1 convolution of the last
 //! feature map to one channel). Convolutions pad by 1 and keep the 8x8 size.
 //!
+//! The stem reads each pixel value (in `[0, 1]`) minus 0.5, so that the
+//! zero padding differs from the images' dark background; hidden pixels
+//! (masked-pixel prediction) read a learned value instead.
+//!
 //! Parameter names and shapes follow PyTorch: a convolution's weight is
 //! `out x in x 3 x 3`, a linear weight `out x in`.
 
@@ -76,7 +80,11 @@ impl ResNetConfig {
             return bad("width", self.width, format!("must be in 1..={MAX_WIDTH}"));
         }
         if self.blocks > MAX_BLOCKS {
-            return bad("blocks", self.blocks, format!("must be at most {MAX_BLOCKS}"));
+            return bad(
+                "blocks",
+                self.blocks,
+                format!("must be at most {MAX_BLOCKS}"),
+            );
         }
         Ok(())
     }
@@ -125,12 +133,16 @@ impl ResNetConfig {
     }
 }
 
-/// The value hidden pixels start as: outside the data's `[0, 1]`, so that
-/// the network tells them apart from dark pixels (it is learned).
-pub const MASK_VALUE_INIT: f32 = -0.5;
+/// The input value hidden pixels start as (it is learned), in the units
+/// the stem reads (pixel − [`super::INPUT_SHIFT`], in `[-0.5, 0.5]`):
+/// outside that range, so that the network tells them apart from dark pixels.
+pub const MASK_VALUE_INIT: f32 = -1.0;
 
 /// Most im2col index tables kept (one per batch size seen).
 const MAX_TABLES: usize = 16;
+
+/// Per batch size, an im2col index table on the device.
+type Tables = HashMap<usize, Tensor<(usize,), usize, Dev>>;
 
 /// The image backbone; see the module docs.
 pub struct ImageResNet {
@@ -141,7 +153,7 @@ pub struct ImageResNet {
     indices: BlockIndices,
     cache: BufferCache,
     /// Per batch size, the im2col row indices ([`im2col_rows`]) on the device.
-    tables: Mutex<HashMap<usize, Tensor<(usize,), usize, Dev>>>,
+    tables: Mutex<Tables>,
 }
 
 impl std::fmt::Debug for ImageResNet {
@@ -215,9 +227,9 @@ impl ImageResNet {
             let name = &p.block.name;
             let n = p.block.len();
             if name == "pixels.mask_value" {
-                w.extend(std::iter::repeat(MASK_VALUE_INIT).take(n));
+                w.extend(std::iter::repeat_n(MASK_VALUE_INIT, n));
             } else if name.ends_with(".bias") {
-                w.extend(std::iter::repeat(0.0).take(n));
+                w.extend(std::iter::repeat_n(0.0, n));
             } else {
                 let fan_in: usize = p.block.shape[1..].iter().product();
                 let bound = 1.0 / (fan_in as f32).sqrt();

@@ -14,10 +14,15 @@
 
 use super::model::ImageResNet;
 use super::{PIXELS, SIDE};
-use crate::backbone::{Feats, FlatParams, Free, Loss, Net, ParamVec, TapedNet, Taped, Visual};
+use crate::backbone::{Feats, FlatParams, Free, Loss, Net, ParamVec, Taped, TapedNet, Visual};
 use crate::error::{Error, Result};
 use crate::tensor::Dev;
 use dfdx::prelude::*;
+
+/// Subtracted from every pixel value (in `[0, 1]`) before the stem, so
+/// that the zero padding of the convolutions differs from the images'
+/// background.
+pub const INPUT_SHIFT: f32 = 0.5;
 
 /// The backbone's forward pass at one parameter vector; see the module docs.
 pub struct ResNetNet<'m, T> {
@@ -159,28 +164,28 @@ impl<'m, T: Tape<f32, Dev>> ResNetNet<'m, T> {
         h
     }
 
-    /// Input rows (`b * 64` rows of one channel) from images (`b * 64` values).
+    /// Input rows (`b * 64` rows of one channel) from images (`b * 64`
+    /// values): each value minus [`INPUT_SHIFT`].
     pub fn input(&self, pixels: &[f32]) -> Feats<T> {
         let n = pixels.len();
-        self.dev()
-            .tensor_from_vec(pixels.to_vec(), (n, 1))
-            .retaped::<T>()
+        let x = pixels.iter().map(|p| p - INPUT_SHIFT).collect();
+        self.dev().tensor_from_vec(x, (n, 1)).retaped::<T>()
     }
 
-    /// Input rows with the pixels where `masked` replaced by the learned
-    /// `pixels.mask_value`.
+    /// [`ResNetNet::input`] with the pixels where `masked` replaced by the
+    /// learned `pixels.mask_value`.
     pub fn masked_input(&self, pixels: &[f32], masked: &[bool]) -> Feats<T> {
         let n = pixels.len();
         let kept: Vec<f32> = pixels
             .iter()
             .zip(masked)
-            .map(|(&p, &m)| if m { 0.0 } else { p })
+            .map(|(&p, &m)| if m { 0.0 } else { p - INPUT_SHIFT })
             .collect();
         let hidden: Vec<f32> = masked.iter().map(|&m| if m { 1.0 } else { 0.0 }).collect();
         let shape = (n, 1);
         let value = self.p.param_shaped("pixels.mask_value", (1,));
-        let fill = value.broadcast_like::<_, Axis<0>>(&shape)
-            * self.dev().tensor_from_vec(hidden, shape);
+        let fill =
+            value.broadcast_like::<_, Axis<0>>(&shape) * self.dev().tensor_from_vec(hidden, shape);
         fill + self.dev().tensor_from_vec(kept, shape)
     }
 
@@ -302,7 +307,9 @@ mod tests {
         let net = m.net();
         let (b, c) = (2, 3);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-        let x: Vec<f32> = (0..b * PIXELS * c).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let x: Vec<f32> = (0..b * PIXELS * c)
+            .map(|_| rng.gen_range(-1.0..1.0))
+            .collect();
         let flat = m.params().to_vec();
         let block = |name: &str| {
             let p = m.layout().get(name).unwrap();
@@ -359,12 +366,16 @@ mod tests {
         let (fd, rel) = [1e-2f32, 3e-3, 1e-3]
             .into_iter()
             .map(|eps| {
-                let fd = (at(&w.add_scaled(eps, &v)) - at(&w.add_scaled(-eps, &v))) / (2.0 * eps as f64);
+                let fd =
+                    (at(&w.add_scaled(eps, &v)) - at(&w.add_scaled(-eps, &v))) / (2.0 * eps as f64);
                 (fd, (fd - exact).abs() / exact.abs().max(1e-6))
             })
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .unwrap();
-        assert!(rel < 1e-2, "central difference {fd}, gradient {exact} ({rel:.4} rel)");
+        assert!(
+            rel < 1e-2,
+            "central difference {fd}, gradient {exact} ({rel:.4} rel)"
+        );
     }
 
     #[test]
@@ -378,9 +389,18 @@ mod tests {
         let pred = net.masked_pixel_prediction(v, &masked).unwrap();
         assert_eq!(*pred.shape(), (2, PIXELS));
         let g = net.gradient(pred.square().sum()).to_vec();
-        for name in ["pixels.mask_value", "stem.conv.weight", "heads.pixel.weight"] {
+        for name in [
+            "pixels.mask_value",
+            "stem.conv.weight",
+            "heads.pixel.weight",
+        ] {
             let p = m.layout().get(name).unwrap();
-            assert!(g[p.offset..p.offset + p.block.len()].iter().any(|&x| x != 0.0), "{name}");
+            assert!(
+                g[p.offset..p.offset + p.block.len()]
+                    .iter()
+                    .any(|&x| x != 0.0),
+                "{name}"
+            );
         }
         let e = net.masked_pixel_prediction(v, &masked[1..]).err().unwrap();
         assert!(e.to_string().contains("pixel mask"), "{e}");
@@ -397,7 +417,10 @@ mod tests {
             width: 16,
         };
         let e = m.net().visual_features(&v).err().unwrap().to_string();
-        assert!(e.contains("(2, 3, 16, 16)") && e.contains("(1, 1, 8, 8)"), "{e}");
+        assert!(
+            e.contains("(2, 3, 16, 16)") && e.contains("(1, 1, 8, 8)"),
+            "{e}"
+        );
         let f = m
             .net()
             .rotation_logits(&Visual {

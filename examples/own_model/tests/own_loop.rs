@@ -54,7 +54,7 @@ impl Mine {
         let logits = self.net.forward(x).as_vec();
         let hits = b.y.iter().enumerate().filter(|&(i, &c)| {
             let row = &logits[i * 10..(i + 1) * 10];
-            (0..10).all(|k| row[k] <= row[c])
+            (0..10).all(|k| k == c || row[k] < row[c])
         });
         100.0 * hits.count() as f32 / b.y.len() as f32
     }
@@ -98,24 +98,35 @@ impl InnerModel for Mine {
     ) -> meltr::Result<(Vec<f32>, ParamVec)> {
         let losses = self.losses::<OwnedTape<f32, Dev>>(b, seed);
         let values: Vec<f32> = losses.iter().map(|l| l.array()).collect();
-        let a = weights(&values)?;
-        let grads = weighted_sum(losses, &a).backward();
+        let grads = weighted_sum(losses, &weights(&values)?).backward();
         Ok((values, ModuleParams::gradient(&self.net, grads)))
     }
 }
 
 #[test]
-fn meltr_weighs_the_losses_of_your_own_loop() {
-    let data = dataset_by_name("digits", 0).unwrap();
-    let images = |split, idx: &[usize]| {
-        let b = data.batch(split, idx);
+fn meltr_weighs_the_losses_of_your_own_loop() -> Result<(), Box<dyn std::error::Error>> {
+    let data = dataset_by_name("digits", 0)?;
+    let images = |split, idx: Vec<usize>| {
+        let b = data.batch(split, &idx);
         let y = b.labels().unwrap().ids.clone();
         Images {
             x: b.visual.unwrap().pixels,
             y,
         }
     };
-    let test = images(Split::Test, &(0..300).collect::<Vec<_>>());
+    let next_batch = |step: u64| {
+        images(
+            Split::Train,
+            (0..10).map(|i| (step as usize * 10 + i) % 100).collect(),
+        )
+    };
+    let held_out = |step: u64| {
+        images(
+            Split::Val,
+            (0..10).map(|i| (step as usize + i * 15) % 150).collect(),
+        )
+    };
+    let test = images(Split::Test, (0..300).collect());
     let mut mine = Mine {
         net: meltr::tensor::device().build_module::<Arch, f32>(),
     };
@@ -127,38 +138,38 @@ fn meltr_weighs_the_losses_of_your_own_loop() {
             ..Default::default()
         },
     );
-    let mut head = Meltr::init(Preset::Allinone, 3, 0).unwrap();
-    let mut learner = MetaLearner::new(&head, None, MetaSettings::default()); // identity strategy
-    let head_at_start = head.params().to_vec();
-    let mut meta_steps = 0;
+    let head_at_start = Meltr::init(Preset::Allinone, 3, 0)?.params().to_vec();
+    let mut updates = 0;
+
+    let mut head = Meltr::init(Preset::Allinone, 3, 0)?;
+    let mut learner = MetaLearner::new(&head, None, MetaSettings::default());
     for step in 0..120u64 {
-        let idx: Vec<usize> = (0..10).map(|i| (step as usize * 10 + i) % 100).collect();
-        let batch = images(Split::Train, &idx);
-        // Your step: the K losses, the head's weights, your backward and optimiser.
-        let losses = mine.losses::<OwnedTape<f32, Dev>>(&batch, step);
+        let batch = next_batch(step);
+        let losses = mine.losses::<OwnedTape<f32, Dev>>(&batch, step); // your K losses
         let values: Vec<f32> = losses.iter().map(|l| l.array()).collect();
-        let e = head.eval(&values).unwrap(); // e.value = f(l), e.weights = ∂f/∂l
-        assert!(e.weights.iter().all(|a| a.is_finite()), "{e:?}");
-        let grads = weighted_sum(losses, &e.weights).backward();
-        opt.update(&mut mine.net, &grads).unwrap();
-        // Every third step: a meta step on the head (primary loss on held-out data).
+        let e = head.eval(&values)?; // f(l) and a = ∂f/∂l
+        let grads = weighted_sum(losses, &e.weights).backward(); // Σ a_k l_k
+        opt.update(&mut mine.net, &grads)?; // your optimiser
         if step % 3 == 2 {
-            let held: Vec<usize> = (0..10).map(|i| (step as usize + i * 15) % 150).collect();
-            let meta = images(Split::Val, &held);
+            // the head learns from the primary loss on held-out data
             let w = mine.params();
-            let out = learner
-                .step(&mut mine, &mut head, (&meta, step), (&batch, step))
-                .unwrap();
-            assert!(matches!(out, MetaOutcome::Updated { .. }), "{out:?}");
+            let out = learner.step(
+                &mut mine,
+                &mut head,
+                (&held_out(step), step),
+                (&batch, step),
+            )?;
+            updates += matches!(out, MetaOutcome::Updated { .. }) as usize;
             assert_eq!(mine.params().to_vec(), w.to_vec(), "the engine restores w");
-            meta_steps += 1;
         }
     }
+
     let after = mine.accuracy(&test);
-    assert_eq!(meta_steps, 40);
+    assert_eq!(updates, 40, "every meta step updated the head");
     assert_ne!(head.params().to_vec(), head_at_start, "the head learned");
     assert!(
         after > 50.0 && after > before + 20.0,
         "test accuracy {before} % -> {after} %"
     );
+    Ok(())
 }

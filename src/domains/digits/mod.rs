@@ -33,7 +33,9 @@ mod model;
 mod net;
 
 pub use data::{Digits, SplitRows};
-pub use model::{im2col_rows, ImageResNet, ResNetConfig, KIND, MASK_VALUE_INIT};
+pub use model::{
+    im2col_rows, ImageResNet, ResNetConfig, KIND, MASK_VALUE_INIT, MAX_BLOCKS, MAX_WIDTH,
+};
 pub use net::{images, ResNetNet, INPUT_SHIFT};
 
 use crate::backbone::{Backbone, BackboneRegistration, Batch, Labels, Visual};

@@ -45,10 +45,14 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         None => {
             let path = a.out.join("backbone.safetensors");
             if !path.exists() {
-                eprintln!(
-                    "pretraining the backbone ({} preset) ...",
-                    config.pretrain_preset
-                );
+                if config.pretrain_preset == "none" {
+                    eprintln!("a freshly initialised backbone (pretrain_preset = \"none\") ...");
+                } else {
+                    eprintln!(
+                        "pretraining the backbone ({} preset) ...",
+                        config.pretrain_preset
+                    );
+                }
                 save_backbone(&*starting_backbone(&config)?, &path)?;
             }
             path

@@ -103,13 +103,18 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
             bar.set_message(format!("losses {:.3?}", losses));
         }
         Event::Epoch(r) => {
-            let (name, val) = r.val.headline();
+            let scores = match (&r.val, &r.test) {
+                (Some(v), Some(t)) => {
+                    let (name, val) = v.headline();
+                    format!("  val {name} {val:.1}  test {t}")
+                }
+                _ => String::new(),
+            };
             bar.println(format!(
-                "epoch {}: {:.1}s (meta {:.1}s)  val {name} {val:.1}  test {}",
+                "epoch {}: {:.1}s (meta {:.1}s){scores}",
                 r.epoch + 1,
                 r.seconds,
                 r.meta_seconds,
-                r.test
             ))
         }
     })?;

@@ -173,7 +173,8 @@ pub fn rows(results: &[(Method, Vec<RunSummary>)]) -> Vec<Row> {
             let val: Vec<f64> = runs
                 .iter()
                 .filter_map(|r| r.epochs.last())
-                .map(|e| e.val.headline().1 as f64)
+                .filter_map(|e| e.val.as_ref())
+                .map(|v| v.headline().1 as f64)
                 .collect();
             let secs: Vec<f64> = runs
                 .iter()
@@ -231,6 +232,37 @@ pub fn markdown(rows: &[Row], seeds: usize) -> String {
             r.peak_mib
         );
     }
+    if seeds > 1 {
+        s += &per_seed(rows, seeds);
+    }
+    s
+}
+
+/// Each seed's test metric, and each method's per-seed difference from
+/// the plain sum and from the primary task alone (when they were run).
+fn per_seed(rows: &[Row], seeds: usize) -> String {
+    let metric = rows.first().map(|r| r.metric.as_str()).unwrap_or("R@1");
+    let cols: String = (0..seeds).map(|i| format!(" seed #{} |", i + 1)).collect();
+    let mut s = format!(
+        "\nPer seed (test {metric}; differences are per seed):\n\n| method |{cols}\n|---|{}\n",
+        "---|".repeat(seeds)
+    );
+    let line = |label: String, v: Vec<f32>| {
+        let cells: String = v.iter().map(|x| format!(" {x:.1} |")).collect();
+        format!("| {label} |{cells}\n")
+    };
+    for r in rows {
+        s += &line(r.label.clone(), r.test.clone());
+    }
+    for base in ["sum", "primary"] {
+        let Some(b) = rows.iter().find(|r| r.method == base) else {
+            continue;
+        };
+        for r in rows.iter().filter(|r| r.method != base && r.method != "primary") {
+            let d = r.test.iter().zip(&b.test).map(|(x, y)| x - y).collect();
+            s += &line(format!("{} − {}", r.method, base), d);
+        }
+    }
     s
 }
 
@@ -240,4 +272,40 @@ pub fn write(rows: &[Row], seeds: usize, out: &Path) -> Result<()> {
     crate::atomic::write_atomic(&out.join("compare.md"), markdown(rows, seeds).as_bytes())?;
     let json = serde_json::to_string_pretty(rows).expect("rows serialise");
     crate::atomic::write_atomic(&out.join("compare.json"), json.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(method: &str, test: Vec<f32>) -> Row {
+        Row {
+            method: method.into(),
+            label: method.into(),
+            metric: "accuracy".into(),
+            test_mean: 0.0,
+            test_spread: 0.0,
+            test,
+            val_mean: 0.0,
+            epoch_seconds: 1.0,
+            time_vs_sum: 1.0,
+            peak_mib: 1.0,
+            memory_vs_sum: 1.0,
+        }
+    }
+
+    #[test]
+    fn the_per_seed_table_gives_each_methods_differences() {
+        let rows = [
+            row("primary", vec![50.0, 60.0]),
+            row("sum", vec![55.0, 58.0]),
+            row("meltr", vec![57.5, 57.0]),
+        ];
+        let md = markdown(&rows, 2);
+        assert!(md.contains("| meltr | 57.5 | 57.0 |"), "{md}");
+        assert!(md.contains("| meltr − sum | 2.5 | -1.0 |"), "{md}");
+        assert!(md.contains("| meltr − primary | 7.5 | -3.0 |"), "{md}");
+        assert!(md.contains("| sum − primary | 5.0 | -2.0 |"), "{md}");
+        assert!(!markdown(&rows, 1).contains("Per seed"));
+    }
 }

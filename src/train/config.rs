@@ -73,6 +73,9 @@ pub struct TrainConfig {
     /// Evaluate on only the first N examples of each split (default: all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eval_limit: Option<usize>,
+    /// Evaluate every N epochs, and after the last (default: every epoch).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub eval_every: usize,
     /// A pretrained backbone file; without one, `pretrain_preset` is run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backbone: Option<PathBuf>,
@@ -139,6 +142,7 @@ impl TrainConfig {
         merge!(optimizer, meta, schedule);
         c.train_limit = o.train_limit.or(c.train_limit);
         c.eval_limit = o.eval_limit.or(c.eval_limit);
+        c.eval_every = o.eval_every.unwrap_or(c.eval_every);
         c.backbone = o.backbone.or(c.backbone);
         c.check(path)?;
         Ok(c)
@@ -218,6 +222,9 @@ impl TrainConfig {
         if self.epochs == 0 {
             return bad("epochs", "0".into(), "must be at least 1".into());
         }
+        if self.eval_every == 0 {
+            return bad("eval_every", "0".into(), "must be at least 1".into());
+        }
         if !(self.optimizer.lr.is_finite() && self.optimizer.lr > 0.0) {
             return bad(
                 "optimizer.lr",
@@ -227,6 +234,14 @@ impl TrainConfig {
         }
         Ok(())
     }
+}
+
+fn one() -> usize {
+    1
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
 }
 
 /// A TOML text already known to parse, as a table.
@@ -265,6 +280,7 @@ struct Overrides {
     data_seed: Option<u64>,
     train_limit: Option<usize>,
     eval_limit: Option<usize>,
+    eval_every: Option<usize>,
     backbone: Option<PathBuf>,
     pretrain_preset: Option<String>,
     optimizer: Option<AdamConfig>,

@@ -49,10 +49,13 @@ pub struct EpochReport {
     pub seconds: f64,
     /// Of which in meta steps.
     pub meta_seconds: f64,
-    /// The data set's metric on the validation split.
-    pub val: Metrics,
-    /// The data set's metric on the test split.
-    pub test: Metrics,
+    /// The data set's metric on the validation split (epochs that were
+    /// evaluated: every `eval_every`-th and the last).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val: Option<Metrics>,
+    /// The data set's metric on the test split (as `val`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<Metrics>,
     /// Mean of each task's loss over the epoch.
     pub mean_losses: Vec<f32>,
     /// Mean of each task's weight `∂f/∂l_k` over the epoch.
@@ -353,12 +356,14 @@ impl Trainer {
                     .map(|v| (v / counted.max(1) as f64) as f32)
                     .collect()
             };
+            let evaluated = epoch + 1 == self.config.epochs
+                || (epoch + 1) % self.config.eval_every.max(1) == 0;
             let report = EpochReport {
                 epoch,
                 seconds,
                 meta_seconds,
-                val: self.evaluate(Split::Val)?,
-                test: self.evaluate(Split::Test)?,
+                val: evaluated.then(|| self.evaluate(Split::Val)).transpose()?,
+                test: evaluated.then(|| self.evaluate(Split::Test)).transpose()?,
                 mean_losses: mean(&sum_l),
                 mean_weights: mean(&sum_a),
             };
@@ -609,6 +614,25 @@ mod tests {
         let (plain, dropped) = (run(0.0), run(0.5));
         assert_eq!(plain.len(), dropped.len());
         assert_ne!(plain[0], dropped[0], "dropout 0.5 changed no step's weights");
+    }
+
+    #[test]
+    fn epochs_are_evaluated_every_eval_every_and_at_the_end() {
+        let text = "preset = \"digits-tiny\"\nepochs = 3\neval_every = 2\n\
+                    tasks = [\"trainer_probe\"]\nprimary = \"trainer_probe\"\n\
+                    [meta_loss]\ntype = \"sum\"\n";
+        let config = TrainConfig::from_toml(text, Path::new("run.toml")).unwrap();
+        let model = backbone_from_kind("image_resnet", &serde_json::Value::Null, 0).unwrap();
+        let mut t = Trainer::new(config, model).unwrap();
+        let dir = std::env::temp_dir().join(format!("meltr-eval-every-{}", std::process::id()));
+        let summary = t.run(&dir, |_| {}).unwrap();
+        let evaluated: Vec<bool> = summary.epochs.iter().map(|e| e.val.is_some()).collect();
+        assert_eq!(evaluated, [false, true, true]);
+        assert_eq!(summary.epochs[2].test, Some(summary.final_test));
+        let e = TrainConfig::from_toml("eval_every = 0", Path::new("run.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("eval_every = 0"), "{e}");
     }
 
     #[test]

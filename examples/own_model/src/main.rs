@@ -17,12 +17,14 @@ fn main() -> meltr::Result<()> {
     let mut trainer = Trainer::new(config, Box::new(OwnMlp::new(0)))?;
     let summary = trainer.run(&out, |e| {
         if let Event::Epoch(r) = e {
-            let (name, value) = r.val.headline();
-            println!(
-                "epoch {:>3}: losses {:?}, val {name} {value:.1}",
-                r.epoch + 1,
-                r.mean_losses
-            );
+            if let Some(v) = &r.val {
+                let (name, value) = v.headline();
+                println!(
+                    "epoch {:>3}: losses {:?}, val {name} {value:.1}",
+                    r.epoch + 1,
+                    r.mean_losses
+                );
+            }
         }
     })?;
     if let Metrics::Classification(c) = summary.final_test {

@@ -18,12 +18,13 @@
 //! ```
 //! use meltr::backbone::{backbone_from_kind, Capability};
 //! use meltr::dataset::{dataset_by_name, Split};
+//! use meltr::dfdx::prelude::*;
 //! let model = backbone_from_kind("video_text", &serde_json::Value::Null, 0).unwrap();
 //! let data = dataset_by_name("video_text", 0).unwrap();
 //! let batch = data.batch(Split::Train, &[0, 1, 2, 3]);
 //! let net = model.net_taped(model.params());
 //! let e = net.visual_embedding(batch.visual().unwrap()).unwrap(); // (4, d), unit rows
-//! let g = net.gradient(e.sum());
+//! let g = net.gradient(e.sum::<Rank0, _>());
 //! assert_eq!(g.len(), model.layout().num_params());
 //! assert!(model.provides().contains(&Capability::Retrieval));
 //! ```
@@ -50,8 +51,9 @@ use crate::error::Result;
 
 /// A model with flat parameters and named parts; see the module docs.
 ///
-/// Object-safe: the trainer holds a `Box<dyn Backbone>`.
-pub trait Backbone: std::fmt::Debug + Send + Sync {
+/// Object-safe: the trainer holds a `Box<dyn Backbone>`. Not `Send`: a
+/// CUDA device handle may not leave its thread.
+pub trait Backbone: std::fmt::Debug {
     /// The registered kind (`video_text`, `image_resnet`, ...): what a
     /// backbone file records so that it is read back as the same model.
     fn kind(&self) -> &str;

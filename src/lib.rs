@@ -25,6 +25,8 @@
 //! (the trainer) and [`pretrain`] — names no model and no data set; the
 //! built-in ones live in [`domains`], each backbone with its data.
 
+#![warn(missing_docs)]
+
 pub mod atomic;
 pub mod aux_task;
 pub mod backbone;

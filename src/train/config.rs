@@ -76,6 +76,10 @@ pub struct TrainConfig {
     /// Evaluate every N epochs, and after the last (default: every epoch).
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub eval_every: usize,
+    /// Stop with an error after this many backbone steps in a row were
+    /// skipped for non-finite values (default 50) instead of spinning.
+    #[serde(default = "fifty", skip_serializing_if = "is_fifty")]
+    pub max_skips_in_a_row: u64,
     /// A pretrained backbone file; without one, `pretrain_preset` is run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backbone: Option<PathBuf>,
@@ -143,6 +147,7 @@ impl TrainConfig {
         c.train_limit = o.train_limit.or(c.train_limit);
         c.eval_limit = o.eval_limit.or(c.eval_limit);
         c.eval_every = o.eval_every.unwrap_or(c.eval_every);
+        c.max_skips_in_a_row = o.max_skips_in_a_row.unwrap_or(c.max_skips_in_a_row);
         c.backbone = o.backbone.or(c.backbone);
         c.check(path)?;
         Ok(c)
@@ -225,6 +230,9 @@ impl TrainConfig {
         if self.eval_every == 0 {
             return bad("eval_every", "0".into(), "must be at least 1".into());
         }
+        if self.max_skips_in_a_row == 0 {
+            return bad("max_skips_in_a_row", "0".into(), "must be at least 1".into());
+        }
         if !(self.optimizer.lr.is_finite() && self.optimizer.lr > 0.0) {
             return bad(
                 "optimizer.lr",
@@ -238,6 +246,14 @@ impl TrainConfig {
 
 fn one() -> usize {
     1
+}
+
+fn fifty() -> u64 {
+    50
+}
+
+fn is_fifty(n: &u64) -> bool {
+    *n == 50
 }
 
 fn is_one(n: &usize) -> bool {
@@ -281,6 +297,7 @@ struct Overrides {
     train_limit: Option<usize>,
     eval_limit: Option<usize>,
     eval_every: Option<usize>,
+    max_skips_in_a_row: Option<u64>,
     backbone: Option<PathBuf>,
     pretrain_preset: Option<String>,
     optimizer: Option<AdamConfig>,

@@ -251,6 +251,7 @@ impl Trainer {
             write_log(json!({"kind": "warm_start", "before": fit.0, "after": fit.1}))?;
         }
         let mut epochs = vec![];
+        let mut skips_in_a_row = 0u64;
         let primary = self.config.primary_index();
         for epoch in self.position.epochs_done..self.config.epochs {
             let order: Vec<usize> = shuffled(
@@ -289,6 +290,7 @@ impl Trainer {
                 )?;
                 match step_done {
                     Some(done) => {
+                        skips_in_a_row = 0;
                         let (losses, weights, value) = (done.losses, done.weights, done.value);
                         for kk in 0..k {
                             sum_l[kk] += losses[kk] as f64;
@@ -306,7 +308,21 @@ impl Trainer {
                     }
                     None => {
                         self.position.skipped_steps += 1;
+                        skips_in_a_row += 1;
                         write_log(json!({"kind": "skip", "epoch": epoch, "step": step}))?;
+                        if skips_in_a_row >= self.config.max_skips_in_a_row {
+                            return Err(Error::InvalidSetting {
+                                field: "training".into(),
+                                value: format!("step {step}"),
+                                reason: format!(
+                                    "stopped: the last {skips_in_a_row} steps were all skipped \
+                                     for non-finite losses, weights or gradients \
+                                     (max_skips_in_a_row = {}); the last checkpoint is \
+                                     the end of epoch {}",
+                                    self.config.max_skips_in_a_row, self.position.epochs_done
+                                ),
+                            });
+                        }
                     }
                 }
                 self.model.release_buffers();
@@ -541,6 +557,97 @@ mod tests {
     }
 
     inventory::submit!(TaskRegistration::of::<Probe>("trainer_probe", "test task"));
+
+    /// A loss that is NaN for one step seed in `every` (every step when 1).
+    #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+    struct NanEvery<const N: u64> {}
+
+    impl<const N: u64> NanEvery<N> {
+        fn loss<T: Tape<f32, crate::tensor::Dev>>(
+            &self,
+            net: &dyn Net<T>,
+            b: &Batch,
+            seed: u64,
+        ) -> Result<Loss<T>> {
+            let factor = if seed % N == 0 { f32::NAN } else { 1.0 };
+            Ok(net.visual_features(b.visual()?)?.square().mean() * factor)
+        }
+    }
+
+    macro_rules! nan_task {
+        ($n:literal, $name:literal) => {
+            #[typetag::serde(name = $name)]
+            impl AuxTask for NanEvery<$n> {
+                fn name(&self) -> &str {
+                    $name
+                }
+                fn needs(&self) -> Vec<Capability> {
+                    vec![Capability::VisualEncoder]
+                }
+                fn loss_taped(&self, net: &dyn Net<Taped>, b: &Batch, s: u64) -> Result<Loss<Taped>> {
+                    self.loss(net, b, s)
+                }
+                fn loss_free(&self, net: &dyn Net<Free>, b: &Batch, s: u64) -> Result<Loss<Free>> {
+                    self.loss(net, b, s)
+                }
+            }
+            inventory::submit!(TaskRegistration::of::<NanEvery<$n>>($name, "test task"));
+        };
+    }
+    nan_task!(3, "nan_every_third");
+    nan_task!(1, "nan_always");
+
+    fn digits_run(tasks: &str, extra: &str) -> (Trainer, std::path::PathBuf) {
+        let text = format!(
+            "preset = \"digits-tiny\"\nepochs = 3\ntasks = {tasks}\n\
+             primary = \"trainer_probe\"\n{extra}\n[meta_loss]\ntype = \"meltr\"\n\
+             preset = \"allinone\"\ntasks = 2\n"
+        );
+        let config = TrainConfig::from_toml(&text, Path::new("run.toml")).unwrap();
+        let model = backbone_from_kind("image_resnet", &serde_json::Value::Null, 0).unwrap();
+        let dir = std::env::temp_dir().join(format!(
+            "meltr-nan-{}-{}",
+            std::process::id(),
+            tasks.len() + extra.len()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        (Trainer::new(config, model).unwrap(), dir)
+    }
+
+    #[test]
+    fn non_finite_steps_are_skipped_counted_and_never_reach_the_weights() {
+        let (mut t, dir) = digits_run("[\"trainer_probe\", \"nan_every_third\"]", "");
+        let summary = t.run(&dir, |_| {}).unwrap();
+        let log = std::fs::read_to_string(dir.join("log.jsonl")).unwrap();
+        let skips = log.lines().filter(|l| l.contains("\"kind\":\"skip\"")).count() as u64;
+        let steps = log.lines().filter(|l| l.contains("\"kind\":\"step\"")).count();
+        assert!(skips > 0 && steps > 0, "{skips} skips, {steps} steps");
+        assert_eq!(summary.skipped_steps, skips);
+        // Weights, head and both optimisers' states are finite, in memory
+        // and in the checkpoint (whose reader refuses a non-finite value).
+        assert!(t.model().params().is_finite());
+        assert!(t.head().params().is_finite());
+        assert!(t.optimizer.m.is_finite() && t.optimizer.v.is_finite());
+        assert!(t.learner.adam.m.is_finite() && t.learner.adam.v.is_finite());
+        Checkpoint::load(&dir.join("checkpoint.safetensors")).unwrap();
+    }
+
+    #[test]
+    fn a_run_whose_every_step_is_non_finite_stops_with_an_error_that_says_so() {
+        let (mut t, dir) = digits_run(
+            "[\"trainer_probe\", \"nan_always\"]",
+            "max_skips_in_a_row = 4",
+        );
+        let before = t.model().params().to_vec();
+        let err = t.run(&dir, |_| {}).err().unwrap().to_string();
+        assert!(
+            err.contains("last 4 steps were all skipped") && err.contains("max_skips_in_a_row = 4"),
+            "{err}"
+        );
+        assert_eq!(t.model().params().to_vec(), before);
+        let log = std::fs::read_to_string(dir.join("log.jsonl")).unwrap();
+        assert_eq!(log.lines().filter(|l| l.contains("\"kind\":\"skip\"")).count(), 4);
+    }
 
     fn tiny(extra: &str) -> Result<Trainer> {
         let run = "preset = \"tiny\"\ntasks = [\"trainer_probe\"]\nprimary = \"trainer_probe\"\n\

@@ -4,8 +4,8 @@
 mod common;
 
 use common::quadratic::Quadratic;
-use meltr::hypergrad::{InnerModel, MetaLearner, MetaOutcome, MetaSettings, ParamVec};
 use meltr::head::{Meltr, Preset};
+use meltr::hypergrad::{InnerModel, MetaLearner, MetaOutcome, MetaSettings, ParamVec};
 use meltr::meta_loss::MetaLoss;
 use meltr::Result;
 

@@ -9,11 +9,11 @@ mod common;
 
 use common::mlp::Mlp;
 use common::{f64s, formula_weights, head_sized_error};
+use meltr::head::{Meltr, Preset};
 use meltr::hypergrad::{
     BilevelProblem, HypergradStrategy, Identity, InnerModel, MetaLearner, MetaSettings, Problem,
     Unrolled,
 };
-use meltr::head::{Meltr, Preset};
 use meltr::meta_loss::MetaLoss;
 use serde_json::Value;
 

@@ -75,12 +75,18 @@ fn net_pieces_match_central_differences() {
         (x * weights(net, n)).sum()
     }
     fn pooled<T: Tape<f32, Dev>>(net: &VtNet<'_, T>, b: &Batch) -> Loss<T> {
-        let x = net.pool(net.encode_text(&b.text.as_ref().unwrap().tokens), MAX_TOKENS);
+        let x = net.pool(
+            net.encode_text(&b.text.as_ref().unwrap().tokens),
+            MAX_TOKENS,
+        );
         let n = x.shape().0;
         (x * weights(net, n)).sum()
     }
     fn normed<T: Tape<f32, Dev>>(net: &VtNet<'_, T>, b: &Batch) -> Loss<T> {
-        let x = net.l2_normalize(net.pool(net.encode_text(&b.text.as_ref().unwrap().tokens), MAX_TOKENS));
+        let x = net.l2_normalize(net.pool(
+            net.encode_text(&b.text.as_ref().unwrap().tokens),
+            MAX_TOKENS,
+        ));
         let n = x.shape().0;
         (x * weights(net, n)).sum()
     }

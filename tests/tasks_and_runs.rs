@@ -20,7 +20,11 @@ impl Spin {
         net: &dyn Net<T>,
         b: &Batch,
     ) -> meltr::Result<Loss<T>> {
-        Ok(net.rotation_logits(b.visual()?)?.square().mean::<Rank0, _>() * self.scale)
+        Ok(net
+            .rotation_logits(b.visual()?)?
+            .square()
+            .mean::<Rank0, _>()
+            * self.scale)
     }
 }
 
@@ -135,7 +139,10 @@ fn a_task_reading_an_input_the_batch_lacks_is_named() {
         .losses_at(&model, model.params(), &batch, 0)
         .unwrap_err()
         .to_string();
-    assert!(e.contains("visual input") && e.contains("(1, 1, 8, 8)"), "{e}");
+    assert!(
+        e.contains("visual input") && e.contains("(1, 1, 8, 8)"),
+        "{e}"
+    );
 }
 
 #[test]

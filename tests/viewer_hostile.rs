@@ -290,7 +290,8 @@ fn metadata_round_trips_through_the_artifact() {
 fn exhausting_the_stack_is_stopped_with_one_line_and_the_head_stays_usable() {
     // eval recurses without end: the 512 KiB wasm stack runs out long before the fuel
     let deep = "(call $deep (i32.const 0))";
-    let rec = "(func $deep (param i32) (result i32) (call $deep (i32.add (local.get 0) (i32.const 1))))";
+    let rec =
+        "(func $deep (param i32) (result i32) (call $deep (i32.add (local.get 0) (i32.const 1))))";
     let mut h = load(&fake_module(2, 1, deep, rec)).unwrap();
     let e = h.eval(&[1.0, 2.0]).unwrap_err();
     assert!(matches!(e, Error::ArtifactTrap { .. }), "{e:?}");
@@ -306,7 +307,11 @@ fn exhausting_the_stack_is_stopped_with_one_line_and_the_head_stays_usable() {
 #[test]
 fn more_tables_than_the_limit_are_refused_at_instantiation() {
     // the sandbox allows 4 tables per store
-    let tables = "(table 1 funcref) (table 1 funcref) (table 1 funcref) (table 1 funcref) (table 1 funcref)";
+    let tables =
+        "(table 1 funcref) (table 1 funcref) (table 1 funcref) (table 1 funcref) (table 1 funcref)";
     let s = refusal(&fake_module(2, 1, EVAL_OK, tables));
-    assert!(s.contains("cannot be instantiated within the limits"), "{s}");
+    assert!(
+        s.contains("cannot be instantiated within the limits"),
+        "{s}"
+    );
 }

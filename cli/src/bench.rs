@@ -7,8 +7,8 @@
 
 use meltr::backbone::backbone_from_kind;
 use meltr::dataset::dataset_by_name;
-use meltr::hypergrad::{MetaLearner, MetaSettings};
 use meltr::head::{Meltr, Preset};
+use meltr::hypergrad::{MetaLearner, MetaSettings};
 use meltr::meta_loss::MetaLoss;
 use meltr::train::bench::{device_name, profile_step};
 use meltr::train::TrainConfig;

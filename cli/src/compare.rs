@@ -4,8 +4,8 @@
 //! prints and writes the table.
 
 use anyhow::Context;
-use meltr::train::compare::{markdown, methods_by_name, rows, run_file, write};
 use meltr::backbone::save_backbone;
+use meltr::train::compare::{markdown, methods_by_name, rows, run_file, write};
 use meltr::train::{starting_backbone, RunSummary, TrainConfig};
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -16,9 +16,9 @@ mod view;
 // Link every task crate so that its `inventory::submit!` registration is seen.
 use meltr_align as _;
 use meltr_classify as _;
-use meltr_masked_pixels as _;
 use meltr_cmfm as _;
 use meltr_cmlm as _;
+use meltr_masked_pixels as _;
 use meltr_mixup as _;
 use meltr_rotation as _;
 

@@ -96,7 +96,12 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
             .progress_chars("=> "),
     );
     let summary = trainer.run(&a.out, |e| match e {
-        Event::Step { epoch, index, of, losses } => {
+        Event::Step {
+            epoch,
+            index,
+            of,
+            losses,
+        } => {
             bar.set_prefix((epoch + 1).to_string());
             bar.set_length(*of as u64);
             bar.set_position(*index as u64);
@@ -144,7 +149,12 @@ pub fn eval(a: EvalArgs) -> anyhow::Result<()> {
             .find(|&n| {
                 dataset_by_name(n, a.data_seed).is_ok_and(|d| d.backbone_kind() == model.kind())
             })
-            .with_context(|| format!("no data set made for a `{}` backbone: give --data", model.kind()))?
+            .with_context(|| {
+                format!(
+                    "no data set made for a `{}` backbone: give --data",
+                    model.kind()
+                )
+            })?
             .to_string(),
     };
     let data = dataset_by_name(&name, a.data_seed)?;

@@ -392,15 +392,33 @@ fn the_same_commands_run_on_the_digits_and_report_accuracy() {
     let md = String::from_utf8_lossy(&o.stdout);
     assert!(md.contains("test accuracy"), "{md}");
     // `meltr eval` finds the data set made for the backbone's kind.
-    let o = meltr(&["eval", "--checkpoint", s(&out.join("sum-seed0/backbone.safetensors"))]);
+    let o = meltr(&[
+        "eval",
+        "--checkpoint",
+        s(&out.join("sum-seed0/backbone.safetensors")),
+    ]);
     ok(&o);
     let line = String::from_utf8_lossy(&o.stdout);
     assert!(line.starts_with("accuracy "), "{line}");
     // A digits backbone where a video-text one is expected is refused by name.
     let run = d.join("wrong.toml");
-    std::fs::write(&run, format!("preset = \"tiny\"\nbackbone = {:?}\n", s(&backbone))).unwrap();
-    let o = meltr(&["train", "--config", s(&run), "--out", s(&d.join("wrong")), "--quiet"]);
+    std::fs::write(
+        &run,
+        format!("preset = \"tiny\"\nbackbone = {:?}\n", s(&backbone)),
+    )
+    .unwrap();
+    let o = meltr(&[
+        "train",
+        "--config",
+        s(&run),
+        "--out",
+        s(&d.join("wrong")),
+        "--quiet",
+    ]);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("task `align`") && err.contains("text_encoder"), "{err}");
+    assert!(
+        err.contains("task `align`") && err.contains("text_encoder"),
+        "{err}"
+    );
 }

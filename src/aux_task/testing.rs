@@ -164,7 +164,9 @@ fn check_on(
         free,
         "{name} on {on}: same seed, different loss"
     );
-    let again = TaskSet::new(back).losses_at(&*model, &w, batch, 42).unwrap()[0];
+    let again = TaskSet::new(back)
+        .losses_at(&*model, &w, batch, 42)
+        .unwrap()[0];
     assert_eq!(again, free, "{name}: run-file round trip changed the loss");
     let again = TaskSet::new(vec![typetag_back])
         .losses_at(&*model, &w, batch, 42)
@@ -196,8 +198,16 @@ fn check_on(
     };
     let mut adam = Adam::new(cfg, model.params());
     for (t, b) in train.iter().enumerate() {
-        backbone_step(set, &mut *model, &mut adam, &Sum {}, b, mix64(mix64(t as u64)), None)
-            .unwrap_or_else(|e| panic!("{name} on {on}: {e}"));
+        backbone_step(
+            set,
+            &mut *model,
+            &mut adam,
+            &Sum {},
+            b,
+            mix64(mix64(t as u64)),
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{name} on {on}: {e}"));
     }
     let after = set
         .losses_at(&*model, &model.params().clone(), &held_out, eval_seed)

@@ -180,9 +180,9 @@ impl Batch {
 
     /// The class labels, or an error saying the batch has none.
     pub fn labels(&self) -> Result<&Labels> {
-        self.labels
-            .as_ref()
-            .ok_or(Error::MissingInput { input: "class labels" })
+        self.labels.as_ref().ok_or(Error::MissingInput {
+            input: "class labels",
+        })
     }
 
     /// Checks that the batch is non-empty, its parts agree in size and
@@ -196,7 +196,10 @@ impl Batch {
             })
         };
         if self.size == 0 {
-            return bad("0 examples".into(), "a batch needs at least one example".into());
+            return bad(
+                "0 examples".into(),
+                "a batch needs at least one example".into(),
+            );
         }
         if let Some(v) = &self.visual {
             if v.example_len() == 0 || v.pixels.len() != self.size * v.example_len() {
@@ -284,7 +287,11 @@ mod tests {
             text: None,
             labels: None,
         };
-        assert!(b.validate().unwrap_err().to_string().contains("8 pixel values"));
+        assert!(b
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("8 pixel values"));
         let b = Batch {
             size: 2,
             visual: Some(images(vec![0.0; 8], 2)),

@@ -40,7 +40,7 @@ mod registry;
 pub use crate::aux_task::Capability;
 pub use crate::tensor::{Dev, ParamVec};
 pub use batch::{Batch, Labels, Text, Visual};
-pub use file::{load_backbone, save_backbone, backbone_from_bytes, backbone_to_bytes, FORMAT};
+pub use file::{backbone_from_bytes, backbone_to_bytes, load_backbone, save_backbone, FORMAT};
 pub use flat::{BlockIndices, BufferCache, FlatParams};
 pub use layout::{Layout, Placed};
 pub use module::ModuleParams;

@@ -27,8 +27,8 @@ use super::{Layout, ParamVec};
 use crate::error::Result;
 use crate::tensor::Dev;
 use dfdx::nn::tensor_collection::{
-    RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorMut,
-    ViewTensorName, ViewTensorRef,
+    RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorMut, ViewTensorName,
+    ViewTensorRef,
 };
 use dfdx::prelude::*;
 
@@ -50,7 +50,14 @@ impl TensorVisitor<f32, Dev> for Names {
         opts: TensorOptions<S, f32, Dev>,
         name: String,
     ) -> std::result::Result<Option<Tensor<S, f32, Dev>>, Self::Err> {
-        self.0.push(name, opts.shape.concrete().into_iter().collect::<Vec<_>>().as_slice());
+        self.0.push(
+            name,
+            opts.shape
+                .concrete()
+                .into_iter()
+                .collect::<Vec<_>>()
+                .as_slice(),
+        );
         Ok(None)
     }
 }
@@ -136,7 +143,10 @@ impl ModuleParams {
     /// All the module's values, concatenated in visiting order.
     pub fn flatten<M: TensorCollection<f32, Dev>>(module: &M) -> ParamVec {
         let mut g = Gather(Vec::new());
-        let _ = M::iter_tensors(&mut RecursiveWalker { m: module, f: &mut g });
+        let _ = M::iter_tensors(&mut RecursiveWalker {
+            m: module,
+            f: &mut g,
+        });
         ParamVec::from_vec(&crate::tensor::device(), g.0)
     }
 
@@ -150,7 +160,10 @@ impl ModuleParams {
             values: &values,
             at: 0,
         };
-        let _ = M::iter_tensors(&mut RecursiveWalker { m: module, f: &mut s });
+        let _ = M::iter_tensors(&mut RecursiveWalker {
+            m: module,
+            f: &mut s,
+        });
         Ok(())
     }
 
@@ -164,8 +177,11 @@ impl ModuleParams {
             grads,
             out: Vec::new(),
         };
-        M::iter_tensors(&mut RecursiveWalker { m: module, f: &mut g })
-            .expect("allocating a gradient buffer");
+        M::iter_tensors(&mut RecursiveWalker {
+            m: module,
+            f: &mut g,
+        })
+        .expect("allocating a gradient buffer");
         ParamVec::from_vec(&crate::tensor::device(), g.out)
     }
 }

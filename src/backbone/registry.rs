@@ -22,7 +22,9 @@ inventory::collect!(BackboneRegistration);
 
 /// All registered backbone kinds, sorted.
 pub fn registered_backbones() -> Vec<&'static BackboneRegistration> {
-    let mut v: Vec<_> = inventory::iter::<BackboneRegistration>.into_iter().collect();
+    let mut v: Vec<_> = inventory::iter::<BackboneRegistration>
+        .into_iter()
+        .collect();
     v.sort_by_key(|r| r.kind);
     v.dedup_by_key(|r| r.kind);
     v

@@ -9,8 +9,8 @@
 //! assert!(e.value.is_finite());
 //! ```
 
-use super::network::{Head, HeadGrads};
 use super::init::init_weights;
+use super::network::{Head, HeadGrads};
 use super::preset::{check_num_tasks, Preset};
 use super::weights::{check_flat_len, param_shapes, HeadInfo, HeadWeights, PARAM_NAMES};
 use crate::error::{Error, Result};

@@ -1,13 +1,13 @@
 //! The MELTR head (Meta Loss Transformer, docs/design.md §1) and its weights.
 
 mod combinator;
-mod network;
 mod init;
+mod network;
 mod preset;
 mod weights;
 
 pub use combinator::Meltr;
-pub use network::{Dev, HeadGrads};
 pub use init::init_weights;
+pub use network::{Dev, HeadGrads};
 pub use preset::{check_num_tasks, Dims, Preset, HEADS, MAX_TASKS};
 pub use weights::{param_shapes, HeadInfo, HeadWeights, PARAM_NAMES};

@@ -258,7 +258,10 @@ fn per_seed(rows: &[Row], seeds: usize) -> String {
         let Some(b) = rows.iter().find(|r| r.method == base) else {
             continue;
         };
-        for r in rows.iter().filter(|r| r.method != base && r.method != "primary") {
+        for r in rows
+            .iter()
+            .filter(|r| r.method != base && r.method != "primary")
+        {
             let d = r.test.iter().zip(&b.test).map(|(x, y)| x - y).collect();
             s += &line(format!("{} − {}", r.method, base), d);
         }

@@ -231,7 +231,11 @@ impl TrainConfig {
             return bad("eval_every", "0".into(), "must be at least 1".into());
         }
         if self.max_skips_in_a_row == 0 {
-            return bad("max_skips_in_a_row", "0".into(), "must be at least 1".into());
+            return bad(
+                "max_skips_in_a_row",
+                "0".into(),
+                "must be at least 1".into(),
+            );
         }
         if !(self.optimizer.lr.is_finite() && self.optimizer.lr > 0.0) {
             return bad(

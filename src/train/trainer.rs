@@ -9,17 +9,19 @@ use super::step::backbone_step;
 use super::task_model::TaskModel;
 use crate::atomic::write_atomic;
 use crate::aux_task::TaskSet;
-use crate::backbone::{backbone_from_kind, load_backbone, save_backbone, Backbone, Batch, ParamVec};
+use crate::backbone::{
+    backbone_from_kind, load_backbone, save_backbone, Backbone, Batch, ParamVec,
+};
 use crate::dataset::{dataset_by_name, mix64, Dataset, Split};
 use crate::error::{Error, Result};
 use crate::hypergrad::{BatchRing, MetaLearner, MetaOutcome};
 use crate::meta_loss::{warm_start_to_sum, MetaLoss, SumFit};
 use crate::tensor::Adam;
-use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// What the loop reports as it goes (for progress bars).
@@ -372,8 +374,8 @@ impl Trainer {
                     .map(|v| (v / counted.max(1) as f64) as f32)
                     .collect()
             };
-            let evaluated = epoch + 1 == self.config.epochs
-                || (epoch + 1) % self.config.eval_every.max(1) == 0;
+            let evaluated =
+                epoch + 1 == self.config.epochs || (epoch + 1) % self.config.eval_every.max(1) == 0;
             let report = EpochReport {
                 epoch,
                 seconds,
@@ -584,7 +586,12 @@ mod tests {
                 fn needs(&self) -> Vec<Capability> {
                     vec![Capability::VisualEncoder]
                 }
-                fn loss_taped(&self, net: &dyn Net<Taped>, b: &Batch, s: u64) -> Result<Loss<Taped>> {
+                fn loss_taped(
+                    &self,
+                    net: &dyn Net<Taped>,
+                    b: &Batch,
+                    s: u64,
+                ) -> Result<Loss<Taped>> {
                     self.loss(net, b, s)
                 }
                 fn loss_free(&self, net: &dyn Net<Free>, b: &Batch, s: u64) -> Result<Loss<Free>> {
@@ -619,8 +626,14 @@ mod tests {
         let (mut t, dir) = digits_run("[\"trainer_probe\", \"nan_every_third\"]", "");
         let summary = t.run(&dir, |_| {}).unwrap();
         let log = std::fs::read_to_string(dir.join("log.jsonl")).unwrap();
-        let skips = log.lines().filter(|l| l.contains("\"kind\":\"skip\"")).count() as u64;
-        let steps = log.lines().filter(|l| l.contains("\"kind\":\"step\"")).count();
+        let skips = log
+            .lines()
+            .filter(|l| l.contains("\"kind\":\"skip\""))
+            .count() as u64;
+        let steps = log
+            .lines()
+            .filter(|l| l.contains("\"kind\":\"step\""))
+            .count();
         assert!(skips > 0 && steps > 0, "{skips} skips, {steps} steps");
         assert_eq!(summary.skipped_steps, skips);
         // Weights, head and both optimisers' states are finite, in memory
@@ -646,7 +659,12 @@ mod tests {
         );
         assert_eq!(t.model().params().to_vec(), before);
         let log = std::fs::read_to_string(dir.join("log.jsonl")).unwrap();
-        assert_eq!(log.lines().filter(|l| l.contains("\"kind\":\"skip\"")).count(), 4);
+        assert_eq!(
+            log.lines()
+                .filter(|l| l.contains("\"kind\":\"skip\""))
+                .count(),
+            4
+        );
     }
 
     fn tiny(extra: &str) -> Result<Trainer> {
@@ -720,7 +738,10 @@ mod tests {
         };
         let (plain, dropped) = (run(0.0), run(0.5));
         assert_eq!(plain.len(), dropped.len());
-        assert_ne!(plain[0], dropped[0], "dropout 0.5 changed no step's weights");
+        assert_ne!(
+            plain[0], dropped[0],
+            "dropout 0.5 changed no step's weights"
+        );
     }
 
     #[test]
@@ -744,7 +765,8 @@ mod tests {
 
     #[test]
     fn a_task_the_backbone_cannot_serve_is_refused_naming_task_and_part() {
-        let run = "preset = \"digits-tiny\"\ntasks = [\"trainer_probe\"]\nprimary = \"trainer_probe\"\n\
+        let run =
+            "preset = \"digits-tiny\"\ntasks = [\"trainer_probe\"]\nprimary = \"trainer_probe\"\n\
                    [meta_loss]\ntype = \"sum\"\n";
         let config = TrainConfig::from_toml(run, Path::new("run.toml")).unwrap();
         // A video-text backbone asked to classify digits: the shape check names the input.
@@ -752,6 +774,9 @@ mod tests {
         let mut t = Trainer::new(config, model).unwrap();
         let dir = std::env::temp_dir().join(format!("meltr-trainer-{}", std::process::id()));
         let err = t.run(&dir, |_| {}).err().unwrap().to_string();
-        assert!(err.contains("visual input") && err.contains("clips"), "{err}");
+        assert!(
+            err.contains("visual input") && err.contains("clips"),
+            "{err}"
+        );
     }
 }

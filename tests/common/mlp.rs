@@ -4,8 +4,8 @@
 
 use super::u;
 use dfdx::prelude::*;
-use meltr::hypergrad::{InnerModel, ParamVec};
 use meltr::head::Dev;
+use meltr::hypergrad::{InnerModel, ParamVec};
 use meltr::Result;
 
 pub struct Mlp {

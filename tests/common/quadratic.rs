@@ -2,8 +2,8 @@
 //! derivative is known in closed form, so hypergradients have exact answers.
 
 use super::u;
-use meltr::hypergrad::{InnerModel, ParamVec};
 use meltr::head::Dev;
+use meltr::hypergrad::{InnerModel, ParamVec};
 use meltr::Result;
 
 /// K quadratics in P dimensions; task 0 is the primary task.

@@ -16,7 +16,7 @@
 use super::world::{FRAMES, FRAME_LEN, MAX_TOKENS, VOCAB_SIZE};
 use super::{VideoText, D_MODEL, FF_WIDTH, HEADS, ROTATIONS};
 use crate::backbone::{
-    Feats, FlatParams, Free, Loss, Net, ParamVec, TapedNet, Taped, Text, Visual,
+    Feats, FlatParams, Free, Loss, Net, ParamVec, Taped, TapedNet, Text, Visual,
 };
 use crate::error::Result;
 use crate::tensor::Dev;
@@ -315,9 +315,7 @@ fn tokens(text: &Text) -> Result<&[usize]> {
         return Err(crate::Error::InvalidSetting {
             field: "captions".into(),
             value: format!("{} tokens over a vocabulary of {}", text.len, text.vocab),
-            reason: format!(
-                "the video-text backbone reads {MAX_TOKENS} tokens over {VOCAB_SIZE}"
-            ),
+            reason: format!("the video-text backbone reads {MAX_TOKENS} tokens over {VOCAB_SIZE}"),
         });
     }
     Ok(&text.tokens)
@@ -333,7 +331,9 @@ impl<T: Tape<f32, Dev>> Net<T> for VtNet<'_, T> {
     }
 
     fn text_features(&self, text: &Text) -> Result<Feats<T>> {
-        Ok(feats(self.pool(self.encode_text(tokens(text)?), MAX_TOKENS)))
+        Ok(feats(
+            self.pool(self.encode_text(tokens(text)?), MAX_TOKENS),
+        ))
     }
 
     fn visual_embedding(&self, visual: &Visual) -> Result<Feats<T>> {

@@ -90,18 +90,7 @@ impl<'m, T: Tape<f32, Dev>> FlatParams<'m, T> {
     /// Panics if the layout has no such block or its size differs from `S`:
     /// a programming error of the backbone, not of its user.
     pub fn param<S: ConstShape>(&self, name: &str) -> Tensor<S, f32, Dev, T> {
-        let i = self
-            .layout
-            .position(name)
-            .unwrap_or_else(|| panic!("backbone has no parameter `{name}`"));
-        let n = self.layout.blocks()[i].block.len();
-        assert_eq!(n, S::NUMEL, "parameter `{name}` has {n} values");
-        // `gather`, not `slice`: dfdx 0.13's slice backward *assigns* its
-        // gradient instead of adding it, so a block read twice on one tape
-        // (two tasks, or one task twice) would keep only one gradient.
-        let flat: Tensor<(usize,), f32, Dev, T> =
-            self.w.retaped::<T>().gather(self.indices.0[i].clone());
-        flat.reshape_like(&S::default())
+        self.param_shaped(name, S::default())
     }
 
     /// The block `name` as a tensor of a shape known at run time (e.g. a
@@ -113,6 +102,9 @@ impl<'m, T: Tape<f32, Dev>> FlatParams<'m, T> {
             .unwrap_or_else(|| panic!("backbone has no parameter `{name}`"));
         let n = self.layout.blocks()[i].block.len();
         assert_eq!(n, shape.num_elements(), "parameter `{name}` has {n} values");
+        // `gather`, not `slice`: dfdx 0.13's slice backward *assigns* its
+        // gradient instead of adding it, so a block read twice on one tape
+        // (two tasks, or one task twice) would keep only one gradient.
         let flat: Tensor<(usize,), f32, Dev, T> =
             self.w.retaped::<T>().gather(self.indices.0[i].clone());
         flat.reshape_like(&shape)

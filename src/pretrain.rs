@@ -204,10 +204,6 @@ impl PretrainRun {
         let f: RunFile = toml::from_str(text).map_err(|e| cfg_err(toml_error_line(text, &e)))?;
         let mut c = PretrainConfig::preset(f.preset.as_deref().unwrap_or("quick"))?;
         c.data = f.data.unwrap_or(c.data);
-        let tasks = match &f.tasks {
-            None => default_tasks(&c)?,
-            Some(a) => TaskSet::new(tasks_from_toml(a)?),
-        };
         c.steps = f.steps.unwrap_or(c.steps);
         c.batch_size = f.batch_size.unwrap_or(c.batch_size);
         c.lr = f.lr.unwrap_or(c.lr);
@@ -217,12 +213,16 @@ impl PretrainRun {
         c.eval_size = f.eval_size.unwrap_or(c.eval_size);
         c.log_every = f.log_every.unwrap_or(c.log_every);
         c.backbone = f.backbone.unwrap_or(c.backbone);
+        let data = dataset_by_name(&c.data, c.data_seed).map_err(|e| cfg_err(e.to_string()))?;
+        let tasks = match &f.tasks {
+            None => TaskSet::from_names(&data.pretrain_tasks())?,
+            Some(a) => TaskSet::new(tasks_from_toml(a)?),
+        };
         if tasks.is_empty() {
             return Err(cfg_err("`tasks` is empty; list at least one task".into()));
         }
         c.check().map_err(|e| cfg_err(e.to_string()))?;
         // Settings of the backbone are checked by building one now.
-        let data = dataset_by_name(&c.data, c.data_seed).map_err(|e| cfg_err(e.to_string()))?;
         backbone_from_kind(data.backbone_kind(), &c.backbone, c.seed)
             .map_err(|e| cfg_err(e.to_string()))?;
         Ok(PretrainRun { config: c, tasks })

@@ -390,9 +390,15 @@ impl Trainer {
             on_event(&Event::Epoch(report.clone()));
             epochs.push(report);
         }
+        // The last epoch is always evaluated; a resumed run with no epoch
+        // left to train evaluates here.
+        let final_test = match epochs.last().and_then(|e: &EpochReport| e.test) {
+            Some(t) => t,
+            None => self.evaluate(Split::Test)?,
+        };
         let summary = RunSummary {
             tasks: self.config.tasks.clone(),
-            final_test: self.evaluate(Split::Test)?,
+            final_test,
             epochs,
             skipped_steps: self.position.skipped_steps,
             skipped_meta: self.learner.skipped,

@@ -71,12 +71,9 @@ impl TaskSet {
 
     /// Errors, naming the task and the missing part, if `model` cannot serve every task.
     pub fn check_served(&self, model: &dyn Backbone) -> Result<()> {
+        let has = model.provides();
         for t in &self.tasks {
-            if let Some(missing) = t
-                .needs()
-                .into_iter()
-                .find(|c| !model.provides().contains(c))
-            {
+            if let Some(missing) = t.needs().into_iter().find(|c| !has.contains(c)) {
                 return Err(not_served(t.as_ref(), missing, model));
             }
         }

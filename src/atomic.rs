@@ -5,6 +5,17 @@ use crate::error::{Error, Result};
 use std::io::Write;
 use std::path::Path;
 
+/// What names a temporary file: `.NAME.tmp-PID`.
+const TEMPORARY: &str = ".tmp-";
+
+/// Whether `path` is a temporary file of [`write_atomic`] (one left behind
+/// by a process killed mid-write).
+pub fn is_temporary(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with('.') && n.contains(TEMPORARY))
+}
+
 /// Writes `bytes` to `path` atomically (temporary sibling file, fsync, rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = match path.parent() {
@@ -15,7 +26,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .file_name()
         .ok_or_else(|| Error::io(path, std::io::Error::other("not a file path")))?;
     let tmp = dir.join(format!(
-        ".{}.tmp-{}",
+        ".{}{TEMPORARY}{}",
         name.to_string_lossy(),
         std::process::id()
     ));

@@ -30,6 +30,7 @@
 pub mod atomic;
 pub mod aux_task;
 pub mod backbone;
+mod checksum;
 pub mod dataset;
 pub mod domains;
 pub mod error;

@@ -315,3 +315,45 @@ fn more_tables_than_the_limit_are_refused_at_instantiation() {
         "{s}"
     );
 }
+
+#[test]
+fn more_instances_than_the_limit_are_refused_at_instantiation() {
+    // The sandbox allows 8 core instances per store: append an empty core
+    // module and 9 instances of it to an otherwise valid artifact.
+    let mut bytes = fake_module(2, 1, EVAL_OK, "");
+    let modules = wasmparser::Parser::new(0)
+        .parse_all(&bytes)
+        .filter(|p| matches!(p, Ok(wasmparser::Payload::ModuleSection { .. })))
+        .count() as u32;
+    use wasm_encoder::ComponentSection;
+    wasm_encoder::ModuleSection(&wasm_encoder::Module::new()).append_to_component(&mut bytes);
+    let mut instances = wasm_encoder::InstanceSection::new();
+    for _ in 0..9 {
+        instances.instantiate(modules, Vec::<(&str, wasm_encoder::ModuleArg)>::new());
+    }
+    instances.append_to_component(&mut bytes);
+    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+        .validate_all(&bytes)
+        .expect("still a valid component");
+    let s = refusal(&bytes);
+    assert!(
+        s.contains("cannot be instantiated within the limits") && s.contains("instance"),
+        "{s}"
+    );
+}
+
+#[test]
+fn an_artifact_of_another_interface_version_is_refused_by_name() {
+    let bytes = fake_module(2, 1, EVAL_OK, "");
+    let at = bytes
+        .windows(12)
+        .position(|w| w == b"meltr-head/1")
+        .expect("the format string is in the data segment");
+    let mut other = bytes.clone();
+    other[at + 11] = b'9';
+    let s = refusal(&other);
+    assert!(
+        s.contains("hostile.wasm") && s.contains("`meltr-head/9`") && s.contains("meltr-head/1"),
+        "{s}"
+    );
+}

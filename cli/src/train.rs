@@ -24,7 +24,9 @@ pub struct TrainArgs {
     /// Output folder: log.jsonl, checkpoint, head, backbone, summary.
     #[arg(long, default_value = "runs/latest")]
     out: PathBuf,
-    /// Continue the run in `--out` from its last checkpoint.
+    /// Continue the run in `--out` from its last checkpoint (or start it,
+    /// when it was stopped before its first): the same command line can
+    /// restart a run after any kill.
     #[arg(long)]
     resume: bool,
     /// Hide the progress bar.
@@ -72,10 +74,12 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         config.backbone = Some(b.clone());
     }
     let ck = a.out.join("checkpoint.safetensors");
-    let mut trainer = if a.resume {
-        anyhow::ensure!(ck.exists(), "--resume: no checkpoint at {}", ck.display());
+    let mut trainer = if a.resume && ck.exists() {
         Trainer::resume(config, &ck)?
     } else {
+        if a.resume && !a.quiet {
+            eprintln!("no checkpoint at {}: starting the run", ck.display());
+        }
         if !a.quiet && config.backbone.is_none() {
             eprintln!(
                 "no backbone given: pretraining one ({} preset)",

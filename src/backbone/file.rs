@@ -1,11 +1,12 @@
 //! Backbone files: safetensors, one F32 tensor per named parameter block,
 //! plus `__metadata__` with the format tag, the backbone's kind and its
-//! settings. Written atomically; reading rebuilds the kind from the
-//! registry and checks every name, shape and value against its layout,
-//! saying which tensor is wrong.
+//! settings, and a checksum (docs/design.md §6). Written atomically;
+//! reading rebuilds the kind from the registry and checks every name,
+//! shape and value against its layout, saying which tensor is wrong.
 
 use super::{backbone_from_kind, Backbone, ParamVec};
 use crate::atomic::write_atomic;
+use crate::checksum;
 use crate::error::{Error, Result};
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
@@ -37,6 +38,9 @@ pub fn backbone_to_bytes(
                 .collect()
         })
         .collect();
+    let mut summed: Vec<&[u8]> = bytes.iter().map(Vec::as_slice).collect();
+    summed.extend([meta["kind"].as_bytes(), meta["config"].as_bytes()]);
+    meta.insert(checksum::KEY.into(), checksum::crc32_hex(&summed));
     let views = blocks
         .iter()
         .zip(&bytes)
@@ -99,6 +103,7 @@ pub fn backbone_from_bytes(
     let layout = model.layout().clone();
     let views: BTreeMap<String, TensorView> = st.tensors().into_iter().collect();
     let mut flat = Vec::with_capacity(layout.num_params());
+    let mut summed: Vec<&[u8]> = Vec::with_capacity(layout.blocks().len() + 2);
     for p in layout.blocks() {
         let name = &p.block.name;
         let v = views.get(name).ok_or_else(|| Error::MissingTensor {
@@ -115,6 +120,7 @@ pub fn backbone_from_bytes(
                 dtype: format!("{:?}", v.dtype()),
             });
         }
+        summed.push(v.data());
         let start = flat.len();
         flat.extend(
             v.data()
@@ -127,6 +133,10 @@ pub fn backbone_from_bytes(
                 name: name.clone(),
             });
         }
+    }
+    if let (Some(kind), Some(config)) = (meta.get("kind"), meta.get("config")) {
+        summed.extend([kind.as_bytes(), config.as_bytes()]);
+        checksum::verify(meta.get(checksum::KEY), &summed).map_err(bad)?;
     }
     if let Some((name, v)) = views.iter().find(|(n, _)| layout.get(n).is_none()) {
         return Err(Error::UnexpectedTensor {

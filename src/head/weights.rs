@@ -9,12 +9,16 @@
 
 use super::preset::{check_num_tasks, Dims, Preset};
 use crate::atomic::write_atomic;
+use crate::checksum;
 use crate::error::{Error, Result};
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+
+/// The `format` metadata value of a head file meltr writes.
+pub const FORMAT: &str = "meltr-head/1";
 
 /// The reference parameter names, in the order used for every flat vector.
 pub const PARAM_NAMES: [&str; 18] = [
@@ -174,19 +178,20 @@ impl HeadWeights {
     /// Serialises to safetensors bytes (F32, reference names, metadata).
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let mut meta = HashMap::new();
-        meta.insert("format".to_string(), "meltr-head/1".to_string());
+        meta.insert("format".to_string(), FORMAT.to_string());
         if let Some(p) = self.preset() {
             meta.insert("preset".into(), p.name().into());
         }
-        meta.insert(
-            "info".into(),
-            serde_json::to_string(&self.info).expect("HeadInfo serialises"),
-        );
+        let info = serde_json::to_string(&self.info).expect("HeadInfo serialises");
         let bytes: Vec<Vec<u8>> = self
             .tensors
             .iter()
             .map(|t| t.iter().flat_map(|v| v.to_le_bytes()).collect())
             .collect();
+        let mut summed: Vec<&[u8]> = bytes.iter().map(Vec::as_slice).collect();
+        summed.push(info.as_bytes());
+        meta.insert(checksum::KEY.into(), checksum::crc32_hex(&summed));
+        meta.insert("info".into(), info);
         let views: Vec<(String, TensorView)> = self
             .shapes()
             .into_iter()
@@ -219,6 +224,14 @@ impl HeadWeights {
         };
         let st = SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
         let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
+        let meta = header.metadata().clone().unwrap_or_default();
+        // Heads saved by the reference code carry no format; anything
+        // else of ours is named.
+        if let Some(f) = meta.get("format").filter(|f| *f != FORMAT) {
+            return Err(bad(format!(
+                "format `{f}`, expected `{FORMAT}` (is this a backbone file or a checkpoint?)"
+            )));
+        }
         let views: BTreeMap<String, TensorView> = st.tensors().into_iter().collect();
         let shape_of = |name: &str, rank: usize| -> Result<Vec<usize>> {
             let v = views.get(name).ok_or_else(|| Error::MissingTensor {
@@ -254,6 +267,7 @@ impl HeadWeights {
         }
         let shapes = param_shapes(dims, num_tasks);
         let mut tensors = Vec::with_capacity(PARAM_NAMES.len());
+        let mut summed: Vec<&[u8]> = Vec::with_capacity(PARAM_NAMES.len() + 1);
         for (name, expected) in PARAM_NAMES.into_iter().zip(shapes) {
             let v = views.get(name).ok_or_else(|| Error::MissingTensor {
                 path: path.into(),
@@ -269,12 +283,17 @@ impl HeadWeights {
                     dtype: format!("{:?}", v.dtype()),
                 });
             }
+            summed.push(v.data());
             let data: Vec<f32> = v
                 .data()
                 .chunks_exact(4)
                 .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
                 .collect();
             tensors.push(data);
+        }
+        if let Some(info) = meta.get("info") {
+            summed.push(info.as_bytes());
+            checksum::verify(meta.get(checksum::KEY), &summed).map_err(bad)?;
         }
         if let Some((name, v)) = views
             .iter()
@@ -287,7 +306,7 @@ impl HeadWeights {
                 known: PARAM_NAMES.join(", "),
             });
         }
-        let info = match header.metadata().as_ref().and_then(|m| m.get("info")) {
+        let info = match meta.get("info") {
             Some(s) => serde_json::from_str(s).map_err(|e| bad(format!("metadata `info`: {e}")))?,
             None => HeadInfo::default(),
         };

@@ -2,9 +2,12 @@
 //! position in the run, in one safetensors file written atomically at the
 //! end of each epoch. The run's randomness is a pure function of the seed
 //! and the step counter, so this is all `--resume` needs to end with the
-//! same weights as an uninterrupted run.
+//! same weights as an uninterrupted run. A CRC-32 of the six tensors'
+//! bytes is stored in the metadata, so a flipped bit in the data is
+//! refused rather than trained on.
 
 use crate::atomic::write_atomic;
+use crate::checksum;
 use crate::error::{Error, Result};
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
@@ -13,7 +16,9 @@ use std::collections::HashMap;
 use std::path::Path;
 
 /// The `format` tag of a training checkpoint.
-pub const FORMAT: &str = "meltr-train/2";
+pub const FORMAT: &str = "meltr-train/3";
+/// The previous format: the same, without the checksum (still read).
+const FORMAT_V2: &str = "meltr-train/2";
 
 /// Where a run stands.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,6 +39,11 @@ pub struct RunPosition {
     pub backbone_kind: String,
     /// The backbone's settings ([`crate::backbone::Backbone::config`]).
     pub backbone_config: serde_json::Value,
+    /// Bytes of `log.jsonl` when the checkpoint was written: a resumed run
+    /// cuts the log back to this length, dropping the lines of the
+    /// interrupted epoch it is about to repeat.
+    #[serde(default)]
+    pub log_bytes: Option<u64>,
 }
 
 /// Everything saved at the end of an epoch.
@@ -75,34 +85,47 @@ impl Checkpoint {
                 (n.to_string(), view)
             })
             .collect();
+        let position = serde_json::to_string(&self.position).expect("position serialises");
+        let mut summed: Vec<&[u8]> = bytes.iter().map(Vec::as_slice).collect();
+        summed.extend([self.config.as_bytes(), position.as_bytes()]);
         let mut meta = HashMap::new();
         meta.insert("format".to_string(), FORMAT.to_string());
+        meta.insert(checksum::KEY.to_string(), checksum::crc32_hex(&summed));
         meta.insert("config".to_string(), self.config.clone());
-        meta.insert(
-            "position".to_string(),
-            serde_json::to_string(&self.position).expect("position serialises"),
-        );
+        meta.insert("position".to_string(), position);
         let bytes = safetensors::serialize(views, &Some(meta))
             .map_err(|e| Error::Backend(e.to_string()))?;
         write_atomic(path, &bytes)
     }
 
-    /// Reads a checkpoint, checking its format and every tensor.
+    /// Reads a checkpoint, checking its format, checksum and every tensor.
     pub fn load(path: &Path) -> Result<Checkpoint> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Self::from_bytes(&bytes, path)
+    }
+
+    /// Parses checkpoint bytes; `path` is only used in error messages.
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
         let bad = |reason: String| Error::BadWeightsFile {
             path: path.into(),
             reason,
         };
-        let st = SafeTensors::deserialize(&bytes).map_err(|e| bad(e.to_string()))?;
-        let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| bad(e.to_string()))?;
+        let st = SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
+        let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
         let meta = header.metadata().clone().unwrap_or_default();
-        if meta.get("format").map(String::as_str) != Some(FORMAT) {
-            return Err(bad(format!(
-                "not a training checkpoint (format {:?}, expected {FORMAT})",
-                meta.get("format")
-            )));
-        }
+        let stored_checksum = match meta.get("format").map(String::as_str) {
+            Some(FORMAT) => Some(
+                meta.get(checksum::KEY)
+                    .ok_or_else(|| bad("metadata `checksum` missing".into()))?,
+            ),
+            Some(FORMAT_V2) => None,
+            Some(f) => {
+                return Err(bad(format!(
+                    "format `{f}`, expected `{FORMAT}` (is this a backbone or head file?)"
+                )))
+            }
+            None => return Err(bad(format!("no `format` metadata; expected `{FORMAT}`"))),
+        };
         let config = meta
             .get("config")
             .cloned()
@@ -111,6 +134,7 @@ impl Checkpoint {
             serde_json::from_str(meta.get("position").map(String::as_str).unwrap_or(""))
                 .map_err(|e| bad(format!("metadata `position`: {e}")))?;
         let mut tensors = Vec::with_capacity(NAMES.len());
+        let mut raw = Vec::with_capacity(NAMES.len());
         for name in NAMES {
             let v = st.tensor(name).map_err(|_| Error::MissingTensor {
                 path: path.into(),
@@ -124,15 +148,20 @@ impl Checkpoint {
                     v.dtype()
                 )));
             }
+            raw.push(v.data());
             let data: Vec<f32> = v
                 .data()
                 .chunks_exact(4)
                 .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
                 .collect();
+            tensors.push(data);
+        }
+        raw.extend([config.as_bytes(), meta["position"].as_bytes()]);
+        checksum::verify(stored_checksum, &raw).map_err(bad)?;
+        for (name, data) in NAMES.iter().zip(&tensors) {
             if data.iter().any(|x| !x.is_finite()) {
                 return Err(bad(format!("tensor `{name}` holds a non-finite value")));
             }
-            tensors.push(data);
         }
         let mut it = tensors.into_iter();
         let mut next = || it.next().expect("six tensors");

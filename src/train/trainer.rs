@@ -132,6 +132,7 @@ impl Trainer {
             skipped_meta: 0,
             backbone_kind: model.kind().to_string(),
             backbone_config: model.config(),
+            log_bytes: None,
         };
         let n = data
             .len(Split::Train)
@@ -233,14 +234,13 @@ impl Trainer {
     /// `head.safetensors` (MELTR heads) and `summary.json`.
     pub fn run(&mut self, out: &Path, mut on_event: impl FnMut(&Event)) -> Result<RunSummary> {
         std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+        remove_stale_temporaries(out)?;
         let log_path = out.join("log.jsonl");
-        let mut log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .map_err(|e| Error::io(&log_path, e))?;
+        let mut log = open_log(&log_path, &self.position)?;
+        // One `write` per line: a kill never leaves half a line.
         let mut write_log = |v: serde_json::Value| -> Result<()> {
-            writeln!(log, "{v}").map_err(|e| Error::io(&log_path, e))
+            log.write_all(format!("{v}\n").as_bytes())
+                .map_err(|e| Error::io(&log_path, e))
         };
         if self.position.step == 0 {
             write_log(
@@ -386,6 +386,8 @@ impl Trainer {
                 mean_weights: mean(&sum_a),
             };
             write_log(json!({"kind": "epoch", "report": report}))?;
+            let log_len = std::fs::metadata(&log_path).map_err(|e| Error::io(&log_path, e))?;
+            self.position.log_bytes = Some(log_len.len());
             self.save(out)?;
             on_event(&Event::Epoch(report.clone()));
             epochs.push(report);
@@ -476,6 +478,40 @@ fn shuffled(n: usize, seed: u64) -> Vec<usize> {
         v.swap(i, rng.gen_range(0..=i));
     }
     v
+}
+
+/// Opens the run's log for appending: a fresh run starts it empty; a
+/// resumed one cuts it back to its length at the checkpoint, so the
+/// interrupted epoch's lines are not repeated.
+fn open_log(path: &Path, position: &RunPosition) -> Result<std::fs::File> {
+    let io = |e| Error::io(path, e);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(io)?;
+    let keep = match position.log_bytes {
+        _ if position.step == 0 => Some(0),
+        keep => keep,
+    };
+    if let Some(n) = keep {
+        if file.metadata().map_err(io)?.len() > n {
+            file.set_len(n).map_err(io)?;
+        }
+    }
+    Ok(file)
+}
+
+/// Removes the temporary files an interrupted atomic write left in `dir`
+/// (they never replaced the file they were meant for).
+fn remove_stale_temporaries(dir: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let path = entry.map_err(|e| Error::io(dir, e))?.path();
+        if crate::atomic::is_temporary(&path) {
+            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+        }
+    }
+    Ok(())
 }
 
 /// Peak resident set size of this process (`VmHWM`), in MiB.

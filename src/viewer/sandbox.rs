@@ -225,6 +225,13 @@ impl SandboxedHead {
             origin: origin.into(),
             reason,
         };
+        if h.metadata.format != crate::export::FORMAT {
+            return Err(bad(format!(
+                "interface version `{}`, this viewer reads `{}`",
+                one_line(&h.metadata.format),
+                crate::export::FORMAT
+            )));
+        }
         if !(1..=crate::head::MAX_TASKS).contains(&k) {
             return Err(bad(format!(
                 "metadata says {k} tasks, expected 1 to {}",

@@ -33,6 +33,10 @@ pub const BUILTIN_PATH: &str = "src/domains/digits/digits.csv.gz";
 /// The embedded copy of the data (see `src/domains/digits/README.md`).
 static BUILTIN: &[u8] = include_bytes!("digits.csv.gz");
 
+/// The most CSV text [`Digits::from_csv_gz`] decompresses (64 MiB, about
+/// 300 times the built-in file).
+pub const MAX_CSV_BYTES: u64 = 64 << 20;
+
 /// Images and labels of a digits file, in file order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Digits {
@@ -49,11 +53,19 @@ impl Digits {
     }
 
     /// Parses gzip-compressed CSV bytes; `path` names the file in errors.
+    /// Text beyond [`MAX_CSV_BYTES`] is refused (a gzip bomb stops there).
     pub fn from_csv_gz(bytes: &[u8], path: &Path) -> Result<Digits> {
         let mut text = String::new();
         flate2::read::GzDecoder::new(bytes)
+            .take(MAX_CSV_BYTES + 1)
             .read_to_string(&mut text)
             .map_err(|e| config(path, format!("not a gzip-compressed UTF-8 CSV file: {e}")))?;
+        if text.len() as u64 > MAX_CSV_BYTES {
+            return Err(config(
+                path,
+                format!("decompresses to more than {MAX_CSV_BYTES} bytes"),
+            ));
+        }
         Digits::from_csv(&text, path)
     }
 

@@ -43,7 +43,7 @@ mod tests {
     #[test]
     fn matches_the_standard_crc32_and_catches_any_single_bit_flip() {
         // The check value of CRC-32/ISO-HDLC (zlib's crc32).
-        assert_eq!(crc32_hex(&[b"1234", b"56789"]), "cbf43926");
+        assert_eq!(crc32_hex(&[&b"1234"[..], b"56789"]), "cbf43926");
         let data = b"meltr checkpoint".to_vec();
         let stored = crc32_hex(&[&data]);
         for bit in 0..data.len() * 8 {

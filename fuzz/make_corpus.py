@@ -78,8 +78,9 @@ def main():
         tmp = Path(tmp)
         head = tiny_head(3)
         (tmp / "head.safetensors").write_bytes(head)
-        edits("load_weights", "tiny-k3.safetensors", head)
-        put("load_weights", "tiny-k1.safetensors", tiny_head(1))
+        for target in ["load_weights", "export_head"]:
+            edits(target, "tiny-k3.safetensors", head)
+            put(target, "tiny-k1.safetensors", tiny_head(1))
 
         meltr("export", "--weights", tmp / "head.safetensors", "--out", tmp / "head.wasm")
         meltr("export", "--weights", tmp / "head.safetensors", "--out", tmp / "scalar.wasm", "--simd", "scalar")

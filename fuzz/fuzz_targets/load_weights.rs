@@ -1,14 +1,10 @@
-//! Arbitrary bytes to the weights loader and, when they parse, the exporter.
+//! Arbitrary bytes to the head-weights reader: an error or a head, never
+//! a panic or an allocation the file's own size does not bound.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use meltr::export::{export_component, ExportOptions};
 use meltr::head::HeadWeights;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(w) = HeadWeights::from_bytes(data, "fuzz".as_ref()) {
-        if w.num_params() < 1 << 20 {
-            let _ = export_component(&w, &ExportOptions::default());
-        }
-    }
+    let _ = HeadWeights::from_bytes(data, "fuzz".as_ref());
 });

@@ -225,9 +225,13 @@ impl HeadWeights {
         let st = SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
         let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
         let meta = header.metadata().clone().unwrap_or_default();
-        // Heads saved by the reference code carry no format; anything
-        // else of ours is named.
-        if let Some(f) = meta.get("format").filter(|f| *f != FORMAT) {
+        // Heads saved by other frameworks carry their own tag (`pt` from
+        // the reference code's `save_file`) or none; meltr's other files
+        // are named for what they are.
+        if let Some(f) = meta
+            .get("format")
+            .filter(|f| f.starts_with("meltr-") && *f != FORMAT)
+        {
             return Err(bad(format!(
                 "format `{f}`, expected `{FORMAT}` (is this a backbone file or a checkpoint?)"
             )));

@@ -602,7 +602,8 @@ mod tests {
 
     inventory::submit!(TaskRegistration::of::<Probe>("trainer_probe", "test task"));
 
-    /// A loss that is NaN for one step seed in `every` (every step when 1).
+    /// A loss that is NaN for one step seed in `N` (every step when 1) and,
+    /// when `N > 2`, +inf for another.
     #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
     struct NanEvery<const N: u64> {}
 
@@ -613,7 +614,11 @@ mod tests {
             b: &Batch,
             seed: u64,
         ) -> Result<Loss<T>> {
-            let factor = if seed % N == 0 { f32::NAN } else { 1.0 };
+            let factor = match seed % N {
+                0 => f32::NAN,
+                1 if N > 2 => f32::INFINITY,
+                _ => 1.0,
+            };
             Ok(net.visual_features(b.visual()?)?.square().mean() * factor)
         }
     }

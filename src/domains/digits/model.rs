@@ -151,9 +151,11 @@ pub struct ImageResNet {
     layout: Layout,
     params: ParamVec,
     indices: BlockIndices,
-    cache: BufferCache,
     /// Per batch size, the im2col row indices ([`im2col_rows`]) on the device.
     tables: Mutex<Tables>,
+    /// Last: fields drop in order, and this one empties the device's cache
+    /// of the buffers the others gave back.
+    cache: BufferCache,
 }
 
 impl std::fmt::Debug for ImageResNet {
@@ -336,6 +338,6 @@ impl Backbone for ImageResNet {
     }
 
     fn release_buffers(&self) {
-        self.cache.step(&self.dev);
+        self.cache.step();
     }
 }

@@ -116,6 +116,8 @@ pub struct VideoText {
     layout: Layout,
     params: ParamVec,
     indices: BlockIndices,
+    /// Last: fields drop in order, and this one empties the device's cache
+    /// of the buffers the others gave back.
     cache: BufferCache,
 }
 
@@ -234,6 +236,6 @@ impl Backbone for VideoText {
     }
 
     fn release_buffers(&self) {
-        self.cache.step(&self.dev);
+        self.cache.step();
     }
 }

@@ -32,6 +32,7 @@ pub mod aux_task;
 pub mod backbone;
 mod checksum;
 pub mod dataset;
+pub mod distributed;
 pub mod domains;
 pub mod error;
 pub mod head;

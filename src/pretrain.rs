@@ -26,6 +26,7 @@
 use crate::aux_task::{tasks_from_toml, TaskSet};
 use crate::backbone::{backbone_from_kind, Backbone};
 use crate::dataset::{dataset_by_name, mix64};
+use crate::distributed::SingleProcess;
 use crate::error::{Error, Result};
 use crate::meta_loss::Sum;
 use crate::tensor::{Adam, AdamConfig};
@@ -318,7 +319,16 @@ pub fn pretrain(
     for step in 0..config.steps {
         let batch = data.pretrain_batch(step, config.batch_size);
         let seed = mix64(config.seed ^ mix64(step));
-        let Some(done) = backbone_step(tasks, &mut *model, &mut adam, &Sum {}, &batch, seed, None)?
+        let Some(done) = backbone_step(
+            tasks,
+            &mut *model,
+            &mut adam,
+            &Sum {},
+            &batch,
+            seed,
+            &SingleProcess,
+            None,
+        )?
         else {
             skipped += 1;
             continue;

@@ -89,7 +89,20 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         let backbone = starting_backbone(&config).context("starting backbone")?;
         Trainer::new(config, backbone)?
     };
-    let bar = if a.quiet {
+    // Under `mpirun`, one rank of a data-parallel run; rank 0 reports.
+    let mut rank = 0;
+    if meltr::distributed::launched_by_mpi() {
+        #[cfg(feature = "mpi")]
+        {
+            use meltr::distributed::Communicator;
+            let comm = meltr::distributed::Mpi::init()?;
+            rank = comm.rank();
+            trainer.set_communicator(Box::new(comm));
+        }
+        #[cfg(not(feature = "mpi"))]
+        anyhow::bail!("started by mpirun, but this meltr was built without the `mpi` feature");
+    }
+    let bar = if a.quiet || rank != 0 {
         ProgressBar::hidden()
     } else {
         ProgressBar::new(0)
@@ -128,6 +141,9 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         }
     })?;
     bar.finish_and_clear();
+    if rank != 0 {
+        return Ok(());
+    }
     crate::print_out(&format!(
         "test {}  (skipped steps {}, meta steps {})\nwrote {}\n",
         summary.final_test,

@@ -3,6 +3,7 @@
 use super::{find_task, tasks_from_toml, AuxTask, TaskSet};
 use crate::backbone::{backbone_from_kind, Backbone, Batch, ParamVec};
 use crate::dataset::{mix64, registered_datasets, Dataset, Split};
+use crate::distributed::SingleProcess;
 use crate::meta_loss::Sum;
 use crate::tensor::{Adam, AdamConfig};
 use crate::train::backbone_step;
@@ -208,8 +209,17 @@ fn check_on(
     let mut adam = Adam::new(cfg, model.params());
     for t in 0..STEPS {
         let seed = mix64(mix64(t as u64));
-        backbone_step(set, &mut *model, &mut adam, &Sum {}, &train(t), seed, None)
-            .unwrap_or_else(|e| panic!("{name} on {on}: {e}"));
+        backbone_step(
+            set,
+            &mut *model,
+            &mut adam,
+            &Sum {},
+            &train(t),
+            seed,
+            &SingleProcess,
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{name} on {on}: {e}"));
     }
     let after = set
         .losses_at(&*model, &model.params().clone(), &held_out, eval_seed)

@@ -151,6 +151,7 @@ pub fn profile_step(
             &*head,
             &b,
             seed,
+            &crate::distributed::SingleProcess,
             Some(&mut times),
         )?;
         if keep {

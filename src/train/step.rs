@@ -5,6 +5,7 @@
 
 use crate::aux_task::TaskSet;
 use crate::backbone::{Backbone, Batch};
+use crate::distributed::Communicator;
 use crate::error::{Error, Result};
 use crate::meta_loss::MetaLoss;
 use crate::tensor::Adam;
@@ -38,6 +39,12 @@ pub struct StepTimes {
 /// randomness. `Ok(None)`: skipped for a non-finite value, nothing changed.
 /// With `times`, each phase's duration is added to it (each ends with a
 /// value read back to the host, so queued GPU kernels are included).
+///
+/// `batch` is this rank's shard of the step's batch: the K losses and the
+/// gradient are averaged over `comm`'s ranks (weighted by their shards'
+/// sizes) before they are used, so every rank takes the same step
+/// ([`SingleProcess`](crate::distributed::SingleProcess) for one process).
+#[allow(clippy::too_many_arguments)]
 pub fn backbone_step(
     tasks: &TaskSet,
     model: &mut dyn Backbone,
@@ -45,6 +52,7 @@ pub fn backbone_step(
     combinator: &dyn MetaLoss,
     batch: &Batch,
     seed: u64,
+    comm: &dyn Communicator,
     mut times: Option<&mut StepTimes>,
 ) -> Result<Option<StepOutcome>> {
     let timing = times.is_some();
@@ -55,7 +63,9 @@ pub fn backbone_step(
     };
     let s = Instant::now();
     let taped = tasks.forward_taped(&*model, model.params(), batch, seed)?;
-    let losses = taped.values().to_vec();
+    let mut losses = taped.values().to_vec();
+    let shard = batch.size as f32;
+    comm.all_reduce_weighted_mean(&mut losses, shard)?;
     lap(|t| &mut t.forward_ms, s);
     let s = Instant::now();
     let e = match combinator.eval(&losses) {
@@ -68,7 +78,8 @@ pub fn backbone_step(
     };
     lap(|t| &mut t.combine_ms, s);
     let s = Instant::now();
-    let grad = taped.backward(&e.weights)?;
+    let mut grad = taped.backward(&e.weights)?;
+    comm.all_reduce_weighted_mean_params(&mut grad, shard)?;
     let finite = grad.is_finite();
     lap(|t| &mut t.backward_ms, s);
     if !finite {

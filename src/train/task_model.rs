@@ -49,8 +49,10 @@ impl InnerModel for TaskModel<'_> {
             .tasks
             .forward_taped(&*self.model, self.model.params(), batch, seed)?;
         let values = taped.values().to_vec();
-        crate::error::check_finite("task losses", &values, values.len())?;
+        // The weights first: a data-parallel caller reduces the losses in
+        // there, and every rank must get to that collective.
         let a = weights(&values)?;
+        crate::error::check_finite("task losses", &values, values.len())?;
         Ok((values, taped.backward(&a)?))
     }
 

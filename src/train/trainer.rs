@@ -13,6 +13,7 @@ use crate::backbone::{
     backbone_from_kind, load_backbone, save_backbone, Backbone, Batch, ParamVec,
 };
 use crate::dataset::{dataset_by_name, mix64, Dataset, Split};
+use crate::distributed::{shard_of, Communicator, Sharded, SingleProcess};
 use crate::error::{Error, Result};
 use crate::hypergrad::{BatchRing, MetaLearner, MetaOutcome};
 use crate::meta_loss::{warm_start_to_sum, MetaLoss, SumFit};
@@ -96,6 +97,8 @@ pub struct Trainer {
     /// Held out of the backbone's updates for the meta step's primary loss.
     meta_pool: Vec<usize>,
     position: RunPosition,
+    /// The ranks of a data-parallel run (one process by default).
+    comm: Box<dyn Communicator>,
 }
 
 impl Trainer {
@@ -162,7 +165,17 @@ impl Trainer {
             learner,
             head,
             position,
+            comm: Box::new(SingleProcess),
         })
+    }
+
+    /// Makes this run one rank of a data-parallel run over `comm`
+    /// (docs/design.md §7): it takes its shard of every batch, losses and
+    /// gradients are averaged over the ranks, and rank 0 alone writes the
+    /// run's files. Every rank must be built from the same run file and
+    /// backbone.
+    pub fn set_communicator(&mut self, comm: Box<dyn Communicator>) {
+        self.comm = comm;
     }
 
     /// Continues a run from its checkpoint; `config` must equal the one the
@@ -233,14 +246,23 @@ impl Trainer {
     /// (appended), `checkpoint.safetensors`, `backbone.safetensors`,
     /// `head.safetensors` (MELTR heads) and `summary.json`.
     pub fn run(&mut self, out: &Path, mut on_event: impl FnMut(&Event)) -> Result<RunSummary> {
-        std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-        remove_stale_temporaries(out)?;
+        // Rank 0 alone writes (every rank holds the same state).
+        let writer = self.comm.rank() == 0;
         let log_path = out.join("log.jsonl");
-        let mut log = open_log(&log_path, &self.position)?;
+        let mut log = None;
+        if writer {
+            std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+            remove_stale_temporaries(out)?;
+            log = Some(open_log(&log_path, &self.position)?);
+        }
         // One `write` per line: a kill never leaves half a line.
         let mut write_log = |v: serde_json::Value| -> Result<()> {
-            log.write_all(format!("{v}\n").as_bytes())
-                .map_err(|e| Error::io(&log_path, e))
+            match log.as_mut() {
+                Some(log) => log
+                    .write_all(format!("{v}\n").as_bytes())
+                    .map_err(|e| Error::io(&log_path, e)),
+                None => Ok(()),
+            }
         };
         if self.position.step == 0 {
             write_log(
@@ -276,7 +298,8 @@ impl Trainer {
                 self.position.step += 1;
                 let step = self.position.step;
                 let seed = mix64(self.config.seed.wrapping_add(step));
-                let batch = self.data.batch(Split::Train, idx);
+                let (rank, ranks) = (self.comm.rank(), self.comm.size());
+                let batch = self.data.batch(Split::Train, shard_of(idx, rank, ranks));
                 // The head is in training mode for the step and its meta
                 // step (one dropout mask each, from the step's seed) and in
                 // evaluation mode everywhere else.
@@ -288,6 +311,7 @@ impl Trainer {
                     &*self.head,
                     &batch,
                     seed,
+                    &*self.comm,
                     None,
                 )?;
                 match step_done {
@@ -341,10 +365,13 @@ impl Trainer {
                         held = self.held_out_batch(mix64(seed ^ 0x686f_6c64));
                         &held
                     };
-                    let mut tm = TaskModel {
-                        model: &mut *self.model,
-                        tasks: &self.tasks,
-                        primary,
+                    let mut tm = Sharded {
+                        inner: TaskModel {
+                            model: &mut *self.model,
+                            tasks: &self.tasks,
+                            primary,
+                        },
+                        comm: &*self.comm,
                     };
                     let outcome =
                         self.learner
@@ -386,9 +413,12 @@ impl Trainer {
                 mean_weights: mean(&sum_a),
             };
             write_log(json!({"kind": "epoch", "report": report}))?;
-            let log_len = std::fs::metadata(&log_path).map_err(|e| Error::io(&log_path, e))?;
-            self.position.log_bytes = Some(log_len.len());
-            self.save(out)?;
+            self.check_ranks_agree(epoch)?;
+            if writer {
+                let log_len = std::fs::metadata(&log_path).map_err(|e| Error::io(&log_path, e))?;
+                self.position.log_bytes = Some(log_len.len());
+                self.save(out)?;
+            }
             on_event(&Event::Epoch(report.clone()));
             epochs.push(report);
         }
@@ -406,8 +436,10 @@ impl Trainer {
             skipped_meta: self.learner.skipped,
             peak_rss_mib: peak_rss_mib(),
         };
-        let text = serde_json::to_string_pretty(&summary).expect("summary serialises");
-        write_atomic(&out.join("summary.json"), text.as_bytes())?;
+        if writer {
+            let text = serde_json::to_string_pretty(&summary).expect("summary serialises");
+            write_atomic(&out.join("summary.json"), text.as_bytes())?;
+        }
         Ok(summary)
     }
 
@@ -420,11 +452,16 @@ impl Trainer {
     /// training batch (a fresh run's first act).
     fn warm_start(&mut self) -> Result<(SumFit, SumFit)> {
         let n = self.config.batch_size.min(self.train.len());
-        let batch = self.data.batch(Split::Train, &self.train[..n]);
+        let (rank, ranks) = (self.comm.rank(), self.comm.size());
+        let batch = self
+            .data
+            .batch(Split::Train, shard_of(&self.train[..n], rank, ranks));
         let seed = mix64(self.config.seed ^ 0x7761_726d);
-        let losses = self
+        let mut losses = self
             .tasks
             .losses_at(&*self.model, self.model.params(), &batch, seed)?;
+        self.comm
+            .all_reduce_weighted_mean(&mut losses, batch.size as f32)?;
         let m = &self.config.meta;
         let fit = warm_start_to_sum(&mut *self.head, &losses, m.warm_start, m.lr, seed)?;
         tracing::info!(before = ?fit.0, after = ?fit.1, "head warm-started at the plain sum");
@@ -437,7 +474,44 @@ impl Trainer {
         let order = shuffled(self.meta_pool.len(), seed);
         let n = self.config.batch_size.min(order.len());
         let idx: Vec<usize> = order[..n].iter().map(|&j| self.meta_pool[j]).collect();
-        (self.data.batch(Split::Train, &idx), seed)
+        let shard = shard_of(&idx, self.comm.rank(), self.comm.size());
+        (self.data.batch(Split::Train, shard), seed)
+    }
+
+    /// Every rank must hold the same parameters: rank 0's checksum of the
+    /// backbone and the head is compared on every rank, and a mismatch
+    /// anywhere stops every rank with the same error.
+    fn check_ranks_agree(&self, epoch: usize) -> Result<()> {
+        if self.comm.size() == 1 {
+            return Ok(());
+        }
+        let bytes = |v: Vec<f32>| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
+        let sum = u32::from_str_radix(
+            &crate::checksum::crc32_hex(&[
+                bytes(self.model.params().to_vec()),
+                bytes(self.head.params().to_vec()),
+            ]),
+            16,
+        )
+        .expect("hex");
+        // Two 16-bit halves: exact in f32.
+        let mine = [(sum >> 16) as f32, (sum & 0xffff) as f32];
+        let mut root = mine;
+        self.comm.broadcast(&mut root, 0)?;
+        let mut differ = [f32::from(u8::from(root != mine))];
+        self.comm.all_reduce_sum(&mut differ)?;
+        if differ[0] > 0.0 {
+            return Err(Error::InvalidSetting {
+                field: "data-parallel run".into(),
+                value: format!("epoch {}", epoch + 1),
+                reason: format!(
+                    "the parameters of {} of {} ranks differ from rank 0's; stopped",
+                    differ[0],
+                    self.comm.size()
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Writes the checkpoint, the backbone and (for MELTR) the head.

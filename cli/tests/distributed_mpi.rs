@@ -1,0 +1,189 @@
+//! `mpirun -np 2 meltr train` (the `mpi` feature, Open MPI installed): two
+//! ranks reproduce one process on the full batch, and a rank that dies
+//! makes the run stop with an error within a bounded time.
+#![cfg(feature = "mpi")]
+
+use meltr::train::Checkpoint;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("meltr-mpi-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// `mpirun` with `ranks` copies of `meltr ARGS` (root allowed: CI runs as root).
+fn mpirun(ranks: usize, args: &[&str]) -> Command {
+    let mut c = Command::new("mpirun");
+    c.args(["--allow-run-as-root", "--oversubscribe", "-np"])
+        .arg(ranks.to_string())
+        .arg(env!("CARGO_BIN_EXE_meltr"))
+        .args(args);
+    c
+}
+
+/// The digits run with a MELTR head on the classification loss (its loss
+/// is a per-example mean with no randomness, so shards add up exactly).
+fn run_file(d: &Path, epochs: usize) -> PathBuf {
+    let p = d.join("run.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "preset = \"digits-tiny\"\nepochs = {epochs}\ntasks = [\"classify\"]\n\
+             primary = \"classify\"\n[meta_loss]\ntype = \"meltr\"\npreset = \"allinone\"\n\
+             tasks = 1\n"
+        ),
+    )
+    .unwrap();
+    p
+}
+
+fn max_rel_diff(a: &[f32], b: &[f32]) -> f64 {
+    let scale = a.iter().map(|x| x.abs() as f64).fold(1e-3, f64::max);
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64 - *y as f64).abs() / scale)
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn two_mpi_ranks_reproduce_one_process() {
+    let d = dir("equivalence");
+    let config = run_file(&d, 20);
+    let (one, two) = (d.join("one"), d.join("two"));
+    let args = |out: &Path| -> Vec<String> {
+        ["train", "--quiet", "--config", s(&config), "--out", s(out)]
+            .map(String::from)
+            .to_vec()
+    };
+    let started = Instant::now();
+    let o = Command::new(env!("CARGO_BIN_EXE_meltr"))
+        .args(args(&one))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let single_s = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let a = args(&two);
+    let o = mpirun(2, &a.iter().map(String::as_str).collect::<Vec<_>>())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mpi_s = started.elapsed().as_secs_f64();
+    // Rank 0 alone printed the result.
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout)
+            .matches("test accuracy")
+            .count(),
+        1
+    );
+    let (a, b) = (
+        Checkpoint::load(&one.join("checkpoint.safetensors")).unwrap(),
+        Checkpoint::load(&two.join("checkpoint.safetensors")).unwrap(),
+    );
+    assert_eq!(a.position.step, b.position.step);
+    let names = [
+        "backbone",
+        "backbone Adam m",
+        "backbone Adam v",
+        "head",
+        "head Adam m",
+        "head Adam v",
+    ];
+    for (name, (x, y)) in names.iter().zip(
+        a.backbone
+            .iter()
+            .chain(&a.head)
+            .zip(b.backbone.iter().chain(&b.head)),
+    ) {
+        let d = max_rel_diff(x, y);
+        println!("{name}: max relative difference {d:.1e}");
+        assert!(d < 1e-3, "{name} differs by {d}");
+    }
+    println!("1 process {single_s:.1} s, 2 ranks {mpi_s:.1} s (wall, with start-up)");
+}
+
+/// The pids of the ranks of the `mpirun` whose command line names `out`.
+fn rank_pids(out: &Path) -> Vec<(u32, usize)> {
+    let mut found = vec![];
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let environ = std::fs::read(e.path().join("environ")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if !cmdline.contains(s(out)) || cmdline.starts_with("mpirun") {
+            continue;
+        }
+        let rank = String::from_utf8_lossy(&environ)
+            .split('\0')
+            .find_map(|v| v.strip_prefix("OMPI_COMM_WORLD_RANK=").map(str::to_string));
+        if let Some(r) = rank.and_then(|r| r.parse().ok()) {
+            found.push((pid, r));
+        }
+    }
+    found
+}
+
+#[test]
+fn a_rank_that_dies_stops_the_others_with_an_error() {
+    let d = dir("death");
+    let config = run_file(&d, 200);
+    let out = d.join("out");
+    let mut child = mpirun(
+        2,
+        &["train", "--quiet", "--config", s(&config), "--out", s(&out)],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    // Wait until the run is training, then kill rank 1.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let victim = loop {
+        let log = std::fs::read_to_string(out.join("log.jsonl")).unwrap_or_default();
+        let ranks = rank_pids(&out);
+        if log.matches("\"kind\":\"step\"").count() >= 5 {
+            if let Some(&(pid, _)) = ranks.iter().find(|(_, r)| *r == 1) {
+                break pid;
+            }
+        }
+        assert!(Instant::now() < deadline, "the run never started");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let killed = Instant::now();
+    Command::new("kill")
+        .args(["-9", &victim.to_string()])
+        .status()
+        .unwrap();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(60),
+            "the other rank still runs a minute after rank 1 died"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    println!(
+        "stopped {:.1} s after the kill: {}",
+        killed.elapsed().as_secs_f64(),
+        err.trim()
+    );
+    assert!(!status.success());
+    assert!(err.contains("rank 1") || err.contains("signal 9"), "{err}");
+    // No rank is left running.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(rank_pids(&out).is_empty(), "a rank outlived the run");
+}

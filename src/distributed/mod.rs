@@ -1,0 +1,88 @@
+//! Data parallelism over a collective library (docs/design.md §7).
+//!
+//! Every rank holds the same backbone, head and optimiser states and takes
+//! its shard of every batch. What ranks exchange is small and fixed by the
+//! method: the K losses of a step (averaged before the head, so every rank
+//! computes the same value and weights), the backbone gradient, and, in a
+//! meta step, the outer gradient and `c = J v`. [`Sharded`] wraps any
+//! [`crate::hypergrad::InnerModel`] so that every loss and gradient it
+//! returns is already the mean over all ranks' shards: the backbone step
+//! and the meta step run unchanged on top of it.
+//!
+//! A [`Communicator`] is the only thing the trainer asks of the transport:
+//! [`SingleProcess`] (the default), [`LocalGroup`] (threads in one process,
+//! for tests), and MPI with the `mpi` feature.
+
+mod local;
+#[cfg(feature = "mpi")]
+mod mpi;
+mod sharded;
+mod single;
+
+#[cfg(feature = "mpi")]
+pub use self::mpi::Mpi;
+pub use local::LocalGroup;
+pub use sharded::{shard_of, Examples, Sharded};
+pub use single::SingleProcess;
+
+use crate::error::Result;
+use crate::tensor::ParamVec;
+
+/// Whether this process was started by `mpirun` (Open MPI, or a PMI/PMIx
+/// launcher) as one of several ranks.
+pub fn launched_by_mpi() -> bool {
+    ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .any(|n| n.trim().parse::<usize>().is_ok_and(|n| n > 1))
+}
+
+/// The collective operations data parallelism needs. Every rank must call
+/// the same operations in the same order with buffers of the same length.
+pub trait Communicator {
+    /// This process's rank, `0..size`.
+    fn rank(&self) -> usize;
+
+    /// Number of ranks.
+    fn size(&self) -> usize;
+
+    /// Replaces `values` on every rank with their element-wise sum over the
+    /// ranks.
+    fn all_reduce_sum(&self, values: &mut [f32]) -> Result<()>;
+
+    /// Replaces `values` on every rank with rank `root`'s.
+    fn broadcast(&self, values: &mut [f32], root: usize) -> Result<()>;
+
+    /// A name for logs and errors (`single`, `mpi`...).
+    fn name(&self) -> &str;
+
+    /// The mean over the ranks of `values`, each rank's weighted by
+    /// `weight` (its number of examples): one all-reduce of `values` and
+    /// the weight together.
+    fn all_reduce_weighted_mean(&self, values: &mut [f32], weight: f32) -> Result<()> {
+        if self.size() == 1 {
+            return Ok(());
+        }
+        let mut buf: Vec<f32> = values.iter().map(|v| v * weight).collect();
+        buf.push(weight);
+        self.all_reduce_sum(&mut buf)?;
+        let total = buf.pop().expect("the weight is last");
+        for (v, s) in values.iter_mut().zip(buf) {
+            *v = s / total;
+        }
+        Ok(())
+    }
+
+    /// [`Communicator::all_reduce_weighted_mean`] of a parameter-sized
+    /// vector. The default goes through the host; a GPU transport
+    /// overrides it to stay on the device.
+    fn all_reduce_weighted_mean_params(&self, values: &mut ParamVec, weight: f32) -> Result<()> {
+        if self.size() == 1 {
+            return Ok(());
+        }
+        let mut host = values.to_vec();
+        self.all_reduce_weighted_mean(&mut host, weight)?;
+        *values = ParamVec::from_vec(values.tensor().device(), host);
+        Ok(())
+    }
+}

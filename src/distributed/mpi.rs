@@ -1,0 +1,62 @@
+//! MPI (the `mpi` feature): the ranks `mpirun` started, over `MPI_COMM_WORLD`.
+
+use super::Communicator;
+use crate::error::{Error, Result};
+use mpi::collective::SystemOperation;
+use mpi::topology::{Communicator as _, SimpleCommunicator};
+use mpi::traits::{CommunicatorCollectives, Root};
+
+/// `MPI_COMM_WORLD`. MPI is initialised once per process, by
+/// [`Mpi::init`], and finalised when this is dropped. A rank that dies
+/// makes `mpirun` end the others (MPI's default error handler).
+pub struct Mpi {
+    world: SimpleCommunicator,
+    // Dropped last: finalises MPI.
+    _universe: mpi::environment::Universe,
+}
+
+impl std::fmt::Debug for Mpi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Mpi(rank {} of {})", self.rank(), self.size())
+    }
+}
+
+impl Mpi {
+    /// Initialises MPI (once per process).
+    pub fn init() -> Result<Mpi> {
+        let universe = mpi::initialize()
+            .ok_or_else(|| Error::Backend("MPI was already initialised in this process".into()))?;
+        Ok(Mpi {
+            world: universe.world(),
+            _universe: universe,
+        })
+    }
+}
+
+impl Communicator for Mpi {
+    fn rank(&self) -> usize {
+        self.world.rank() as usize
+    }
+
+    fn size(&self) -> usize {
+        self.world.size() as usize
+    }
+
+    fn all_reduce_sum(&self, values: &mut [f32]) -> Result<()> {
+        let send = values.to_vec();
+        self.world
+            .all_reduce_into(&send[..], values, SystemOperation::sum());
+        Ok(())
+    }
+
+    fn broadcast(&self, values: &mut [f32], root: usize) -> Result<()> {
+        self.world
+            .process_at_rank(root as i32)
+            .broadcast_into(values);
+        Ok(())
+    }
+
+    fn name(&self) -> &str {
+        "mpi"
+    }
+}

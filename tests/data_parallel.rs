@@ -5,9 +5,11 @@
 use meltr::aux_task::{AuxTask, Capability, TaskRegistration};
 use meltr::backbone::{backbone_from_kind, Batch, Free, Loss, Net, Taped};
 use meltr::dfdx::prelude::*;
-use meltr::distributed::LocalGroup;
+use meltr::distributed::{Communicator, LocalGroup};
 use meltr::train::{Checkpoint, TrainConfig, Trainer};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// Two tasks whose losses are per-example means with no randomness, so
 /// that shards add up to the full batch exactly (up to float rounding):
@@ -79,19 +81,57 @@ fn trainer(run: &str) -> Trainer {
     Trainer::new(config, model).unwrap()
 }
 
+/// A rank that counts the floats it sends through collectives.
+struct Counted {
+    inner: LocalGroup,
+    floats: Arc<AtomicU64>,
+}
+
+impl Communicator for Counted {
+    fn rank(&self) -> usize {
+        self.inner.rank()
+    }
+    fn size(&self) -> usize {
+        self.inner.size()
+    }
+    fn all_reduce_sum(&self, values: &mut [f32]) -> meltr::Result<()> {
+        self.floats
+            .fetch_add(values.len() as u64, Ordering::Relaxed);
+        self.inner.all_reduce_sum(values)
+    }
+    fn broadcast(&self, values: &mut [f32], root: usize) -> meltr::Result<()> {
+        self.floats
+            .fetch_add(values.len() as u64, Ordering::Relaxed);
+        self.inner.broadcast(values, root)
+    }
+    fn name(&self) -> &str {
+        "counted"
+    }
+}
+
 /// Trains `run` on `ranks` threads; rank 0 writes into `out`. Returns each
-/// rank's final backbone and head parameters.
-fn train(run: &'static str, ranks: usize, out: &Path) -> Vec<(Vec<f32>, Vec<f32>)> {
+/// rank's final backbone and head parameters, and the floats each rank
+/// sent through collectives.
+fn train(run: &'static str, ranks: usize, out: &Path) -> Vec<(Vec<f32>, Vec<f32>, u64)> {
     let out = out.to_path_buf();
     let threads: Vec<_> = LocalGroup::new(ranks)
         .into_iter()
-        .map(|comm| {
+        .map(|inner| {
             let out = out.clone();
             std::thread::spawn(move || {
+                let floats = Arc::new(AtomicU64::new(0));
                 let mut t = trainer(run);
-                t.set_communicator(Box::new(comm));
+                t.set_communicator(Box::new(Counted {
+                    inner,
+                    floats: floats.clone(),
+                }));
                 t.run(&out, |_| {}).unwrap();
-                (t.model().params().to_vec(), t.head().params().to_vec())
+                let sent = floats.load(Ordering::Relaxed);
+                (
+                    t.model().params().to_vec(),
+                    t.head().params().to_vec(),
+                    sent,
+                )
             })
         })
         .collect();
@@ -133,9 +173,22 @@ const RUN: &str = "preset = \"digits-tiny\"\nepochs = 30\n\
 fn two_ranks_on_half_batches_reproduce_one_process_on_the_full_batch() {
     let (one, two) = (dir("one"), dir("two"));
     let single = train(RUN, 1, &one).remove(0);
+    assert_eq!(single.2, 0, "one rank sends nothing");
     let ranks = train(RUN, 2, &two);
     // The ranks agree bit for bit (the run also checks it every epoch).
     assert!(ranks[0] == ranks[1], "the two ranks' parameters differ");
+    // What crossed: per backbone step the K losses and the gradient (P),
+    // per meta step two gradients and four K-vectors, per epoch a checksum;
+    // each buffer carries its shard's weight. Counted against that formula.
+    let (p, k, steps, metas, epochs) = (single.0.len() as u64, 2, 300, 100, 30);
+    let expected = steps * (k + 1 + p + 1) + metas * (2 * (p + 1) + 2 + 3 * (k + 1)) + epochs * 3;
+    println!(
+        "sent per rank: {} floats ({:.1} MB) for P = {p}: {:.2} P per backbone step with its share of meta steps",
+        ranks[0].2,
+        ranks[0].2 as f64 * 4e-6,
+        ranks[0].2 as f64 / (steps * p) as f64
+    );
+    assert_eq!(ranks[0].2, expected);
     let (a, b) = (step_records(&one), step_records(&two));
     assert_eq!(a.len(), 300);
     assert_eq!(a.len(), b.len());

@@ -90,18 +90,11 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         Trainer::new(config, backbone)?
     };
     // Under `mpirun`, one rank of a data-parallel run; rank 0 reports.
-    let mut rank = 0;
-    if meltr::distributed::launched_by_mpi() {
-        #[cfg(feature = "mpi")]
-        {
-            use meltr::distributed::Communicator;
-            let comm = meltr::distributed::Mpi::init()?;
-            rank = comm.rank();
-            trainer.set_communicator(Box::new(comm));
-        }
-        #[cfg(not(feature = "mpi"))]
-        anyhow::bail!("started by mpirun, but this meltr was built without the `mpi` feature");
-    }
+    let rank = if meltr::distributed::launched_by_mpi() {
+        join_mpi(&mut trainer)?
+    } else {
+        0
+    };
     let bar = if a.quiet || rank != 0 {
         ProgressBar::hidden()
     } else {
@@ -152,6 +145,21 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         a.out.display()
     ));
     Ok(())
+}
+
+/// Makes `trainer` one rank of the run `mpirun` started; returns its rank.
+#[cfg(feature = "mpi")]
+fn join_mpi(trainer: &mut Trainer) -> anyhow::Result<usize> {
+    use meltr::distributed::Communicator;
+    let comm = meltr::distributed::Mpi::init()?;
+    let rank = comm.rank();
+    trainer.set_communicator(Box::new(comm));
+    Ok(rank)
+}
+
+#[cfg(not(feature = "mpi"))]
+fn join_mpi(_: &mut Trainer) -> anyhow::Result<usize> {
+    anyhow::bail!("started by mpirun, but this meltr was built without the `mpi` feature")
 }
 
 pub fn eval(a: EvalArgs) -> anyhow::Result<()> {

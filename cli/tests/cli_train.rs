@@ -422,3 +422,26 @@ fn the_same_commands_run_on_the_digits_and_report_accuracy() {
         "{err}"
     );
 }
+
+#[test]
+#[cfg(not(feature = "mpi"))]
+fn started_by_mpirun_without_the_mpi_feature_is_an_error_that_says_so() {
+    let d = dir("no-mpi");
+    let out = d.join("out");
+    let o = Command::new(env!("CARGO_BIN_EXE_meltr"))
+        .args([
+            "train",
+            "--quiet",
+            "--preset",
+            "digits-tiny",
+            "--out",
+            s(&out),
+        ])
+        .env("OMPI_COMM_WORLD_SIZE", "2")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("without the `mpi` feature"), "{err}");
+    assert!(!out.join("log.jsonl").exists(), "nothing was written");
+}

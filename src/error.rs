@@ -213,3 +213,15 @@ pub fn check_finite(what: &str, values: &[f32], expected: usize) -> Result<()> {
         None => Ok(()),
     }
 }
+
+/// What is wrong with bytes that safetensors refused, in words: a cut-off
+/// file says so instead of naming the parser's variant.
+pub(crate) fn safetensors_reason(e: safetensors::SafeTensorError) -> String {
+    use safetensors::SafeTensorError as E;
+    match e {
+        E::MetadataIncompleteBuffer | E::HeaderTooSmall | E::InvalidHeaderLength => {
+            format!("truncated, or not a safetensors file ({e:?})")
+        }
+        e => format!("not a safetensors file: {e}"),
+    }
+}

@@ -125,7 +125,7 @@ fn corrupted_and_mismatched_files_are_refused_in_one_line_and_change_nothing() {
             "checkpoint.safetensors",
             half(&checkpoint),
             "resume",
-            "checkpoint.safetensors",
+            "truncated, or not a safetensors file",
         ),
         (
             "bit-flipped checkpoint",
@@ -146,7 +146,7 @@ fn corrupted_and_mismatched_files_are_refused_in_one_line_and_change_nothing() {
             "b.safetensors",
             half(&backbone),
             "eval",
-            "b.safetensors",
+            "truncated, or not a safetensors file",
         ),
         (
             "bit-flipped backbone",
@@ -181,7 +181,7 @@ fn corrupted_and_mismatched_files_are_refused_in_one_line_and_change_nothing() {
             "h.safetensors",
             half(&head),
             "inspect",
-            "h.safetensors",
+            "truncated, or not a safetensors file",
         ),
         (
             "bit-flipped head",

@@ -7,7 +7,7 @@
 use super::{backbone_from_kind, Backbone, ParamVec};
 use crate::atomic::write_atomic;
 use crate::checksum;
-use crate::error::{Error, Result};
+use crate::error::{safetensors_reason, Error, Result};
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 use std::collections::{BTreeMap, HashMap};
@@ -74,8 +74,8 @@ pub fn backbone_from_bytes(
         path: path.into(),
         reason,
     };
-    let st = SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
-    let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
+    let st = SafeTensors::deserialize(bytes).map_err(|e| bad(safetensors_reason(e)))?;
+    let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| bad(safetensors_reason(e)))?;
     let meta: BTreeMap<String, String> = header
         .metadata()
         .as_ref()

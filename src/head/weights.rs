@@ -10,7 +10,7 @@
 use super::preset::{check_num_tasks, Dims, Preset};
 use crate::atomic::write_atomic;
 use crate::checksum;
-use crate::error::{Error, Result};
+use crate::error::{safetensors_reason, Error, Result};
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
@@ -222,8 +222,9 @@ impl HeadWeights {
             path: path.into(),
             reason,
         };
-        let st = SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
-        let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
+        let st = SafeTensors::deserialize(bytes).map_err(|e| bad(safetensors_reason(e)))?;
+        let (_, header) =
+            SafeTensors::read_metadata(bytes).map_err(|e| bad(safetensors_reason(e)))?;
         let meta = header.metadata().clone().unwrap_or_default();
         // Heads saved by other frameworks carry their own tag (`pt` from
         // the reference code's `save_file`) or none; meltr's other files

@@ -8,7 +8,7 @@
 
 use crate::atomic::write_atomic;
 use crate::checksum;
-use crate::error::{Error, Result};
+use crate::error::{safetensors_reason, Error, Result};
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
@@ -110,8 +110,9 @@ impl Checkpoint {
             path: path.into(),
             reason,
         };
-        let st = SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
-        let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
+        let st = SafeTensors::deserialize(bytes).map_err(|e| bad(safetensors_reason(e)))?;
+        let (_, header) =
+            SafeTensors::read_metadata(bytes).map_err(|e| bad(safetensors_reason(e)))?;
         let meta = header.metadata().clone().unwrap_or_default();
         let stored_checksum = match meta.get("format").map(String::as_str) {
             Some(FORMAT) => Some(

@@ -9,8 +9,8 @@
 //!
 //! * value: the forward pass of the PyTorch reference in eval mode;
 //! * per-task weights `∂f/∂l`: the reverse pass through that forward, also
-//!   generated ([`program`]);
-//! * `exp` is computed in-module (f64, [`kernels`]); `sqrt` is the wasm
+//!   generated (`program.rs`);
+//! * `exp` is computed in-module (f64, `kernels.rs`); `sqrt` is the wasm
 //!   instruction; the matrix products use 128-bit SIMD ([`Simd`]).
 //!
 //! ```

@@ -7,13 +7,18 @@
 /// The metadata key the checksum is stored under.
 pub(crate) const KEY: &str = "checksum";
 
-/// CRC-32 of `parts`, in order, as 8 hex digits.
-pub(crate) fn crc32_hex<B: AsRef<[u8]>>(parts: &[B]) -> String {
+/// CRC-32 of `parts`, in order.
+pub(crate) fn crc32<B: AsRef<[u8]>>(parts: &[B]) -> u32 {
     let mut h = crc32fast::Hasher::new();
     for p in parts {
         h.update(p.as_ref());
     }
-    format!("{:08x}", h.finalize())
+    h.finalize()
+}
+
+/// [`crc32`] as 8 hex digits, as stored in a file's metadata.
+pub(crate) fn crc32_hex<B: AsRef<[u8]>>(parts: &[B]) -> String {
+    format!("{:08x}", crc32(parts))
 }
 
 /// `Err(reason)` when `stored` (if any) is not the checksum of `parts`.

@@ -298,8 +298,7 @@ impl Trainer {
                 self.position.step += 1;
                 let step = self.position.step;
                 let seed = mix64(self.config.seed.wrapping_add(step));
-                let (rank, ranks) = (self.comm.rank(), self.comm.size());
-                let batch = self.data.batch(Split::Train, shard_of(idx, rank, ranks));
+                let batch = self.data.batch(Split::Train, self.shard(idx));
                 // The head is in training mode for the step and its meta
                 // step (one dropout mask each, from the step's seed) and in
                 // evaluation mode everywhere else.
@@ -452,10 +451,7 @@ impl Trainer {
     /// training batch (a fresh run's first act).
     fn warm_start(&mut self) -> Result<(SumFit, SumFit)> {
         let n = self.config.batch_size.min(self.train.len());
-        let (rank, ranks) = (self.comm.rank(), self.comm.size());
-        let batch = self
-            .data
-            .batch(Split::Train, shard_of(&self.train[..n], rank, ranks));
+        let batch = self.data.batch(Split::Train, self.shard(&self.train[..n]));
         let seed = mix64(self.config.seed ^ 0x7761_726d);
         let mut losses = self
             .tasks
@@ -474,8 +470,13 @@ impl Trainer {
         let order = shuffled(self.meta_pool.len(), seed);
         let n = self.config.batch_size.min(order.len());
         let idx: Vec<usize> = order[..n].iter().map(|&j| self.meta_pool[j]).collect();
-        let shard = shard_of(&idx, self.comm.rank(), self.comm.size());
-        (self.data.batch(Split::Train, shard), seed)
+        (self.data.batch(Split::Train, self.shard(&idx)), seed)
+    }
+
+    /// This rank's share of a batch's example indices (all of them in one
+    /// process).
+    fn shard<'a>(&self, idx: &'a [usize]) -> &'a [usize] {
+        shard_of(idx, self.comm.rank(), self.comm.size())
     }
 
     /// Every rank must hold the same parameters: rank 0's checksum of the
@@ -486,14 +487,10 @@ impl Trainer {
             return Ok(());
         }
         let bytes = |v: Vec<f32>| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
-        let sum = u32::from_str_radix(
-            &crate::checksum::crc32_hex(&[
-                bytes(self.model.params().to_vec()),
-                bytes(self.head.params().to_vec()),
-            ]),
-            16,
-        )
-        .expect("hex");
+        let sum = crate::checksum::crc32(&[
+            bytes(self.model.params().to_vec()),
+            bytes(self.head.params().to_vec()),
+        ]);
         // Two 16-bit halves: exact in f32.
         let mine = [(sum >> 16) as f32, (sum & 0xffff) as f32];
         let mut root = mine;

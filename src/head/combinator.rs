@@ -9,8 +9,12 @@
 //! assert!(e.value.is_finite());
 //! ```
 
+#[cfg(not(feature = "cuda"))]
+use super::host::HostHead;
 use super::init::init_weights;
-use super::network::{Head, HeadGrads};
+#[cfg(feature = "cuda")]
+use super::network::GraphHead;
+use super::network::HeadGrads;
 use super::preset::{check_num_tasks, Preset};
 use super::weights::{check_flat_len, param_shapes, HeadInfo, HeadWeights, PARAM_NAMES};
 use crate::error::{Error, Result};
@@ -19,40 +23,14 @@ use crate::tensor::{device, ParamVec};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-/// One compiled head per preset: the widths are type parameters.
-#[derive(Debug, Clone)]
-enum AnyHead {
-    Univl(Head<128, 256, 512>),
-    Violet(Head<256, 512, 512>),
-    Allinone(Head<128, 128, 128>),
-    Paper(Head<128, 512, 512>),
-}
-
-macro_rules! dispatch {
-    ($any:expr, $h:ident => $body:expr) => {
-        match $any {
-            AnyHead::Univl($h) => $body,
-            AnyHead::Violet($h) => $body,
-            AnyHead::Allinone($h) => $body,
-            AnyHead::Paper($h) => $body,
-        }
-    };
-}
-
-impl AnyHead {
-    fn new(preset: Preset, k: usize, flat: ParamVec) -> AnyHead {
-        match preset {
-            Preset::Univl => AnyHead::Univl(Head::new(k, flat)),
-            Preset::Violet => AnyHead::Violet(Head::new(k, flat)),
-            Preset::Allinone => AnyHead::Allinone(Head::new(k, flat)),
-            Preset::Paper => AnyHead::Paper(Head::new(k, flat)),
-        }
-    }
-
-    fn params(&self) -> &ParamVec {
-        dispatch!(self, h => h.params())
-    }
-}
+/// How the head is computed (docs/design.md §8): by hand on the host in the
+/// CPU build, as a dfdx graph on the device in the CUDA build (where the
+/// parameters and their optimiser stay on the GPU). Both are tested
+/// against each other and against JAX.
+#[cfg(not(feature = "cuda"))]
+type Engine = HostHead;
+#[cfg(feature = "cuda")]
+type Engine = GraphHead;
 
 /// The Meta Loss Transformer head (docs/design.md §1) as a loss combinator.
 ///
@@ -74,7 +52,7 @@ pub struct Meltr {
     num_tasks: usize,
     info: HeadInfo,
     /// The parameters live on the device, in the head.
-    head: AnyHead,
+    head: Engine,
     dropout: f32,
     dropout_seed: Option<u64>,
     source: Option<PathBuf>,
@@ -159,7 +137,7 @@ impl Meltr {
         Ok(Meltr {
             preset,
             num_tasks: weights.num_tasks,
-            head: AnyHead::new(preset, weights.num_tasks, flat),
+            head: Engine::new(preset, weights.num_tasks, flat),
             info: weights.info,
             dropout: 0.0,
             dropout_seed: None,
@@ -212,14 +190,14 @@ impl Meltr {
             check_direction(c, losses.len())?;
         }
         let drop = self.dropout();
-        Ok(dispatch!(&self.head, h => h.backward(losses, direction, drop, true)))
+        Ok(self.head.backward(losses, direction, drop, true))
     }
 
     /// The head's value alone, with no tape.
     pub fn value(&self, losses: &[f32]) -> Result<f32> {
         check_losses(losses, self.num_tasks())?;
         let drop = self.dropout();
-        Ok(dispatch!(&self.head, h => h.value(losses, drop)))
+        Ok(self.head.value(losses, drop))
     }
 }
 
@@ -232,7 +210,7 @@ impl MetaLoss for Meltr {
     fn eval(&self, losses: &[f32]) -> Result<Evaluation> {
         check_losses(losses, self.num_tasks())?;
         let drop = self.dropout();
-        let g = dispatch!(&self.head, h => h.backward(losses, None, drop, false));
+        let g = self.head.backward(losses, None, drop, false);
         Ok(Evaluation {
             value: g.output,
             weights: g.d_losses,
@@ -256,7 +234,7 @@ impl MetaLoss for Meltr {
 
     fn set_params(&mut self, params: &ParamVec) -> Result<()> {
         params.check("params", self.num_params())?;
-        self.head = AnyHead::new(self.preset, self.num_tasks, params.clone());
+        self.head = Engine::new(self.preset, self.num_tasks, params.clone());
         Ok(())
     }
 

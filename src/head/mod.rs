@@ -1,7 +1,9 @@
 //! The MELTR head (Meta Loss Transformer, docs/design.md §1) and its weights.
 
 mod combinator;
+mod host;
 mod init;
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
 mod network;
 mod preset;
 mod weights;

@@ -21,7 +21,7 @@
 //! forward pass reads typed copies of its blocks, `in_proj_{weight,bias}`
 //! as their three q, k, v parts.
 
-use super::preset::HEADS;
+use super::preset::{Preset, HEADS};
 pub use crate::tensor::Dev;
 use crate::tensor::ParamVec;
 use dfdx::prelude::*;
@@ -135,23 +135,47 @@ struct Masks<const D: usize, const F: usize> {
 }
 
 impl<const D: usize, const F: usize> Masks<D, F> {
-    /// The masks PyTorch's encoder layer applies in training mode: attention
-    /// probabilities, the attention block's output, the feed-forward hidden
-    /// layer and the feed-forward output.
+    /// The masks of [`sample_masks`] as tensors.
     fn sample(dev: &Dev, k: usize, p: f32, seed: u64) -> Self {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let keep = 1.0 / (1.0 - p);
-        let mut draw = |n: usize| -> Vec<f32> {
-            (0..n)
-                .map(|_| if rng.gen::<f32>() < p { 0.0 } else { keep })
-                .collect()
-        };
+        let m = sample_masks(k, D, F, p, seed);
         Masks {
-            attn: dev.tensor_from_vec(draw(HEADS * k * k), (Const, k, k)),
-            attn_out: dev.tensor_from_vec(draw(k * D), (k, Const)),
-            ff_hidden: dev.tensor_from_vec(draw(k * F), (k, Const)),
-            ff_out: dev.tensor_from_vec(draw(k * D), (k, Const)),
+            attn: dev.tensor_from_vec(m.attn, (Const, k, k)),
+            attn_out: dev.tensor_from_vec(m.attn_out, (k, Const)),
+            ff_hidden: dev.tensor_from_vec(m.ff_hidden, (k, Const)),
+            ff_out: dev.tensor_from_vec(m.ff_out, (k, Const)),
         }
+    }
+}
+
+/// Dropout masks of one forward pass as host values, row-major.
+pub(crate) struct MaskValues {
+    /// Attention probabilities, `HEADS × K × K`.
+    pub attn: Vec<f32>,
+    /// The attention block's output, `K × d`.
+    pub attn_out: Vec<f32>,
+    /// The feed-forward hidden layer, `K × f`.
+    pub ff_hidden: Vec<f32>,
+    /// The feed-forward output, `K × d`.
+    pub ff_out: Vec<f32>,
+}
+
+/// The masks PyTorch's encoder layer applies in training mode (attention
+/// probabilities, the attention block's output, the feed-forward hidden
+/// layer and output), already scaled by `1/(1-p)`, drawn from `seed` in
+/// that order: both head implementations draw the same masks.
+pub(crate) fn sample_masks(k: usize, d: usize, f: usize, p: f32, seed: u64) -> MaskValues {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let keep = 1.0 / (1.0 - p);
+    let mut draw = |n: usize| -> Vec<f32> {
+        (0..n)
+            .map(|_| if rng.gen::<f32>() < p { 0.0 } else { keep })
+            .collect()
+    };
+    MaskValues {
+        attn: draw(HEADS * k * k),
+        attn_out: draw(k * d),
+        ff_hidden: draw(k * f),
+        ff_out: draw(k * d),
     }
 }
 
@@ -418,6 +442,57 @@ impl<const H1: usize, const D: usize, const F: usize> Head<H1, D, F> {
             d_direction: d_direction.unwrap_or_default(),
             d_params,
         }
+    }
+}
+
+/// One compiled head per preset: the widths are type parameters.
+#[derive(Debug, Clone)]
+pub(crate) enum GraphHead {
+    Univl(Head<128, 256, 512>),
+    Violet(Head<256, 512, 512>),
+    Allinone(Head<128, 128, 128>),
+    Paper(Head<128, 512, 512>),
+}
+
+macro_rules! dispatch {
+    ($any:expr, $h:ident => $body:expr) => {
+        match $any {
+            GraphHead::Univl($h) => $body,
+            GraphHead::Violet($h) => $body,
+            GraphHead::Allinone($h) => $body,
+            GraphHead::Paper($h) => $body,
+        }
+    };
+}
+
+impl GraphHead {
+    pub(crate) fn new(preset: Preset, k: usize, flat: ParamVec) -> GraphHead {
+        match preset {
+            Preset::Univl => GraphHead::Univl(Head::new(k, flat)),
+            Preset::Violet => GraphHead::Violet(Head::new(k, flat)),
+            Preset::Allinone => GraphHead::Allinone(Head::new(k, flat)),
+            Preset::Paper => GraphHead::Paper(Head::new(k, flat)),
+        }
+    }
+
+    pub(crate) fn params(&self) -> &ParamVec {
+        dispatch!(self, h => h.params())
+    }
+
+    /// The head's value for losses `l`.
+    pub(crate) fn value(&self, losses: &[f32], dropout: Option<(f32, u64)>) -> f32 {
+        dispatch!(self, h => h.value(losses, dropout))
+    }
+
+    /// [`Head::backward`] at this preset's widths.
+    pub(crate) fn backward(
+        &self,
+        losses: &[f32],
+        direction: Option<&[f32]>,
+        dropout: Option<(f32, u64)>,
+        with_params: bool,
+    ) -> HeadGrads {
+        dispatch!(self, h => h.backward(losses, direction, dropout, with_params))
     }
 }
 

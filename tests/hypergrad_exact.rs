@@ -81,8 +81,12 @@ fn hypergrad_for(s: &Setup, x: &[f64], direct: &[f64]) -> Vec<f64> {
 }
 
 fn engine(s: &mut Setup, strategy: Box<dyn HypergradStrategy>) -> Vec<f64> {
+    // A central difference is exact on this quadratic, so only f32 round-off
+    // is left, and the largest step has the least; the default step is
+    // sized for real networks, where truncation dominates (design §8).
     let settings = MetaSettings {
         gamma: GAMMA as f32,
+        fd_step: 1e-3,
         ..MetaSettings::default()
     };
     let learner = MetaLearner::new(&s.head, Some(strategy), settings);

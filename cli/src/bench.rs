@@ -10,7 +10,7 @@ use meltr::dataset::dataset_by_name;
 use meltr::head::{Meltr, Preset};
 use meltr::hypergrad::{MetaLearner, MetaSettings};
 use meltr::meta_loss::MetaLoss;
-use meltr::train::bench::{device_name, profile_step};
+use meltr::train::bench::{device_name, profile_step, Phases};
 use meltr::train::TrainConfig;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -34,6 +34,17 @@ pub struct StepArgs {
     /// digits, digits-tiny.
     #[arg(long)]
     preset: Option<String>,
+    /// Batch size (default: the run's).
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Train on the run's first K tasks only (and a head for K losses).
+    #[arg(long)]
+    tasks_count: Option<usize>,
+    /// Run one phase alone, so that the process's peak memory is that
+    /// phase's: plain (backbone steps on the plain sum), meltr (backbone
+    /// steps with the run's combinator), meta (meta steps), all.
+    #[arg(long, default_value = "all", value_parser = ["all", "plain", "meltr", "meta"])]
+    only: String,
     /// Repetitions to average (after one warm-up).
     #[arg(long, default_value_t = 10)]
     reps: usize,
@@ -51,6 +62,12 @@ pub struct HeadArgs {
     /// Number of losses K (default: each preset's reference K).
     #[arg(long)]
     tasks: Option<usize>,
+    /// One preset only (univl, violet, allinone, paper).
+    #[arg(long)]
+    preset: Option<String>,
+    /// Print JSON: one object per head.
+    #[arg(long)]
+    json: bool,
 }
 
 pub fn run(c: BenchCommand) -> anyhow::Result<String> {
@@ -61,39 +78,87 @@ pub fn run(c: BenchCommand) -> anyhow::Result<String> {
 }
 
 fn step(a: StepArgs) -> anyhow::Result<String> {
-    let config = match (&a.config, &a.preset) {
+    let mut config = match (&a.config, &a.preset) {
         (Some(path), _) => TrainConfig::load(path)?,
         (None, p) => TrainConfig::preset(p.as_deref().unwrap_or("quick"))?,
+    };
+    if let Some(n) = a.batch_size {
+        anyhow::ensure!(n > 0, "--batch-size: at least one example");
+        config.batch_size = n;
+    }
+    if let Some(k) = a.tasks_count {
+        config = first_tasks(&config, k)?;
+    }
+    let phases = match a.only.as_str() {
+        "plain" => Phases::Plain,
+        "meltr" => Phases::Combined,
+        "meta" => Phases::Meta,
+        _ => Phases::All,
     };
     // Timing needs no trained weights: a fresh backbone of the data set's kind.
     let data = dataset_by_name(&config.data, config.data_seed)?;
     let model = backbone_from_kind(data.backbone_kind(), &serde_json::Value::Null, config.seed)?;
-    let profile = profile_step(&config, model, a.reps)?;
+    let profile = profile_step(&config, model, a.reps, phases)?;
     Ok(if a.json {
-        serde_json::to_string_pretty(&profile)?
+        let mut v = serde_json::to_value(&profile)?;
+        let derived = [
+            ("sum_step_ms", profile.sum_step_ms()),
+            ("step_ms", profile.step_ms()),
+            ("epoch_ratio_3", profile.epoch_ratio_at(3)),
+            ("epoch_ratio_10", profile.epoch_ratio_at(10)),
+            ("meta_over_floor", profile.meta_over_floor()),
+        ];
+        for (key, x) in derived {
+            // Phases not run give NaN ratios: JSON null.
+            v[key] = serde_json::json!(x.is_finite().then_some(x));
+        }
+        serde_json::to_string_pretty(&v)?
     } else {
         profile.table()
     })
 }
 
+/// `config` on its first `k` tasks, the combinator resized to match (its
+/// `tasks` setting, where it has one); the primary task must stay.
+fn first_tasks(config: &TrainConfig, k: usize) -> anyhow::Result<TrainConfig> {
+    let n = config.tasks.len();
+    anyhow::ensure!(
+        (1..=n).contains(&k),
+        "--tasks-count {k}: the run has {n} tasks ({})",
+        config.tasks.join(", ")
+    );
+    let mut table: toml::Table = toml::from_str(&config.to_toml())?;
+    let tasks: Vec<toml::Value> = config.tasks[..k].iter().map(|t| t.clone().into()).collect();
+    anyhow::ensure!(
+        config.tasks[..k].contains(&config.primary),
+        "--tasks-count {k}: the primary task {} is not among the first {k}",
+        config.primary
+    );
+    table.insert("tasks".into(), tasks.into());
+    if let Some(toml::Value::Table(m)) = table.get_mut("meta_loss") {
+        if m.contains_key("tasks") {
+            m.insert("tasks".into(), (k as i64).into());
+        }
+    }
+    Ok(TrainConfig::from_toml(
+        &toml::to_string(&table)?,
+        std::path::Path::new("--tasks-count"),
+    )?)
+}
+
 fn head(a: HeadArgs) -> anyhow::Result<String> {
     anyhow::ensure!(a.reps > 0, "--reps: at least one repetition");
-    let mut out = format!(
-        "device {}, mean of {} calls (ms)\n{:<14} {:>9} {:>17} {:>10} {:>12}\n",
-        device_name(),
-        a.reps,
-        "head",
-        "forward",
-        "forward+backward",
-        "head term",
-        "meta update"
-    );
+    let only = a.preset.as_deref().map(Preset::from_name).transpose()?;
+    let mut rows = Vec::new();
     for (preset, reference_k) in [
         (Preset::Allinone, 2),
         (Preset::Violet, 3),
         (Preset::Univl, 8),
         (Preset::Paper, 8),
     ] {
+        if only.is_some_and(|p| p != preset) {
+            continue;
+        }
         let k = a.tasks.unwrap_or(reference_k);
         let mut head = Meltr::init(preset, k, 0)?;
         let l: Vec<f32> = (0..k).map(|i| 0.3 + i as f32).collect();
@@ -106,20 +171,47 @@ fn head(a: HeadArgs) -> anyhow::Result<String> {
             }
             Ok(s.elapsed().as_secs_f64() * 1e3 / a.reps as f64)
         };
-        let fwd = time(&mut || head.value(&l).map(drop))?;
-        let bwd = time(&mut || head.eval(&l).map(drop))?;
-        let term = time(&mut || head.mixed_grad(&l, &dir).map(drop))?;
+        let forward_ms = time(&mut || head.value(&l).map(drop))?;
+        let value_weights_ms = time(&mut || head.eval(&l).map(drop))?;
+        let head_term_ms = time(&mut || head.mixed_grad(&l, &dir).map(drop))?;
         // The meta step's work on the head once `c` is known: head term and
         // the regulariser's direct term, clipping, Adam, new parameters.
         let mut learner = MetaLearner::new(&head, None, MetaSettings::default());
-        let update = time(&mut || {
+        let meta_update_ms = time(&mut || {
             let mut g = head.mixed_grad(&l, &dir)?;
             g.axpy(-0.1, &head.param_grad(&l, 1.0)?);
             learner.apply(&mut head, g).map(drop)
         })?;
+        rows.push(serde_json::json!({
+            "head": preset.name(),
+            "k": k,
+            "forward_ms": forward_ms,
+            "value_weights_ms": value_weights_ms,
+            "head_term_ms": head_term_ms,
+            "meta_update_ms": meta_update_ms,
+        }));
+    }
+    if a.json {
+        return Ok(serde_json::to_string_pretty(&rows)?);
+    }
+    let mut out = format!(
+        "device {}, mean of {} calls (ms)\n{:<14} {:>9} {:>15} {:>10} {:>12}\n",
+        device_name(),
+        a.reps,
+        "head",
+        "forward",
+        "value+weights",
+        "head term",
+        "meta update"
+    );
+    for r in rows {
         out += &format!(
-            "{:<14} {fwd:>9.3} {bwd:>17.3} {term:>10.3} {update:>12.3}\n",
-            format!("{}-k{k}", preset.name())
+            "{:<14} {:>9.3} {:>15.3} {:>10.3} {:>12.3}\n",
+            format!("{}-k{}", r["head"].as_str().unwrap_or(""), r["k"]),
+            r["forward_ms"].as_f64().unwrap_or(f64::NAN),
+            r["value_weights_ms"].as_f64().unwrap_or(f64::NAN),
+            r["head_term_ms"].as_f64().unwrap_or(f64::NAN),
+            r["meta_update_ms"].as_f64().unwrap_or(f64::NAN),
         );
     }
     Ok(out)

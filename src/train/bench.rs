@@ -15,6 +15,7 @@ use crate::backbone::Backbone;
 use crate::dataset::{dataset_by_name, Split};
 use crate::error::{Error, Result};
 use crate::hypergrad::{MetaLearner, MetaOutcome, PassCount};
+use crate::meta_loss::{MetaLoss, Sum};
 use crate::tensor::Adam;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
@@ -42,8 +43,15 @@ pub struct StepProfile {
     pub update_ms: f64,
     /// The primary task's loss and gradient alone.
     pub primary_grad_ms: f64,
+    /// The head term `∂/∂φ D_l f_φ(l)[c]` alone (docs/design.md §2).
+    pub head_term_ms: f64,
     /// One meta step of the configured strategy.
     pub meta_step_ms: f64,
+    /// What the meta step cannot avoid, each pass timed alone: the primary
+    /// loss's gradient, one K-task backward (forward + backward) per other
+    /// backward pass, the tape-free forwards, and the head term
+    /// ([`StepProfile::floor`]).
+    pub floor_ms: f64,
     /// Backbone passes one meta step made.
     pub meta_passes: PassCount,
     /// Meta steps every this many backbone steps.
@@ -64,7 +72,28 @@ impl StepProfile {
     /// Epoch time relative to the plain sum: one step plus a share of a
     /// meta step, over a plain step.
     pub fn epoch_ratio(&self) -> f64 {
-        (self.step_ms() + self.meta_step_ms / self.meta_every.max(1) as f64) / self.sum_step_ms()
+        self.epoch_ratio_at(self.meta_every)
+    }
+
+    /// [`StepProfile::epoch_ratio`] with a meta step every `meta_every` steps.
+    pub fn epoch_ratio_at(&self, meta_every: usize) -> f64 {
+        (self.step_ms() + self.meta_step_ms / meta_every.max(1) as f64) / self.sum_step_ms()
+    }
+
+    /// The floor of a meta step that made `passes`: the primary gradient
+    /// once, a K-task backward for every other backward pass, each tape-free
+    /// forward, and the head term.
+    pub fn floor(&self, passes: PassCount) -> f64 {
+        let k_task_grad = self.forward_taped_ms + self.backward_ms;
+        self.primary_grad_ms
+            + passes.backwards.saturating_sub(1) as f64 * k_task_grad
+            + passes.forwards as f64 * self.forward_free_ms
+            + self.head_term_ms
+    }
+
+    /// The meta step's time as a multiple of its floor.
+    pub fn meta_over_floor(&self) -> f64 {
+        self.meta_step_ms / self.floor_ms
     }
 
     /// A human-readable table.
@@ -76,7 +105,9 @@ impl StepProfile {
             ("backward of Σ a_k l_k", self.backward_ms),
             ("optimiser update", self.update_ms),
             ("primary loss + gradient", self.primary_grad_ms),
+            ("head term", self.head_term_ms),
             ("meta step", self.meta_step_ms),
+            ("meta step floor", self.floor_ms),
             ("step, plain sum", self.sum_step_ms()),
             ("step, this combinator", self.step_ms()),
         ];
@@ -94,21 +125,40 @@ impl StepProfile {
             "  meta step passes: {} backward, {} forward\n",
             self.meta_passes.backwards, self.meta_passes.forwards
         );
-        s += &format!(
-            "  epoch time vs plain sum at meta_every = {}: {:.3}x\n",
-            self.meta_every,
-            self.epoch_ratio()
-        );
+        s += &format!("  meta step / its floor: {:.3}x\n", self.meta_over_floor());
+        let mut everies = vec![self.meta_every];
+        everies.extend([3, 10].into_iter().filter(|e| *e != self.meta_every));
+        for every in everies {
+            s += &format!(
+                "  epoch time vs plain sum at meta_every = {every}: {:.3}x\n",
+                self.epoch_ratio_at(every)
+            );
+        }
         s
     }
 }
 
+/// Which work [`profile_step`] does: all of it, or one phase alone (so
+/// that a process's peak memory is that phase's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phases {
+    /// Every phase, the floor's passes included.
+    All,
+    /// Backbone steps on the plain sum only.
+    Plain,
+    /// Backbone steps with the run's combinator only.
+    Combined,
+    /// Meta steps only.
+    Meta,
+}
+
 /// Times the phases of `config`'s training step on `model` (`reps`
-/// repetitions after one warm-up).
+/// repetitions after one warm-up); phases not run read 0.
 pub fn profile_step(
     config: &TrainConfig,
     mut model: Box<dyn Backbone>,
     reps: usize,
+    phases: Phases,
 ) -> Result<StepProfile> {
     if reps == 0 {
         return Err(Error::InvalidSetting {
@@ -131,9 +181,12 @@ pub fn profile_step(
     let (a, b) = (batch_of(0), batch_of(1));
     let primary = config.primary_index();
     let mut optimizer = Adam::new(config.optimizer, model.params());
+    let sum = Sum {};
+    let (all, steps) = (phases == Phases::All, phases != Phases::Meta);
 
     let mut step = StepTimes::default();
-    let mut t = [0.0f64; 3];
+    // Tape-free forward, primary gradient, head term, meta step.
+    let mut t = [0.0f64; 4];
     let mut passes = PassCount::default();
     for rep in 0..=reps {
         let keep = rep > 0;
@@ -143,55 +196,67 @@ pub fn profile_step(
             }
         };
         let seed = rep as u64;
-        let mut times = StepTimes::default();
-        backbone_step(
-            &tasks,
-            &mut *model,
-            &mut optimizer,
-            &*head,
-            &b,
-            seed,
-            &crate::distributed::SingleProcess,
-            Some(&mut times),
-        )?;
-        if keep {
-            step.forward_ms += times.forward_ms;
-            step.combine_ms += times.combine_ms;
-            step.backward_ms += times.backward_ms;
-            step.update_ms += times.update_ms;
+        if steps {
+            let combinator: &dyn MetaLoss = match phases {
+                Phases::Plain => &sum,
+                _ => &*head,
+            };
+            let mut times = StepTimes::default();
+            backbone_step(
+                &tasks,
+                &mut *model,
+                &mut optimizer,
+                combinator,
+                &b,
+                seed,
+                &crate::distributed::SingleProcess,
+                Some(&mut times),
+            )?;
+            if keep {
+                step.forward_ms += times.forward_ms;
+                step.combine_ms += times.combine_ms;
+                step.backward_ms += times.backward_ms;
+                step.update_ms += times.update_ms;
+            }
+            model.release_buffers();
         }
-        model.release_buffers();
-
-        let s = Instant::now();
-        tasks.losses_at(&*model, model.params(), &b, seed)?;
-        lap(0, s);
-        let s = Instant::now();
-        tasks
-            .task_grad(&*model, model.params(), &a, seed, primary)?
-            .1
-            .norm();
-        lap(1, s);
-        model.release_buffers();
-
-        let s = Instant::now();
-        let mut tm = TaskModel {
-            model: &mut *model,
-            tasks: &tasks,
-            primary,
-        };
-        let outcome = learner.step(&mut tm, &mut *head, (&a, seed), (&b, seed + 1))?;
-        lap(2, s);
-        model.release_buffers();
-        match outcome {
-            MetaOutcome::Updated { passes: p, .. } => passes = p,
-            MetaOutcome::NoMetaStep => {}
-            MetaOutcome::SkippedNonFinite { reason } => {
-                return Err(Error::Backend(format!("meta step skipped: {reason}")))
+        if all {
+            let s = Instant::now();
+            let losses = tasks.losses_at(&*model, model.params(), &b, seed)?;
+            lap(0, s);
+            let s = Instant::now();
+            tasks
+                .task_grad(&*model, model.params(), &a, seed, primary)?
+                .1
+                .norm();
+            lap(1, s);
+            model.release_buffers();
+            let direction: Vec<f32> = (0..losses.len()).map(|i| 1.0 - 0.1 * i as f32).collect();
+            let s = Instant::now();
+            head.mixed_grad(&losses, &direction)?.norm();
+            lap(2, s);
+        }
+        if phases == Phases::All || phases == Phases::Meta {
+            let s = Instant::now();
+            let mut tm = TaskModel {
+                model: &mut *model,
+                tasks: &tasks,
+                primary,
+            };
+            let outcome = learner.step(&mut tm, &mut *head, (&a, seed), (&b, seed + 1))?;
+            lap(3, s);
+            model.release_buffers();
+            match outcome {
+                MetaOutcome::Updated { passes: p, .. } => passes = p,
+                MetaOutcome::NoMetaStep => {}
+                MetaOutcome::SkippedNonFinite { reason } => {
+                    return Err(Error::Backend(format!("meta step skipped: {reason}")))
+                }
             }
         }
     }
     let mean = |x: f64| x / reps as f64;
-    Ok(StepProfile {
+    let mut profile = StepProfile {
         device: device_name().into(),
         batch_size: config.batch_size,
         tasks: config.tasks.clone(),
@@ -202,10 +267,16 @@ pub fn profile_step(
         backward_ms: mean(step.backward_ms),
         update_ms: mean(step.update_ms),
         primary_grad_ms: mean(t[1]),
-        meta_step_ms: mean(t[2]),
+        head_term_ms: mean(t[2]),
+        meta_step_ms: mean(t[3]),
+        floor_ms: 0.0,
         meta_passes: passes,
         meta_every: config.schedule.meta_every,
-    })
+    };
+    if all {
+        profile.floor_ms = profile.floor(passes);
+    }
+    Ok(profile)
 }
 
 /// The device the tensors live on in this build.
@@ -234,7 +305,9 @@ mod tests {
             backward_ms: 5.0,
             update_ms: 1.0,
             primary_grad_ms: 2.0,
+            head_term_ms: 0.5,
             meta_step_ms: 30.0,
+            floor_ms: 0.0,
             meta_passes: PassCount::default(),
             meta_every: 3,
         };
@@ -242,5 +315,13 @@ mod tests {
         assert_eq!(p.step_ms(), 11.0);
         // (11 + 30 / 3) / 10
         assert!((p.epoch_ratio() - 2.1).abs() < 1e-12);
+        // (11 + 30 / 10) / 10
+        assert!((p.epoch_ratio_at(10) - 1.4).abs() < 1e-12);
+        // primary 2 + one K-task backward (4 + 5) + two forwards (2 × 3) + head term 0.5
+        let passes = PassCount {
+            backwards: 2,
+            forwards: 2,
+        };
+        assert!((p.floor(passes) - 17.5).abs() < 1e-12);
     }
 }

@@ -152,6 +152,12 @@ impl BufferCache {
         }))
     }
 
+    /// Empties the device's cache now.
+    pub fn empty(&self) {
+        use dfdx::tensor::Cache;
+        self.0.dev.empty_cache();
+    }
+
     /// Counts a step; empties the device's cache every
     /// [`BufferCache::RELEASE_EVERY`] calls.
     pub fn step(&self) {

@@ -95,6 +95,12 @@ pub trait Backbone: std::fmt::Debug {
     /// Called once after every step: a backbone that caches device buffers
     /// frees them here now and then. Does nothing by default.
     fn release_buffers(&self) {}
+
+    /// Frees every cached buffer now. Called after a meta step, whose
+    /// passes have other shapes than a step's: kept, their buffers would
+    /// stay cached beside the step's (docs/design.md §8). Does nothing by
+    /// default.
+    fn release_all_buffers(&self) {}
 }
 
 /// A taped forward pass: [`Net`] plus the gradient of a loss it produced.

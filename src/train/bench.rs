@@ -245,7 +245,7 @@ pub fn profile_step(
             };
             let outcome = learner.step(&mut tm, &mut *head, (&a, seed), (&b, seed + 1))?;
             lap(3, s);
-            model.release_buffers();
+            model.release_all_buffers();
             match outcome {
                 MetaOutcome::Updated { passes: p, .. } => passes = p,
                 MetaOutcome::NoMetaStep => {}

@@ -376,7 +376,7 @@ impl Trainer {
                         self.learner
                             .step(&mut tm, &mut *self.head, (&a.0, a.1), (&b.0, b.1))?;
                     meta_seconds += t0.elapsed().as_secs_f64();
-                    self.model.release_buffers();
+                    self.model.release_all_buffers();
                     if let MetaOutcome::Updated {
                         primary,
                         alignment,

@@ -340,4 +340,8 @@ impl Backbone for ImageResNet {
     fn release_buffers(&self) {
         self.cache.step();
     }
+
+    fn release_all_buffers(&self) {
+        self.cache.empty();
+    }
 }

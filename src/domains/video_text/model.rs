@@ -238,4 +238,8 @@ impl Backbone for VideoText {
     fn release_buffers(&self) {
         self.cache.step();
     }
+
+    fn release_all_buffers(&self) {
+        self.cache.empty();
+    }
 }

@@ -77,8 +77,18 @@ impl Adam {
             });
         }
         grad.check("gradient", params.len())?;
-        let c = self.config;
         self.t += 1;
+        #[cfg(not(feature = "cuda"))]
+        self.step_host(params, grad);
+        #[cfg(feature = "cuda")]
+        self.step_device(params, grad);
+        Ok(())
+    }
+
+    /// The update as device tensor ops (the CUDA build: nothing leaves the GPU).
+    #[cfg(feature = "cuda")]
+    fn step_device(&mut self, params: &mut ParamVec, grad: &ParamVec) {
+        let c = self.config;
         let l2 = !c.decoupled && c.weight_decay != 0.0;
         let g = match l2 {
             true => grad.add_scaled(c.weight_decay, params).0,
@@ -95,7 +105,38 @@ impl Adam {
             false => 1.0,
         };
         params.0.axpy(keep, &update, -c.lr);
-        Ok(())
+    }
+
+    /// The update as one loop over host copies (the CPU build): each dfdx op
+    /// would allocate and fill a parameter-sized buffer, eight per step
+    /// (docs/design.md §8).
+    #[cfg(not(feature = "cuda"))]
+    fn step_host(&mut self, params: &mut ParamVec, grad: &ParamVec) {
+        let c = self.config;
+        let dev = params.tensor().device().clone();
+        let g = grad.to_vec();
+        let (mut w, mut m, mut v) = (params.to_vec(), self.m.to_vec(), self.v.to_vec());
+        let bc1 = 1.0 - c.beta1.powi(self.t as i32);
+        let bc2 = 1.0 - c.beta2.powi(self.t as i32);
+        let l2 = !c.decoupled && c.weight_decay != 0.0;
+        let keep = match c.decoupled {
+            true => 1.0 - c.lr * c.weight_decay,
+            false => 1.0,
+        };
+        for i in 0..w.len() {
+            let gi = if l2 {
+                g[i] + c.weight_decay * w[i]
+            } else {
+                g[i]
+            };
+            m[i] = c.beta1 * m[i] + (1.0 - c.beta1) * gi;
+            v[i] = c.beta2 * v[i] + (1.0 - c.beta2) * (gi * gi);
+            let update = (m[i] / bc1) / ((v[i] / bc2).sqrt() + c.eps);
+            w[i] = keep * w[i] - c.lr * update;
+        }
+        *params = ParamVec::from_vec(&dev, w);
+        self.m = ParamVec::from_vec(&dev, m);
+        self.v = ParamVec::from_vec(&dev, v);
     }
 }
 

@@ -2,8 +2,8 @@
 //! a direction in parameter space) as one flat device vector.
 //!
 //! The hypergradient engine works only with these: `v = ∇_w L_out`,
-//! `w ± εv`, Hessian-vector iterates. Every operation runs on the device
-//! (no host copies), so the same code serves `--features cuda`.
+//! `w ± εv`, Hessian-vector iterates. On a GPU every operation runs on the
+//! device (no host copies); the CPU build does its reductions as host loops.
 //!
 //! ```
 //! use meltr::tensor::{device, ParamVec};
@@ -60,7 +60,11 @@ impl ParamVec {
         if self.is_empty() {
             return vec![];
         }
-        self.0.as_vec()
+        // `copy_into` is one memcpy on the CPU (dfdx's `as_vec` walks an
+        // index per element: a quarter of a head update's time).
+        let mut out = vec![0.0; self.len()];
+        self.0.copy_into(&mut out);
+        out
     }
 
     /// Number of scalars.
@@ -96,7 +100,11 @@ impl ParamVec {
         if self.is_empty() {
             return Ok(0.0);
         }
-        Ok((self.0.clone() * other.0.clone()).sum::<Rank0, _>().array())
+        #[cfg(not(feature = "cuda"))]
+        let d = host::dot(&self.to_vec(), &other.to_vec());
+        #[cfg(feature = "cuda")]
+        let d = (self.0.clone() * other.0.clone()).sum::<Rank0, _>().array();
+        Ok(d)
     }
 
     /// Euclidean norm.
@@ -104,7 +112,14 @@ impl ParamVec {
         if self.is_empty() {
             return 0.0;
         }
-        self.0.clone().square().sum::<Rank0, _>().array().sqrt()
+        #[cfg(not(feature = "cuda"))]
+        let sq = {
+            let v = self.to_vec();
+            host::dot(&v, &v)
+        };
+        #[cfg(feature = "cuda")]
+        let sq = self.0.clone().square().sum::<Rank0, _>().array();
+        sq.sqrt()
     }
 
     /// `self <- self + alpha * x`, in place. Panics on different lengths.
@@ -128,8 +143,8 @@ impl ParamVec {
     }
 
     /// Checks that the vector has `expected` entries, all finite; errors name
-    /// it `what`. One reduction on the device; the values are read back only
-    /// to name the first bad one.
+    /// it `what`. One reduction; the values are read back only to name the
+    /// first bad one.
     pub fn check(&self, what: &str, expected: usize) -> Result<()> {
         if self.len() != expected {
             return Err(Error::Length {
@@ -146,8 +161,35 @@ impl ParamVec {
 
     /// Whether every entry is finite (no NaN, no infinity).
     pub fn is_finite(&self) -> bool {
-        // inf * 0 and NaN * 0 are NaN, so one reduction answers it on any device.
-        self.is_empty() || (self.0.clone() * 0.0).sum::<Rank0, _>().array().is_finite()
+        #[cfg(not(feature = "cuda"))]
+        return self.to_vec().iter().all(|x| x.is_finite());
+        // inf * 0 and NaN * 0 are NaN, so one reduction answers it.
+        #[cfg(feature = "cuda")]
+        return self.is_empty() || (self.0.clone() * 0.0).sum::<Rank0, _>().array().is_finite();
+    }
+}
+
+/// The CPU build's reductions: one copy and a loop beat dfdx's generic
+/// reductions there (each allocates a temporary and walks an index per
+/// element); the CUDA build keeps them on the device.
+#[cfg(not(feature = "cuda"))]
+mod host {
+    /// `Σ a_i b_i`, accumulated in f64 in eight lanes.
+    pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+        let mut acc = [0.0f64; 8];
+        let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
+        let tail: f64 = ac
+            .remainder()
+            .iter()
+            .zip(bc.remainder())
+            .map(|(x, y)| *x as f64 * *y as f64)
+            .sum();
+        for (x, y) in ac.zip(bc) {
+            for i in 0..8 {
+                acc[i] += x[i] as f64 * y[i] as f64;
+            }
+        }
+        (acc.iter().sum::<f64>() + tail) as f32
     }
 }
 

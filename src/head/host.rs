@@ -92,7 +92,6 @@ impl Offsets {
 }
 
 /// The MELTR head with runtime widths, its parameters on the host.
-#[cfg_attr(feature = "cuda", allow(dead_code))]
 #[derive(Debug, Clone)]
 pub struct HostHead {
     dims: Dims,

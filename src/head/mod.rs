@@ -1,6 +1,7 @@
 //! The MELTR head (Meta Loss Transformer, docs/design.md §1) and its weights.
 
 mod combinator;
+#[cfg_attr(feature = "cuda", allow(dead_code))]
 mod host;
 mod init;
 #[cfg_attr(not(feature = "cuda"), allow(dead_code))]

@@ -226,8 +226,17 @@ def meltr_step(r, backbone, batch, k, reps, only, key):
     if res is None or "data" not in res:
         return cell(res)
     c = cell(res, res["data"].get(key), key)
-    c["extra"] = {x: res["data"].get(x) for x in ("floor_ms", "meta_every") if x in res["data"]}
+    c["extra"] = {"meta_every": res["data"].get("meta_every")}
     return c
+
+
+def meltr_floor(r, batch, k, reps):
+    """meltr's meta step over its floor (every phase in one process)."""
+    res = r.meltr_run(["bench", "step", "--preset", "quick", "--batch-size", str(batch),
+                       "--tasks-count", str(k), "--reps", str(reps), "--json"])
+    if res is None or "data" not in res:
+        return cell(res)
+    return cell(res, res["data"].get("meta_over_floor"), "meta_over_floor")
 
 
 def twin_cell(r, argv):
@@ -323,6 +332,11 @@ def build_rows(r, args):
         parts["meltr"] = meltr_steprow(32, "backbone step")
     if "meta" in want or "ratio" in want:
         parts["meta"] = meta(32, "meta step")
+    if "meta" in want:
+        f = meltr_floor(r, 32, VT_K, scaled_reps(meta_reps, 32, 2))
+        f["peak_mb"] = None
+        none = {"ms": None, "peak_mb": None, "status": "n/a"}
+        rows.append(row("meta step", "meltr meta step / its floor, b32", f, none, unit="x"))
     if "ratio" in want:
         for every in META_EVERY:
             sides = []

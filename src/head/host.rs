@@ -989,22 +989,6 @@ impl HostHead {
 
     /// The head's value for losses `l`.
     pub fn value(&self, losses: &[f32], dropout: Option<(f32, u64)>) -> f32 {
-        #[cfg(target_arch = "x86_64")]
-        if wide_vectors() {
-            // SAFETY: the CPU has AVX2 (checked at run time).
-            return unsafe { self.value_avx2(losses, dropout) };
-        }
-        self.value_portable(losses, dropout)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    unsafe fn value_avx2(&self, losses: &[f32], dropout: Option<(f32, u64)>) -> f32 {
-        self.value_portable(losses, dropout)
-    }
-
-    #[inline(always)]
-    fn value_portable(&self, losses: &[f32], dropout: Option<(f32, u64)>) -> f32 {
         let masks = dropout.map(|(p, s)| sample_masks(self.k, self.dims.d, self.dims.f, p, s));
         let inp = Inputs {
             losses,
@@ -1018,34 +1002,6 @@ impl HostHead {
     /// Backward through the value (no direction) or through the tangent
     /// `D_l f(l)[c]` (with direction `c`), as [`super::network::Head::backward`].
     pub fn backward(
-        &self,
-        losses: &[f32],
-        direction: Option<&[f32]>,
-        dropout: Option<(f32, u64)>,
-        with_params: bool,
-    ) -> HeadGrads {
-        #[cfg(target_arch = "x86_64")]
-        if wide_vectors() {
-            // SAFETY: the CPU has AVX2 (checked at run time).
-            return unsafe { self.backward_avx2(losses, direction, dropout, with_params) };
-        }
-        self.backward_portable(losses, direction, dropout, with_params)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    unsafe fn backward_avx2(
-        &self,
-        losses: &[f32],
-        direction: Option<&[f32]>,
-        dropout: Option<(f32, u64)>,
-        with_params: bool,
-    ) -> HeadGrads {
-        self.backward_portable(losses, direction, dropout, with_params)
-    }
-
-    #[inline(always)]
-    fn backward_portable(
         &self,
         losses: &[f32],
         direction: Option<&[f32]>,
@@ -1072,13 +1028,6 @@ impl HostHead {
             d_params: d_params.map(|g| ParamVec::from_vec(self.flat.tensor().device(), g)),
         }
     }
-}
-
-/// Whether this CPU has 8-lane vectors (AVX2): the kernels are compiled
-/// twice, for it and for the baseline, and chosen at run time.
-#[cfg(target_arch = "x86_64")]
-fn wide_vectors() -> bool {
-    std::is_x86_feature_detected!("avx2")
 }
 
 /// ReLU on every row, the tangent rows (`value_len..`) masked by the value

@@ -110,6 +110,30 @@ fn tiny_run_writes_log_checkpoint_head_and_summary() {
     assert!(r["median_rank"].as_f64().unwrap() >= 1.0);
 }
 
+/// Head updates leave nothing behind in dfdx's buffer cache: 200 warm-start
+/// steps of a UniVL-size head (2 MB per parameter vector) once piled up
+/// 2 GB there (docs/design.md §8).
+#[test]
+fn warm_start_and_meta_steps_keep_memory_bounded() {
+    let d = dir("memory");
+    let extra = "[meta_loss]\ntype = \"meltr\"\npreset = \"univl\"\ntasks = 3\n\n[meta]\nwarm_start = 200\n";
+    let cfg = run_file(&d, 1, extra);
+    let out = d.join("out");
+    ok(&meltr(&[
+        "train",
+        "--config",
+        s(&cfg),
+        "--out",
+        s(&out),
+        "--quiet",
+    ]));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let peak = summary["peak_rss_mib"].as_f64().unwrap();
+    println!("peak RSS {peak:.0} MiB");
+    assert!(peak < 600.0, "peak RSS {peak} MiB");
+}
+
 #[test]
 fn resume_ends_with_the_same_weights_as_an_uninterrupted_run() {
     let d = dir("resume");

@@ -182,7 +182,9 @@ pub fn profile_step(
     let primary = config.primary_index();
     let mut optimizer = Adam::new(config.optimizer, model.params());
     let sum = Sum {};
-    let (all, steps) = (phases == Phases::All, phases != Phases::Meta);
+    let all = phases == Phases::All;
+    let steps = phases != Phases::Meta;
+    let metas = matches!(phases, Phases::All | Phases::Meta);
 
     let mut step = StepTimes::default();
     // Tape-free forward, primary gradient, head term, meta step.
@@ -236,7 +238,7 @@ pub fn profile_step(
             head.mixed_grad(&losses, &direction)?.norm();
             lap(2, s);
         }
-        if phases == Phases::All || phases == Phases::Meta {
+        if metas {
             let s = Instant::now();
             let mut tm = TaskModel {
                 model: &mut *model,

@@ -148,9 +148,13 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
 }
 
 /// Makes `trainer` one rank of the run `mpirun` started; returns its rank.
+/// A build with `nccl` reduces the gradients on the GPUs.
 #[cfg(feature = "mpi")]
 fn join_mpi(trainer: &mut Trainer) -> anyhow::Result<usize> {
     use meltr::distributed::Communicator;
+    #[cfg(feature = "nccl")]
+    let comm = meltr::distributed::Nccl::init()?;
+    #[cfg(not(feature = "nccl"))]
     let comm = meltr::distributed::Mpi::init()?;
     let rank = comm.rank();
     trainer.set_communicator(Box::new(comm));

@@ -11,16 +11,23 @@
 //!
 //! A [`Communicator`] is the only thing the trainer asks of the transport:
 //! [`SingleProcess`] (the default), [`LocalGroup`] (threads in one process,
-//! for tests), and MPI with the `mpi` feature.
+//! for tests), MPI with the `mpi` feature, and NCCL (gradients reduced on
+//! the GPU, MPI for the rest) with the `nccl` feature.
 
 mod local;
 #[cfg(feature = "mpi")]
 mod mpi;
+#[cfg(feature = "nccl")]
+mod nccl;
+#[cfg_attr(not(feature = "nccl"), allow(dead_code))]
+mod on_device;
 mod sharded;
 mod single;
 
 #[cfg(feature = "mpi")]
 pub use self::mpi::Mpi;
+#[cfg(feature = "nccl")]
+pub use self::nccl::Nccl;
 pub use local::LocalGroup;
 pub use sharded::{shard_of, Examples, Sharded};
 pub use single::SingleProcess;
@@ -35,6 +42,20 @@ pub fn launched_by_mpi() -> bool {
         .iter()
         .filter_map(|v| std::env::var(v).ok())
         .any(|n| n.trim().parse::<usize>().is_ok_and(|n| n > 1))
+}
+
+/// This process's rank among the ranks `mpirun` started on this machine (0
+/// when it was not started by a launcher that says).
+pub fn local_rank() -> usize {
+    [
+        "OMPI_COMM_WORLD_LOCAL_RANK",
+        "MPI_LOCALRANKID",
+        "SLURM_LOCALID",
+    ]
+    .iter()
+    .filter_map(|v| std::env::var(v).ok())
+    .find_map(|n| n.trim().parse().ok())
+    .unwrap_or(0)
 }
 
 /// The collective operations data parallelism needs. Every rank must call

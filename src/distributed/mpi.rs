@@ -33,6 +33,14 @@ impl Mpi {
     }
 }
 
+impl Mpi {
+    /// `MPI_COMM_WORLD`, for the NCCL transport's start-up.
+    #[cfg(feature = "nccl")]
+    pub(super) fn world(&self) -> &SimpleCommunicator {
+        &self.world
+    }
+}
+
 impl Communicator for Mpi {
     fn rank(&self) -> usize {
         self.world.rank() as usize

@@ -17,16 +17,39 @@
 //! ```
 
 mod adam;
+mod device_buffer;
 mod param_vec;
 
 pub use adam::{Adam, AdamConfig};
+pub use device_buffer::{DeviceBuffer, Storage};
 pub use param_vec::ParamVec;
 
 /// The tensor device: dfdx's `AutoDevice` (CUDA when built with `--features cuda`).
 pub type Dev = dfdx::prelude::AutoDevice;
 
 thread_local! {
-    static DEVICE: Dev = Dev::default();
+    static DEVICE: Dev = new_device();
+}
+
+#[cfg(not(feature = "cuda"))]
+fn new_device() -> Dev {
+    Dev::default()
+}
+
+#[cfg(feature = "cuda")]
+fn new_device() -> Dev {
+    let ordinal = cuda_ordinal();
+    Dev::try_build(ordinal, 0)
+        .unwrap_or_else(|e| panic!("cannot start CUDA device {ordinal}: {e:?}"))
+}
+
+/// The GPU this process computes on: its rank among the processes `mpirun`
+/// started on this machine, modulo the GPUs it sees (0 when it is alone), so
+/// the ranks of a data-parallel run spread over a machine's GPUs.
+#[cfg(feature = "cuda")]
+pub fn cuda_ordinal() -> usize {
+    let gpus = cudarc::driver::CudaDevice::count().unwrap_or(1).max(1) as usize;
+    crate::distributed::local_rank() % gpus
 }
 
 /// This thread's device. Every model and head built through the library

@@ -1,6 +1,7 @@
 //! `mpirun -np 2 meltr train` (the `mpi` feature, Open MPI installed): two
 //! ranks reproduce one process on the full batch, and a rank that dies
-//! makes the run stop with an error within a bounded time.
+//! makes the run stop with an error within a bounded time. Built with
+//! `--features nccl` (a GPU, NCCL), the same tests run the NCCL transport.
 #![cfg(feature = "mpi")]
 
 use meltr::train::Checkpoint;
@@ -80,6 +81,19 @@ fn one_vs_two(d: &Path, config: &Path) -> f64 {
         .matches("test accuracy")
         .count();
     assert_eq!(printed, 1);
+    // The log names the transport: a build with `nccl` reduces on the GPUs.
+    let expect = if cfg!(feature = "nccl") {
+        "nccl"
+    } else {
+        "mpi"
+    };
+    for (out, ranks, transport) in [(&one, 1, "single"), (&two, 2, expect)] {
+        let log = std::fs::read_to_string(out.join("log.jsonl")).unwrap();
+        let run: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+        assert_eq!(run["kind"], "run");
+        assert_eq!(run["ranks"], ranks, "{run}");
+        assert_eq!(run["transport"], transport, "{run}");
+    }
     let (a, b) = (
         Checkpoint::load(&one.join("checkpoint.safetensors")).unwrap(),
         Checkpoint::load(&two.join("checkpoint.safetensors")).unwrap(),

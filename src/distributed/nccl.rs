@@ -9,7 +9,7 @@
 use super::on_device::weighted_mean_on_device;
 use super::{Communicator, Mpi};
 use crate::error::{Error, Result};
-use crate::tensor::{cuda_ordinal, ParamVec};
+use crate::tensor::{cuda_device_count, cuda_ordinal, ParamVec};
 use cudarc::driver::CudaDevice;
 use cudarc::nccl::{Comm, Id, ReduceOp};
 use mpi::topology::Communicator as _;
@@ -40,6 +40,20 @@ impl Nccl {
     pub fn init() -> Result<Nccl> {
         let mpi = Mpi::init()?;
         let rank = mpi.rank();
+        // NCCL refuses two ranks on one GPU ("duplicate GPU"): say so on
+        // every rank, before any rank waits for the others in NCCL.
+        let gpus = cuda_device_count();
+        let mut without = [(super::local_rank() >= gpus) as u8 as f32];
+        mpi.all_reduce_sum(&mut without)?;
+        if without[0] > 0.0 {
+            return Err(Error::Backend(format!(
+                "NCCL needs a GPU of its own for every rank: {} of {} ranks found none free \
+                 (this machine has {gpus}); start at most one rank per GPU, or build with \
+                 `mpi` alone to reduce through the host",
+                without[0],
+                mpi.size()
+            )));
+        }
         // Rank 0 makes the id; MPI carries its 128 bytes to the others.
         let mut bytes = [0 as std::ffi::c_char; 128];
         if rank == 0 {

@@ -16,7 +16,8 @@ pub(crate) fn weighted_mean_on_device(
     weight: f32,
     sum: impl FnOnce(&mut Storage, &mut Storage) -> Result<()>,
 ) -> Result<()> {
-    if host.size() == 1 {
+    // Every rank holds the same length, so all return here together.
+    if host.size() == 1 || values.is_empty() {
         return Ok(());
     }
     let mut total = [weight];

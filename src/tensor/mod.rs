@@ -48,8 +48,13 @@ fn new_device() -> Dev {
 /// the ranks of a data-parallel run spread over a machine's GPUs.
 #[cfg(feature = "cuda")]
 pub fn cuda_ordinal() -> usize {
-    let gpus = cudarc::driver::CudaDevice::count().unwrap_or(1).max(1) as usize;
-    crate::distributed::local_rank() % gpus
+    crate::distributed::local_rank() % cuda_device_count().max(1)
+}
+
+/// How many GPUs this process sees (0 when CUDA cannot say).
+#[cfg(feature = "cuda")]
+pub fn cuda_device_count() -> usize {
+    cudarc::driver::CudaDevice::count().map_or(0, |n| n.max(0) as usize)
 }
 
 /// This thread's device. Every model and head built through the library

@@ -266,7 +266,8 @@ impl Trainer {
         };
         if self.position.step == 0 {
             write_log(
-                json!({"kind": "run", "tasks": self.config.tasks, "primary": self.config.primary}),
+                json!({"kind": "run", "tasks": self.config.tasks, "primary": self.config.primary,
+                    "ranks": self.comm.size(), "transport": self.comm.name()}),
             )?;
         }
         if self.position.step == 0 && self.config.meta.warm_start > 0 && self.head.num_params() > 0

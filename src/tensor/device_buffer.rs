@@ -13,10 +13,13 @@
 //! use meltr::tensor::{device, DeviceBuffer, ParamVec};
 //! let v = ParamVec::from_vec(&device(), vec![1.5, -2.0, 3.25]);
 //! let mut buf = DeviceBuffer::copy_of(&v).unwrap();
-//! # #[cfg(not(feature = "cuda"))]
-//! buf.storage()[1] = 7.0; // on the CPU the storage is a `Vec<f32>`
-//! # #[cfg(not(feature = "cuda"))]
-//! assert_eq!(buf.to_param_vec().to_vec(), vec![1.5, 7.0, 3.25]);
+//! assert_eq!(buf.to_param_vec().to_vec(), v.to_vec());
+//! // On the CPU the storage is a `Vec<f32>` (under `cuda`, a `CudaSlice`).
+//! #[cfg(not(feature = "cuda"))]
+//! {
+//!     buf.storage()[1] = 7.0;
+//!     assert_eq!(buf.to_param_vec().to_vec(), vec![1.5, 7.0, 3.25]);
+//! }
 //! ```
 
 use super::{Dev, ParamVec};

@@ -47,9 +47,9 @@ impl Nccl {
         mpi.all_reduce_sum(&mut without)?;
         if without[0] > 0.0 {
             return Err(Error::Backend(format!(
-                "NCCL needs a GPU of its own for every rank: {} of {} ranks found none free \
-                 (this machine has {gpus}); start at most one rank per GPU, or build with \
-                 `mpi` alone to reduce through the host",
+                "NCCL needs a GPU of its own for every rank: {} of {} ranks have none \
+                 (a machine here has {gpus}); start at most one rank per GPU, or build \
+                 with `mpi` alone to reduce through the host",
                 without[0],
                 mpi.size()
             )));

@@ -48,7 +48,7 @@ impl Nccl {
         if without[0] > 0.0 {
             return Err(Error::Backend(format!(
                 "NCCL needs a GPU of its own for every rank: {} of {} ranks have none \
-                 (a machine here has {gpus}); start at most one rank per GPU, or build \
+                 (this rank's machine has {gpus}); start at most one rank per GPU, or build \
                  with `mpi` alone to reduce through the host",
                 without[0],
                 mpi.size()

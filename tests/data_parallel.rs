@@ -113,29 +113,21 @@ impl Communicator for Counted {
 /// rank's final backbone and head parameters, and the floats each rank
 /// sent through collectives.
 fn train(run: &'static str, ranks: usize, out: &Path) -> Vec<(Vec<f32>, Vec<f32>, u64)> {
-    let out = out.to_path_buf();
-    let threads: Vec<_> = LocalGroup::new(ranks)
-        .into_iter()
-        .map(|inner| {
-            let out = out.clone();
-            std::thread::spawn(move || {
-                let floats = Arc::new(AtomicU64::new(0));
-                let mut t = trainer(run);
-                t.set_communicator(Box::new(Counted {
-                    inner,
-                    floats: floats.clone(),
-                }));
-                t.run(&out, |_| {}).unwrap();
-                let sent = floats.load(Ordering::Relaxed);
-                (
-                    t.model().params().to_vec(),
-                    t.head().params().to_vec(),
-                    sent,
-                )
-            })
-        })
-        .collect();
-    threads.into_iter().map(|t| t.join().unwrap()).collect()
+    LocalGroup::run(ranks, |inner| {
+        let floats = Arc::new(AtomicU64::new(0));
+        let mut t = trainer(run);
+        t.set_communicator(Box::new(Counted {
+            inner,
+            floats: floats.clone(),
+        }));
+        t.run(out, |_| {}).unwrap();
+        let sent = floats.load(Ordering::Relaxed);
+        (
+            t.model().params().to_vec(),
+            t.head().params().to_vec(),
+            sent,
+        )
+    })
 }
 
 fn step_records(out: &Path) -> Vec<(Vec<f64>, Vec<f64>)> {

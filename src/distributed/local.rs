@@ -35,6 +35,22 @@ impl LocalGroup {
             .collect()
     }
 
+    /// Runs `f` on `size` threads, each given its rank of one group, and
+    /// returns their results in rank order (a rank's panic is re-raised).
+    pub fn run<T: Send>(size: usize, f: impl Fn(LocalGroup) -> T + Sync) -> Vec<T> {
+        let f = &f;
+        std::thread::scope(|s| {
+            let ranks: Vec<_> = LocalGroup::new(size)
+                .into_iter()
+                .map(|c| s.spawn(move || f(c)))
+                .collect();
+            ranks
+                .into_iter()
+                .map(|r| r.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        })
+    }
+
     /// Every rank posts `values`; after the barrier each reads all posts
     /// (in rank order, so every rank computes the same bits).
     fn exchange(&self, values: &[f32]) -> Result<Vec<Vec<f32>>> {
@@ -93,24 +109,18 @@ mod tests {
 
     #[test]
     fn sums_weighted_means_and_broadcasts_agree_on_every_rank() {
-        let threads: Vec<_> = LocalGroup::new(3)
-            .into_iter()
-            .map(|c| {
-                std::thread::spawn(move || {
-                    let r = c.rank() as f32;
-                    let mut s = vec![r, 10.0 * r];
-                    c.all_reduce_sum(&mut s).unwrap();
-                    // ranks hold means 0, 1, 2 over 1, 2, 3 examples
-                    let mut m = vec![r];
-                    c.all_reduce_weighted_mean(&mut m, r + 1.0).unwrap();
-                    let mut b = vec![r + 5.0];
-                    c.broadcast(&mut b, 2).unwrap();
-                    (s, m, b)
-                })
-            })
-            .collect();
-        for t in threads {
-            let (s, m, b) = t.join().unwrap();
+        let results = LocalGroup::run(3, |c| {
+            let r = c.rank() as f32;
+            let mut s = vec![r, 10.0 * r];
+            c.all_reduce_sum(&mut s).unwrap();
+            // ranks hold means 0, 1, 2 over 1, 2, 3 examples
+            let mut m = vec![r];
+            c.all_reduce_weighted_mean(&mut m, r + 1.0).unwrap();
+            let mut b = vec![r + 5.0];
+            c.broadcast(&mut b, 2).unwrap();
+            (s, m, b)
+        });
+        for (s, m, b) in results {
             assert_eq!(s, [3.0, 30.0]);
             assert!((m[0] - 8.0 / 6.0).abs() < 1e-6, "{m:?}");
             assert_eq!(b, [7.0]);

@@ -41,28 +41,22 @@ mod tests {
 
     #[test]
     fn matches_the_host_weighted_mean_on_every_rank() {
-        let threads: Vec<_> = LocalGroup::new(3)
-            .into_iter()
-            .map(|c| {
-                std::thread::spawn(move || {
-                    let r = c.rank() as f32;
-                    let local: Vec<f32> = (0..7).map(|i| (i as f32 - 3.0) * (r + 0.3)).collect();
-                    let weight = r + 1.0;
-                    let mut on_device = ParamVec::from_vec(&device(), local.clone());
-                    weighted_mean_on_device(&c, &mut on_device, weight, |send, recv| {
-                        recv.copy_from_slice(send);
-                        c.all_reduce_sum(recv)
-                    })
-                    .unwrap();
-                    let mut on_host = ParamVec::from_vec(&device(), local);
-                    c.all_reduce_weighted_mean_params(&mut on_host, weight)
-                        .unwrap();
-                    (on_device.to_vec(), on_host.to_vec())
-                })
+        let results = LocalGroup::run(3, |c| {
+            let r = c.rank() as f32;
+            let local: Vec<f32> = (0..7).map(|i| (i as f32 - 3.0) * (r + 0.3)).collect();
+            let weight = r + 1.0;
+            let mut on_device = ParamVec::from_vec(&device(), local.clone());
+            weighted_mean_on_device(&c, &mut on_device, weight, |send, recv| {
+                recv.copy_from_slice(send);
+                c.all_reduce_sum(recv)
             })
-            .collect();
-        for t in threads {
-            let (d, h) = t.join().unwrap();
+            .unwrap();
+            let mut on_host = ParamVec::from_vec(&device(), local);
+            c.all_reduce_weighted_mean_params(&mut on_host, weight)
+                .unwrap();
+            (on_device.to_vec(), on_host.to_vec())
+        });
+        for (d, h) in results {
             // Means of (i − 3)(r + 0.3) over r = 0, 1, 2 with weights 1, 2, 3.
             let expect: Vec<f32> = (0..7)
                 .map(|i| (i as f32 - 3.0) * (0.3 + 2.0 * 1.3 + 3.0 * 2.3) / 6.0)

@@ -64,15 +64,15 @@ impl Nccl {
         mpi.world()
             .process_at_rank(0)
             .broadcast_into(&mut bytes[..]);
-        let gpu = CudaDevice::new(cuda_ordinal())
-            .map_err(|e| Error::Backend(format!("NCCL: CUDA device: {e:?}")))?;
+        let gpu = CudaDevice::new(cuda_ordinal()).map_err(nccl("CUDA device"))?;
         let comm = Comm::from_rank(gpu, rank, mpi.size(), Id::uninit(bytes))
             .map_err(nccl("joining the communicator"))?;
         Ok(Nccl { comm, mpi })
     }
 }
 
-fn nccl(what: &'static str) -> impl Fn(cudarc::nccl::result::NcclError) -> Error {
+/// Names what failed in an NCCL or CUDA driver error.
+fn nccl<E: std::fmt::Debug>(what: &'static str) -> impl Fn(E) -> Error {
     move |e| Error::Backend(format!("NCCL: {what}: {e:?}"))
 }
 
@@ -105,10 +105,7 @@ impl Communicator for Nccl {
             self.comm
                 .all_reduce(send, recv, &ReduceOp::Sum)
                 .map_err(nccl("all-reduce"))?;
-            self.comm
-                .device()
-                .synchronize()
-                .map_err(|e| Error::Backend(format!("NCCL: all-reduce: {e:?}")))
+            self.comm.device().synchronize().map_err(nccl("all-reduce"))
         })
     }
 }

@@ -294,32 +294,28 @@ def build_rows(r, args):
             rows.append(row(section, f"{preset}-k{k} {label}", m, t, preset=preset, k=k,
                             what=what))
 
-    def plain(backbone, batch, k, section, reps=None):
-        reps = reps or scaled_reps(step_reps, batch, 3 if not q else 2)
-        m = meltr_step(r, backbone, batch, k, reps, "plain", "sum_step_ms")
-        t = twin_cell(r, ["step", "--backbone", backbone, "--batch", str(batch),
+    def pair(section, label, kind, key, twin_cmd, backbone, batch, k, reps):
+        """One row: meltr's `kind` phase (its JSON `key`) against the twin's `twin_cmd`."""
+        m = meltr_step(r, backbone, batch, k, reps, kind, key)
+        t = twin_cell(r, [twin_cmd, "--backbone", backbone, "--batch", str(batch),
                           "--k", str(k), "--reps", str(reps)])
-        rows.append(row(section, f"{backbone} b{batch} plain step", m, t,
-                        backbone=backbone, batch=batch, k=k, kind="plain"))
+        rows.append(row(section, label, m, t, backbone=backbone, batch=batch, k=k, kind=kind))
         return m, t
+
+    def plain(backbone, batch, k, section):
+        reps = scaled_reps(step_reps, batch, 3 if not q else 2)
+        return pair(section, f"{backbone} b{batch} plain step", "plain", "sum_step_ms",
+                    "step", backbone, batch, k, reps)
 
     def meltr_steprow(batch, section):
         reps = scaled_reps(step_reps, batch, 3 if not q else 2)
-        m = meltr_step(r, "video_text", batch, VT_K, reps, "meltr", "step_ms")
-        t = twin_cell(r, ["meltr_step", "--backbone", "video_text", "--batch", str(batch),
-                          "--k", str(VT_K), "--reps", str(reps)])
-        rows.append(row(section, f"video_text b{batch} MELTR step", m, t,
-                        backbone="video_text", batch=batch, k=VT_K, kind="meltr"))
-        return m, t
+        return pair(section, f"video_text b{batch} MELTR step", "meltr", "step_ms",
+                    "meltr_step", "video_text", batch, VT_K, reps)
 
     def meta(batch, section):
         reps = scaled_reps(meta_reps, batch, 2)
-        m = meltr_step(r, "video_text", batch, VT_K, reps, "meta", "meta_step_ms")
-        t = twin_cell(r, ["meta", "--backbone", "video_text", "--batch", str(batch),
-                          "--k", str(VT_K), "--reps", str(reps)])
-        rows.append(row(section, f"video_text b{batch} meta step (AID-FP-Lite)", m, t,
-                        backbone="video_text", batch=batch, k=VT_K, kind="meta"))
-        return m, t
+        return pair(section, f"video_text b{batch} meta step (AID-FP-Lite)", "meta",
+                    "meta_step_ms", "meta", "video_text", batch, VT_K, reps)
 
     if "head" in want:
         for preset, k in HEAD_REF:

@@ -6,7 +6,8 @@ use meltr::viewer::{write_report, Limits, ReportOptions, SandboxedHead};
 use std::path::PathBuf;
 
 /// Load an exported head in a wasmtime sandbox (no imports, fuel and memory
-/// limits) and write plots of what it learned plus an index.html.
+/// limits) and write plots of what it learned plus an index.html: a live
+/// page (the head running in the browser, sliders per loss) above the plots.
 #[derive(Debug, Args)]
 pub struct ViewArgs {
     /// The exported head (from `meltr export`).
@@ -91,6 +92,10 @@ pub fn run(args: &ViewArgs) -> Result<()> {
         args.grid,
         args.grid,
         r.surface_seconds
+    );
+    println!(
+        "open {} in a browser: the head runs in the page (no server needed)",
+        args.out.join("index.html").display()
     );
     Ok(())
 }

@@ -11,6 +11,7 @@ mod config;
 mod evaluate;
 mod step;
 mod task_model;
+pub mod tensorboard;
 mod trainer;
 
 pub use checkpoint::{Checkpoint, RunPosition};

@@ -5,6 +5,7 @@
 use super::checkpoint::{Checkpoint, RunPosition};
 use super::config::{config_diff, TrainConfig};
 use super::evaluate::{evaluate, Metrics};
+use super::tensorboard::EventWriter;
 use super::step::backbone_step;
 use super::task_model::TaskModel;
 use crate::atomic::write_atomic;
@@ -243,20 +244,26 @@ impl Trainer {
     }
 
     /// Runs the remaining epochs, writing into `out`: `log.jsonl`
-    /// (appended), `checkpoint.safetensors`, `backbone.safetensors`,
+    /// (appended), its TensorBoard event file (`tensorboard.rs`),
+    /// `checkpoint.safetensors`, `backbone.safetensors`,
     /// `head.safetensors` (MELTR heads) and `summary.json`.
     pub fn run(&mut self, out: &Path, mut on_event: impl FnMut(&Event)) -> Result<RunSummary> {
         // Rank 0 alone writes (every rank holds the same state).
         let writer = self.comm.rank() == 0;
         let log_path = out.join("log.jsonl");
-        let mut log = None;
+        let (mut log, mut events) = (None, None);
         if writer {
             std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
             remove_stale_temporaries(out)?;
             log = Some(open_log(&log_path, &self.position)?);
+            events = Some(EventWriter::open(out, &self.config.tasks, self.position.step)?);
         }
-        // One `write` per line: a kill never leaves half a line.
+        // One `write` per line: a kill never leaves half a line. Every
+        // line's numbers go to the TensorBoard file too.
         let mut write_log = |v: serde_json::Value| -> Result<()> {
+            if let Some(events) = events.as_mut() {
+                events.record(&v)?;
+            }
             match log.as_mut() {
                 Some(log) => log
                     .write_all(format!("{v}\n").as_bytes())

@@ -17,6 +17,9 @@ pub struct Sweep {
     pub task: usize,
     /// Task name.
     pub name: String,
+    /// The typical value of `l_k` (the others are held at theirs); figure
+    /// 3 draws `x / typical`, so tasks of any scale span the chart.
+    pub typical: f32,
     /// The values of `l_k`.
     pub x: Vec<f32>,
     /// `f` at each point.
@@ -91,6 +94,7 @@ pub fn sweeps(
         out.push(Sweep {
             task,
             name: names[task].clone(),
+            typical: at[task],
             x,
             value,
             weight,

@@ -97,41 +97,36 @@ fn lines(
     Ok(svg)
 }
 
-/// Figure 3, left: `f` against each `l_k`.
-pub fn sweep_values(sweeps: &[Sweep]) -> Result<String> {
-    let s: Vec<_> = sweeps
+/// Each sweep's points `(l_k / typical_k, y)`: tasks whose losses differ
+/// by orders of magnitude share one x axis without flattening.
+fn relative(sweeps: &[Sweep], y: impl Fn(&Sweep) -> &[f32]) -> Vec<(String, Vec<(f32, f32)>)> {
+    sweeps
         .iter()
         .map(|w| {
-            (
-                w.name.clone(),
-                w.x.iter().copied().zip(w.value.iter().copied()).collect(),
-            )
+            let scale = if w.typical > 0.0 { w.typical } else { 1.0 };
+            let pts = w.x.iter().map(|x| x / scale).zip(y(w).iter().copied());
+            (w.name.clone(), pts.collect())
         })
-        .collect();
+        .collect()
+}
+
+/// Figure 3, left: `f` against each `l_k`.
+pub fn sweep_values(sweeps: &[Sweep]) -> Result<String> {
     lines(
         "Learned loss f against each input loss (others at typical values)",
-        "input loss l_k",
+        "input loss l_k / its typical value",
         "f(l)",
-        &s,
+        &relative(sweeps, |w| &w.value),
     )
 }
 
 /// Figure 3, right: `∂f/∂l_k` against `l_k`.
 pub fn sweep_weights(sweeps: &[Sweep]) -> Result<String> {
-    let s: Vec<_> = sweeps
-        .iter()
-        .map(|w| {
-            (
-                w.name.clone(),
-                w.x.iter().copied().zip(w.weight.iter().copied()).collect(),
-            )
-        })
-        .collect();
     lines(
         "Per-task weight df/dl_k against l_k",
-        "input loss l_k",
+        "input loss l_k / its typical value",
         "df/dl_k",
-        &s,
+        &relative(sweeps, |w| &w.weight),
     )
 }
 

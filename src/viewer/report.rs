@@ -1,17 +1,20 @@
 //! `meltr view`: the report folder — SVG figures, the numbers behind them
-//! (`report.json`) and an `index.html` that shows them. Needs only the
-//! artifact (and, for figure 4, a training log).
+//! (`report.json`) and an `index.html` that shows them beneath the live
+//! page (see [`super::page`]). Needs only the artifact (and, for figure 4,
+//! a training log).
 //!
 //! | file                | content (paper figure) |
 //! |---------------------|------------------------|
-//! | `fig3_value.svg`    | f against each input loss, others at typical values (3) |
+//! | `fig3_value.svg`    | f against each input loss relative to its typical value, others at typical values (3) |
 //! | `fig3_weights.svg`  | ∂f/∂l_k against l_k (3) |
 //! | `fig4_weights.svg`  | per-task weight over training, with `--log` (4) |
 //! | `fig7_surface.svg`  | f over two losses beside the plain sum (7) |
 //! | `report.json`       | metadata, sweeps and surface as numbers |
-//! | `index.html`        | all of the above on one page |
+//! | `index.html`        | the live page, then all of the above |
+//! | `head-core.js`, `page.js` | the live page's head and script |
 
 use super::analysis::{self, Surface, Sweep};
+use super::page;
 use super::plot;
 use super::training_log::TrainingLog;
 use super::SandboxedHead;
@@ -136,9 +139,11 @@ pub fn write_report(head: &mut SandboxedHead, opts: &ReportOptions, out: &Path) 
         surface_seconds,
         files,
     };
-    let html = index_html(head, &report);
+    write_atomic(&out.join("head-core.js"), page::core_js(head).as_bytes())?;
+    write_atomic(&out.join("page.js"), page::PAGE_JS.as_bytes())?;
+    let html = page::index_html(head, &report, log.as_ref());
     write_atomic(&out.join("index.html"), html.as_bytes())?;
-    report.files.push("index.html".into());
+    report.files.extend(["head-core.js", "page.js", "index.html"].map(String::from));
     let json = serde_json::json!({
         "artifact": head.origin(),
         "metadata": metadata_json(head),
@@ -161,84 +166,4 @@ fn metadata_json(head: &SandboxedHead) -> serde_json::Value {
         "heads": m.heads, "num_tasks": m.num_tasks, "primary": m.primary,
         "steps": m.steps, "seed": m.seed, "exporter": m.exporter,
     })
-}
-
-/// Escapes text for HTML.
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-fn index_html(head: &SandboxedHead, r: &Report) -> String {
-    let m = head.metadata();
-    let opt = |o: Option<String>| o.unwrap_or_else(|| "—".into());
-    let rows = [
-        ("artifact", esc(head.origin())),
-        ("format", esc(&m.format)),
-        ("preset", esc(&opt(m.preset.clone()))),
-        (
-            "widths",
-            format!(
-                "h1 = {}, d = {}, f = {}, heads = {}",
-                m.h1, m.d, m.f, m.heads
-            ),
-        ),
-        ("tasks (K)", m.num_tasks.to_string()),
-        (
-            "primary task",
-            opt(m.primary.map(|p| esc(&r.task_names[p as usize]))),
-        ),
-        ("meta steps", m.steps.to_string()),
-        ("seed", opt(m.seed.map(|s| s.to_string()))),
-        ("exporter", esc(&m.exporter)),
-    ];
-    let table: String = rows
-        .iter()
-        .map(|(a, b)| format!("<tr><th>{a}</th><td>{b}</td></tr>\n"))
-        .collect();
-    let tasks: String = r
-        .task_names
-        .iter()
-        .zip(&r.at)
-        .enumerate()
-        .map(|(i, (n, a))| format!("<tr><td>{i}</td><td>{}</td><td>{a}</td></tr>\n", esc(n)))
-        .collect();
-    let fig = |file: &str, caption: &str| {
-        if r.files.iter().any(|f| f == file) {
-            format!("<figure><img src=\"{file}\" alt=\"{caption}\"><figcaption>{caption}</figcaption></figure>\n")
-        } else {
-            String::new()
-        }
-    };
-    let fig4 = if r.has_log {
-        fig(
-            "fig4_weights.svg",
-            "Figure 4 — each task's weight ∂f/∂l_k over training (from the training log).",
-        )
-    } else {
-        "<p class=note>Figure 4 (weights over training) needs a training log: <code>meltr view head.wasm --log run.jsonl</code>.</p>\n".into()
-    };
-    format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>MELTR head report</title>
-<style>body{{font-family:sans-serif;max-width:1040px;margin:2em auto;color:#222}}
-table{{border-collapse:collapse}}th,td{{padding:2px 10px;text-align:left;border-bottom:1px solid #ddd}}
-figure{{margin:1.5em 0}}img{{max-width:100%}}figcaption{{color:#555}}.note{{color:#777}}</style></head>
-<body>
-<h1>MELTR head report</h1>
-<p>Computed by running the exported WebAssembly artifact in a sandbox (no imports, fuel and memory limits); no training code or weights file involved.</p>
-<table>
-{table}</table>
-<h2>Tasks and typical values</h2>
-<table><tr><th>#</th><th>task</th><th>typical loss</th></tr>
-{tasks}</table>
-<h2>What the head learned</h2>
-{f3a}{f3b}{fig4}{f7}</body></html>
-"#,
-        f3a = fig("fig3_value.svg", "Figure 3 — the learned loss f against each input loss, the others held at their typical values."),
-        f3b = fig("fig3_weights.svg", "Figure 3 — the per-task weight ∂f/∂l_k against l_k."),
-        f7 = fig("fig7_surface.svg", "Figure 7 — f over two input losses (left) beside their plain sum (right), the others at typical values."),
-    )
 }

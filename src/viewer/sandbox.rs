@@ -10,6 +10,12 @@
 //! compiled from its bytes at load time; precompiled `.cwasm` is never
 //! deserialised (that is unsafe on untrusted files).
 //!
+//! What the host copies out of the guest is bounded too: the task names and
+//! the metadata's strings are read in place and refused past
+//! [`MAX_STRING_BYTES`] each (a guest could otherwise return a list that
+//! points at one huge string many times, and the host would allocate a
+//! multiple of the guest's memory cap).
+//!
 //! ```no_run
 //! use meltr::viewer::{Limits, SandboxedHead};
 //! let mut head = SandboxedHead::load("head.wasm".as_ref(), &Limits::default())?;
@@ -22,7 +28,7 @@ use crate::error::{Error, Result};
 use crate::export::one_line;
 use crate::meta_loss::Evaluation;
 use std::path::Path;
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::{Component, ComponentType, Instance, Lift, Linker, WasmList, WasmStr};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
 
 mod bindings {
@@ -33,6 +39,29 @@ mod bindings {
 }
 
 pub use bindings::{InputError, Metadata};
+
+/// The longest task name or metadata string the host copies out of a guest,
+/// in bytes.
+pub const MAX_STRING_BYTES: usize = 256;
+
+/// The `metadata` record as the guest returns it, its strings still in the
+/// guest's memory (read and bounded by [`SandboxedHead::read_metadata`]).
+#[derive(ComponentType, Lift)]
+#[component(record)]
+struct GuestMetadata {
+    format: WasmStr,
+    preset: Option<WasmStr>,
+    h1: u32,
+    d: u32,
+    f: u32,
+    heads: u32,
+    #[component(name = "num-tasks")]
+    num_tasks: u32,
+    primary: Option<u32>,
+    steps: u64,
+    seed: Option<u64>,
+    exporter: WasmStr,
+}
 
 /// The sandbox's limits. Defaults suit every preset with a wide margin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,7 +152,7 @@ impl Sandbox {
     }
 
     /// A fresh store (memory cap, one instance) and instance.
-    fn instantiate(&self, origin: &str) -> Result<(Store<Host>, bindings::Head)> {
+    fn instantiate(&self, origin: &str) -> Result<(Store<Host>, bindings::Head, Instance)> {
         let host = Host {
             limits: StoreLimitsBuilder::new()
                 .memory_size(self.limits.memory_bytes)
@@ -139,14 +168,19 @@ impl Sandbox {
         store
             .set_fuel(self.limits.fuel_per_call)
             .map_err(|e| Error::Backend(msg(&e)))?;
-        let head = self
+        let instance = self
             .pre
+            .instance_pre()
             .instantiate(&mut store)
             .map_err(|e| Error::BadArtifact {
                 origin: origin.into(),
                 reason: format!("cannot be instantiated within the limits: {}", msg(&e)),
             })?;
-        Ok((store, head))
+        let head = bindings::Head::new(&mut store, &instance).map_err(|e| Error::BadArtifact {
+            origin: origin.into(),
+            reason: msg(&e),
+        })?;
+        Ok((store, head, instance))
     }
 }
 
@@ -156,8 +190,10 @@ pub struct SandboxedHead {
     sandbox: Sandbox,
     store: Store<Host>,
     head: bindings::Head,
+    instance: Instance,
     metadata: Metadata,
     task_names: Vec<String>,
+    core_module: Vec<u8>,
 }
 
 impl std::fmt::Debug for SandboxedHead {
@@ -168,6 +204,19 @@ impl std::fmt::Debug for SandboxedHead {
             .field("task_names", &self.task_names)
             .finish()
     }
+}
+
+/// Copies a guest string read in place, if it is at most
+/// [`MAX_STRING_BYTES`] long.
+fn bounded(s: wasmtime::Result<std::borrow::Cow<'_, str>>, what: &str) -> std::result::Result<String, String> {
+    let s = s.map_err(|e| format!("{what}: {}", msg(&e)))?;
+    if s.len() > MAX_STRING_BYTES {
+        return Err(format!(
+            "{what} is {} bytes, over the {MAX_STRING_BYTES}-byte limit",
+            s.len()
+        ));
+    }
+    Ok(s.into_owned())
 }
 
 /// One line from a wasmtime error and its causes.
@@ -197,12 +246,13 @@ impl SandboxedHead {
     /// Loads an artifact from bytes; `origin` names it in errors.
     pub fn from_bytes(bytes: &[u8], limits: &Limits, origin: &str) -> Result<SandboxedHead> {
         let sandbox = Sandbox::new(bytes, *limits, origin)?;
-        let (store, head) = sandbox.instantiate(origin)?;
+        let (store, head, instance) = sandbox.instantiate(origin)?;
         let mut h = SandboxedHead {
             origin: origin.into(),
             sandbox,
             store,
             head,
+            instance,
             metadata: Metadata {
                 format: String::new(),
                 preset: None,
@@ -217,14 +267,14 @@ impl SandboxedHead {
                 exporter: String::new(),
             },
             task_names: vec![],
+            core_module: vec![],
         };
-        h.metadata = h.call("metadata", |hd, s| hd.call_metadata(s))?;
-        h.task_names = h.call("task-names", |hd, s| hd.call_task_names(s))?;
-        let k = h.metadata.num_tasks as usize;
         let bad = |reason: String| Error::BadArtifact {
             origin: origin.into(),
             reason,
         };
+        h.metadata = h.read_metadata()?;
+        let k = h.metadata.num_tasks as usize;
         if h.metadata.format != crate::export::FORMAT {
             return Err(bad(format!(
                 "interface version `{}`, this viewer reads `{}`",
@@ -238,16 +288,74 @@ impl SandboxedHead {
                 crate::head::MAX_TASKS
             )));
         }
-        if h.task_names.len() != k {
-            return Err(bad(format!(
-                "{} task names for {k} tasks",
-                h.task_names.len()
-            )));
-        }
+        h.task_names = h.read_task_names(k)?;
         if let Some(p) = h.metadata.primary.filter(|&p| p as usize >= k) {
             return Err(bad(format!("primary task #{p} of {k}")));
         }
+        h.core_module = super::core_module::extract(bytes, origin)?;
         Ok(h)
+    }
+
+    /// Refuses the artifact for `reason`.
+    fn refuse(&self, reason: String) -> Error {
+        Error::BadArtifact {
+            origin: self.origin.clone(),
+            reason,
+        }
+    }
+
+    /// Calls `metadata`, copying out its strings only up to
+    /// [`MAX_STRING_BYTES`] each.
+    fn read_metadata(&mut self) -> Result<Metadata> {
+        let f = self
+            .instance
+            .get_typed_func::<(), (GuestMetadata,)>(&mut self.store, "metadata")
+            .map_err(|e| self.refuse(msg(&e)))?;
+        let (m,) = self.call("metadata", |_, s| f.call(s, ()))?;
+        let text = |s: &WasmStr, what: &str| {
+            bounded(s.to_str(&self.store), what).map_err(|r| self.refuse(r))
+        };
+        Ok(Metadata {
+            format: text(&m.format, "metadata `format`")?,
+            preset: m
+                .preset
+                .as_ref()
+                .map(|p| text(p, "metadata `preset`"))
+                .transpose()?,
+            h1: m.h1,
+            d: m.d,
+            f: m.f,
+            heads: m.heads,
+            num_tasks: m.num_tasks,
+            primary: m.primary,
+            steps: m.steps,
+            seed: m.seed,
+            exporter: text(&m.exporter, "metadata `exporter`")?,
+        })
+    }
+
+    /// Calls `task-names`, checking the count against `k` before reading
+    /// any name and each name's length before copying it.
+    fn read_task_names(&mut self, k: usize) -> Result<Vec<String>> {
+        let f = self
+            .instance
+            .get_typed_func::<(), (WasmList<WasmStr>,)>(&mut self.store, "task-names")
+            .map_err(|e| self.refuse(msg(&e)))?;
+        let (list,) = self.call("task-names", |_, s| f.call(s, ()))?;
+        if list.len() != k {
+            return Err(self.refuse(format!("{} task names for {k} tasks", list.len())));
+        }
+        let mut names = Vec::with_capacity(k);
+        for i in 0..k {
+            let s = list
+                .get(&mut self.store, i)
+                .expect("i < len")
+                .map_err(|e| self.refuse(msg(&e)))?;
+            let name = bounded(s.to_str(&self.store), &format!("task name #{i}"))
+                .map_err(|r| self.refuse(r))?;
+            names.push(name);
+        }
+        Ok(names)
     }
 
     /// Calls into the guest with a full fuel tank; after a trap the
@@ -266,9 +374,10 @@ impl SandboxedHead {
             Ok(v) => Ok(v),
             Err(e) => {
                 let out_of_fuel = matches!(e.downcast_ref::<Trap>(), Some(Trap::OutOfFuel));
-                let (store, head) = self.sandbox.instantiate(&self.origin)?;
+                let (store, head, instance) = self.sandbox.instantiate(&self.origin)?;
                 self.store = store;
                 self.head = head;
+                self.instance = instance;
                 Err(if out_of_fuel {
                     Error::OutOfFuel {
                         origin: self.origin.clone(),
@@ -373,6 +482,12 @@ impl SandboxedHead {
     /// The artifact's metadata record.
     pub fn metadata(&self) -> &Metadata {
         &self.metadata
+    }
+
+    /// The artifact's core module (the exporter's generated code), which
+    /// the live page runs in a browser.
+    pub fn core_module(&self) -> &[u8] {
+        &self.core_module
     }
 
     /// Where the artifact came from (its path, or the name given).

@@ -124,7 +124,13 @@ pub fn run_file(
     } else {
         format!("tasks = {}\n", list(tasks))
     };
-    format!("{base}\nseed = {seed}\n{tasks_line}{body}")
+    // Every run's curves for `tensorboard --logdir <compare folder>`,
+    // unless the base run file says otherwise.
+    let has_switch = base
+        .parse::<toml::Table>()
+        .is_ok_and(|t| t.contains_key("tensorboard"));
+    let tensorboard = if has_switch { "" } else { "tensorboard = true\n" };
+    format!("{base}\nseed = {seed}\n{tensorboard}{tasks_line}{body}")
 }
 
 /// One method's row of the table.

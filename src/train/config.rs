@@ -98,6 +98,10 @@ pub struct TrainConfig {
     /// Meta-step schedule.
     #[serde(default)]
     pub schedule: MetaSchedule,
+    /// Also write the run's curves as a TensorBoard event file beside
+    /// `log.jsonl` (`train/tensorboard.rs`; default off).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub tensorboard: bool,
 }
 
 impl TrainConfig {
@@ -149,6 +153,7 @@ impl TrainConfig {
         c.eval_every = o.eval_every.unwrap_or(c.eval_every);
         c.max_skips_in_a_row = o.max_skips_in_a_row.unwrap_or(c.max_skips_in_a_row);
         c.backbone = o.backbone.or(c.backbone);
+        c.tensorboard = o.tensorboard.unwrap_or(c.tensorboard);
         c.check(path)?;
         Ok(c)
     }
@@ -264,6 +269,10 @@ fn is_one(n: &usize) -> bool {
     *n == 1
 }
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 /// A TOML text already known to parse, as a table.
 fn table(text: &str) -> toml::Table {
     text.parse().expect("parsed before")
@@ -309,6 +318,7 @@ struct Overrides {
     strategy: Option<Box<dyn HypergradStrategy>>,
     meta: Option<MetaSettings>,
     schedule: Option<MetaSchedule>,
+    tensorboard: Option<bool>,
 }
 
 /// The top-level keys whose values differ between two run files (for

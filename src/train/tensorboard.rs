@@ -258,8 +258,8 @@ impl EventWriter {
     }
 }
 
-/// The numbers in a metrics object, tagged `<split>/<name>` by their own
-/// key (the metric's kind, e.g. `Retrieval`, is left out).
+/// The numbers in a metrics object, tagged `<split>/<name>` (the metric's
+/// kind, a string, is left out).
 fn leaves(prefix: &str, v: &Value, out: &mut Vec<(String, f32)>) {
     match v {
         Value::Object(m) => {
@@ -344,7 +344,7 @@ mod tests {
                 .unwrap();
         }
         w.record(&json!({"kind": "epoch", "report": {"seconds": 1.5, "meta_seconds": 0.5,
-            "val": {"Retrieval": {"r1": 10.0}}}}))
+            "val": {"metric": "retrieval", "r1": 10.0}}}))
             .unwrap();
         let path = w.path().to_path_buf();
         drop(w);

@@ -244,7 +244,7 @@ impl Trainer {
     }
 
     /// Runs the remaining epochs, writing into `out`: `log.jsonl`
-    /// (appended), its TensorBoard event file (`tensorboard.rs`),
+    /// (appended), its TensorBoard event file (with `tensorboard = true`),
     /// `checkpoint.safetensors`, `backbone.safetensors`,
     /// `head.safetensors` (MELTR heads) and `summary.json`.
     pub fn run(&mut self, out: &Path, mut on_event: impl FnMut(&Event)) -> Result<RunSummary> {
@@ -256,7 +256,9 @@ impl Trainer {
             std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
             remove_stale_temporaries(out)?;
             log = Some(open_log(&log_path, &self.position)?);
-            events = Some(EventWriter::open(out, &self.config.tasks, self.position.step)?);
+            if self.config.tensorboard {
+                events = Some(EventWriter::open(out, &self.config.tasks, self.position.step)?);
+            }
         }
         // One `write` per line: a kill never leaves half a line. Every
         // line's numbers go to the TensorBoard file too.

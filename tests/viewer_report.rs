@@ -117,3 +117,51 @@ fn a_50x50_univl_surface_renders_within_5_seconds() {
     assert_eq!(s.value.len(), 50);
     assert!(secs < 5.0, "{secs} s");
 }
+
+/// The x extent of each 2-px `<polyline>` in an SVG (plotters draws one per
+/// series, then one per legend entry; the mesh is 1 px).
+fn polyline_widths(svg: &str) -> Vec<f64> {
+    svg.split("<polyline")
+        .skip(1)
+        .filter(|p| p.split('>').next().unwrap().contains("stroke-width=\"2\""))
+        .map(|p| {
+            let pts = p.split("points=\"").nth(1).unwrap().split('"').next().unwrap();
+            let xs: Vec<f64> = pts
+                .split_whitespace()
+                .map(|xy| xy.split(',').next().unwrap().parse().unwrap())
+                .collect();
+            xs.iter().cloned().fold(f64::MIN, f64::max) - xs.iter().cloned().fold(f64::MAX, f64::min)
+        })
+        .collect()
+}
+
+#[test]
+fn figure_3_shows_every_task_whatever_its_scale() {
+    // the few-shot preset's scales: a primary loss near 2, rotation near 0.0015
+    let w = init_weights(Preset::Allinone.dims(), 3, 5).unwrap();
+    let bytes = export_component(&w, &ExportOptions::default()).unwrap();
+    let mut head = SandboxedHead::from_bytes(&bytes, &Limits::default(), "t.wasm").unwrap();
+    let out = std::env::temp_dir().join(format!("meltr-report-scales-{}", std::process::id()));
+    let opts = ReportOptions {
+        at: Some(vec![2.0, 0.6, 0.0015]),
+        grid: 4,
+        points: 11,
+        ..ReportOptions::default()
+    };
+    let r = write_report(&mut head, &opts, &out).unwrap();
+    // each task swept over [0, 2 x its typical value]
+    assert!((r.sweeps[2].x[10] - 0.003).abs() < 1e-9);
+    assert_eq!(r.sweeps[2].typical, 0.0015);
+    for f in ["fig3_value.svg", "fig3_weights.svg"] {
+        let mut widths = polyline_widths(&std::fs::read_to_string(out.join(f)).unwrap());
+        // the three curves, then the legend's three short lines
+        assert_eq!(widths.len(), 6, "{f}: {widths:?}");
+        widths.truncate(3);
+        let widest = widths.iter().cloned().fold(0.0, f64::max);
+        assert!(widest > 300.0, "{f}: {widths:?}");
+        for (k, w) in widths.iter().enumerate() {
+            assert!(*w > 0.95 * widest, "{f}: task {k} spans {w} of {widest} px");
+        }
+    }
+    std::fs::remove_dir_all(&out).unwrap();
+}

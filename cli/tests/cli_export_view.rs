@@ -110,3 +110,29 @@ fn user_mistakes_exit_2_with_one_line() {
     assert!(!d.join("x.wasm").exists(), "no half-written output");
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[test]
+fn a_refused_artifact_writes_no_page() {
+    let d = tmp("hostile");
+    let component = |text: &str| wat::parse_str(text).unwrap();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("not wasm", b"not an artifact".to_vec()),
+        ("a core module", component("(module)")),
+        (
+            "imports",
+            component(r#"(component (import "read-file" (func (param "path" string) (result string))))"#),
+        ),
+        ("no world", component("(component)")),
+    ];
+    for (what, bytes) in cases {
+        let wasm = d.join("hostile.wasm");
+        std::fs::write(&wasm, bytes).unwrap();
+        let report = d.join(format!("report-{}", what.replace(' ', "-")));
+        let o = meltr(&["view", wasm.to_str().unwrap(), "--out", report.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "{what}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.lines().count(), 1, "{what}: {err}");
+        assert!(!report.exists(), "{what}: a refused artifact wrote {}", report.display());
+    }
+    std::fs::remove_dir_all(&d).unwrap();
+}

@@ -146,6 +146,22 @@ fn event_files_read_back_with_tensorboard_and_survive_a_kill() {
     std::thread::sleep(whole / 8);
     let _ = child.kill();
     child.wait().unwrap();
+    assert!(!out.join("summary.json").exists(), "the kill landed before the end");
+    // the records the resumed run must drop: those after the checkpoint's step
+    let step = meltr::train::Checkpoint::load(&out.join("checkpoint.safetensors"))
+        .unwrap()
+        .position
+        .step;
+    let file = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_str().unwrap().contains("events.out.tfevents."))
+        .unwrap();
+    let past = meltr::train::tensorboard::read_records(&std::fs::read(&file).unwrap())
+        .iter()
+        .filter(|(_, e)| e.step as u64 > step)
+        .count();
+    eprintln!("killed after step {step} with {past} records past it in the event file");
     finish(train(&config, &out, true));
     let resumed = tensorboard_check(&out).unwrap();
     eprintln!("killed and resumed: {resumed}");

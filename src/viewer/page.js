@@ -152,6 +152,15 @@ function surfaceChart(svg, xs, ys, grids, titles, xName, yName, mark) {
 }
 
 // ---- the page ------------------------------------------------------------
+// The shortest decimal that reads back as the same f32 (what the head gets).
+function f32text(v) {
+  if (!Number.isFinite(v)) return String(v);
+  for (let p = 1; p < 10; p++) {
+    const t = v.toPrecision(p);
+    if (Math.fround(Number(t)) === Math.fround(v)) return String(Number(t));
+  }
+  return String(v);
+}
 const linspace = (lo, hi, n) => Array.from({length: n}, (_, i) => lo + (hi - lo) * i / (n - 1));
 // Sweep of task k: [0, 2 * typical_k], as the static report's figure 3.
 const sweepRange = (k) => [0, R.at[k] > 0 ? 2 * R.at[k] : 1];
@@ -186,7 +195,7 @@ function controls(onChange) {
     // An empty box reads as NaN: the head's contract refuses it.
     losses: () => rows.map(r => r.num.value.trim() === "" ? NaN : Number(r.num.value)),
     set(k, v) {
-      rows[k].num.value = String(v);
+      rows[k].num.value = typeof v === "number" ? f32text(v) : String(v);
       if (Number.isFinite(v) && v > 0) rows[k].slider.value = toSlider(k, v);
     },
   };

@@ -108,7 +108,7 @@ pub(crate) fn index_html(head: &SandboxedHead, r: &Report, log: Option<&Training
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}
 table{{border-collapse:collapse}}th,td{{padding:2px 10px;text-align:left;border-bottom:1px solid #ddd}}
 td.num,#value,#sum{{font-family:monospace}}input[type=range]{{width:260px}}
-.chart{{width:49%;display:inline-block}}#fig7{{width:100%}}#error{{color:#b00;font-weight:bold}}
+.chart{{width:49%;display:inline-block}}#fig7{{width:80%}}#error{{color:#b00;font-weight:bold}}
 #values{{display:none}}figure{{margin:1.5em 0}}img{{max-width:100%}}figcaption{{color:#555}}.note{{color:#777}}</style></head>
 <body>
 <h1>MELTR head report</h1>

@@ -14,7 +14,8 @@
 //! the metadata's strings are read in place and refused past
 //! [`MAX_STRING_BYTES`] each (a guest could otherwise return a list that
 //! points at one huge string many times, and the host would allocate a
-//! multiple of the guest's memory cap).
+//! multiple of the guest's memory cap), and a weight list is copied only
+//! if it holds K values.
 //!
 //! ```no_run
 //! use meltr::viewer::{Limits, SandboxedHead};
@@ -61,6 +62,15 @@ struct GuestMetadata {
     steps: u64,
     seed: Option<u64>,
     exporter: WasmStr,
+}
+
+/// The `evaluation` record, its weights still in the guest's memory
+/// (copied by [`SandboxedHead::copy_weights`] only if there are K).
+#[derive(ComponentType, Lift)]
+#[component(record)]
+struct GuestEvaluation {
+    value: f32,
+    weights: WasmList<f32>,
 }
 
 /// The sandbox's limits. Defaults suit every preset with a wide margin.
@@ -437,24 +447,47 @@ impl SandboxedHead {
     /// `∂f/∂l`, the per-task weights.
     pub fn weights(&mut self, losses: &[f32]) -> Result<Vec<f32>> {
         self.check(losses)?;
-        let w = self
-            .call("weights", |h, s| h.call_weights(s, losses))?
-            .map_err(Self::input_error)?;
-        self.check_len("weights", w.len())?;
-        Ok(w)
+        let f = self.typed::<(&[f32],), (std::result::Result<WasmList<f32>, InputError>,)>("weights")?;
+        let (w,) = self.call("weights", |_, s| f.call(s, (losses,)))?;
+        self.copy_weights("weights", &w.map_err(Self::input_error)?)
     }
 
     /// Value and per-task weights.
     pub fn evaluate(&mut self, losses: &[f32]) -> Result<Evaluation> {
         self.check(losses)?;
-        let e = self
-            .call("evaluate", |h, s| h.call_evaluate(s, losses))?
-            .map_err(Self::input_error)?;
-        self.check_len("evaluate", e.weights.len())?;
+        let f = self
+            .typed::<(&[f32],), (std::result::Result<GuestEvaluation, InputError>,)>("evaluate")?;
+        let (e,) = self.call("evaluate", |_, s| f.call(s, (losses,)))?;
+        let e = e.map_err(Self::input_error)?;
         Ok(Evaluation {
             value: e.value,
-            weights: e.weights,
+            weights: self.copy_weights("evaluate", &e.weights)?,
         })
+    }
+
+    /// The export `name` with the given types (checked at load, so this
+    /// only fails for a bug).
+    fn typed<P, R>(&mut self, name: &str) -> Result<wasmtime::component::TypedFunc<P, R>>
+    where
+        P: wasmtime::component::ComponentNamedList + wasmtime::component::Lower,
+        R: wasmtime::component::ComponentNamedList + Lift,
+    {
+        self.instance
+            .get_typed_func::<P, R>(&mut self.store, name)
+            .map_err(|e| self.refuse(msg(&e)))
+    }
+
+    /// Copies a returned weight list out of the guest, only if it holds K
+    /// values.
+    fn copy_weights(&mut self, call: &str, list: &WasmList<f32>) -> Result<Vec<f32>> {
+        self.check_len(call, list.len())?;
+        let trap = |e: wasmtime::Error| Error::ArtifactTrap {
+            origin: self.origin.clone(),
+            call: call.into(),
+            reason: msg(&e),
+        };
+        let items = list.iter(&mut self.store).map_err(trap)?;
+        items.collect::<wasmtime::Result<Vec<f32>>>().map_err(trap)
     }
 
     fn check_len(&self, call: &str, n: usize) -> Result<()> {

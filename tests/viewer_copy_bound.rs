@@ -129,7 +129,10 @@ fn huge_guest_strings_are_refused_within_a_memory_bound() {
     drop(h);
     // a name at the limit is still read
     let at_limit = artifact(2, (65536, MAX_STRING_BYTES as u32), exporter, 2);
-    assert_eq!(load(&at_limit).unwrap().task_names()[1].len(), MAX_STRING_BYTES);
+    assert_eq!(
+        load(&at_limit).unwrap().task_names()[1].len(),
+        MAX_STRING_BYTES
+    );
     let after = peak_mib();
     let bound = (CAP >> 20) as f64 + 32.0;
     eprintln!("peak resident size {before:.0} MiB -> {after:.0} MiB (bound: +{bound} MiB)");

@@ -125,12 +125,19 @@ fn polyline_widths(svg: &str) -> Vec<f64> {
         .skip(1)
         .filter(|p| p.split('>').next().unwrap().contains("stroke-width=\"2\""))
         .map(|p| {
-            let pts = p.split("points=\"").nth(1).unwrap().split('"').next().unwrap();
+            let pts = p
+                .split("points=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
             let xs: Vec<f64> = pts
                 .split_whitespace()
                 .map(|xy| xy.split(',').next().unwrap().parse().unwrap())
                 .collect();
-            xs.iter().cloned().fold(f64::MIN, f64::max) - xs.iter().cloned().fold(f64::MAX, f64::min)
+            xs.iter().cloned().fold(f64::MIN, f64::max)
+                - xs.iter().cloned().fold(f64::MAX, f64::min)
         })
         .collect()
 }

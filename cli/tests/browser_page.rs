@@ -90,12 +90,18 @@ fn unescape(s: &str) -> String {
 /// What the page shows: its `values` record, after checking the visible
 /// numbers say the same.
 fn shown(dom: &str) -> Value {
-    assert!(dom.contains("data-ready=\"1\""), "the page did not start:\n{dom}");
+    assert!(
+        dom.contains("data-ready=\"1\""),
+        "the page did not start:\n{dom}"
+    );
     let v: Value = serde_json::from_str(&unescape(element(dom, "pre", "values"))).unwrap();
     if v.get("error").is_none() {
         let visible: f64 = element(dom, "span", "value").parse().unwrap();
         let f = v["value"].as_f64().unwrap();
-        assert!((visible - f).abs() <= 1e-6 * f.abs().max(1e-6), "{visible} vs {f}");
+        assert!(
+            (visible - f).abs() <= 1e-6 * f.abs().max(1e-6),
+            "{visible} vs {f}"
+        );
     }
     v
 }
@@ -115,7 +121,9 @@ fn the_page_runs_the_head_in_chromium() {
             std::env::var("CI").as_deref() != Ok("true"),
             "CI=true but no chromium on PATH: .ci/run installs Debian's `chromium`"
         );
-        eprintln!("SKIPPED: no chromium on PATH (apt-get install chromium) — the page was not tested");
+        eprintln!(
+            "SKIPPED: no chromium on PATH (apt-get install chromium) — the page was not tested"
+        );
         return;
     };
     let d = std::env::temp_dir().join(format!("meltr-page-{}", std::process::id()));
@@ -141,14 +149,29 @@ fn the_page_runs_the_head_in_chromium() {
     )
     .unwrap();
     meltr(&[
-        "view", &s(&wasm), "--log", &s(&log), "--out", &s(&report), "--grid", "8", "--points", "9",
+        "view",
+        &s(&wasm),
+        "--log",
+        &s(&log),
+        "--out",
+        &s(&report),
+        "--grid",
+        "8",
+        "--points",
+        "9",
     ]);
     let page = format!("file://{}", s(&report.join("index.html")));
     let profile = d.join("profile");
     let native = |l: &[f64]| -> (f64, Vec<f64>) {
         let l: Vec<String> = l.iter().map(|x| (*x as f32).to_string()).collect();
         let out = meltr(&[
-            "head", "inspect", "--weights", &s(&weights), "--losses", &l.join(","), "--json",
+            "head",
+            "inspect",
+            "--weights",
+            &s(&weights),
+            "--losses",
+            &l.join(","),
+            "--json",
         ]);
         let v: Value = serde_json::from_str(&out).unwrap();
         (v["value"].as_f64().unwrap(), floats(&v["weights"]))
@@ -167,35 +190,65 @@ fn the_page_runs_the_head_in_chromium() {
         let rel = |a: f64, b: f64| (a - b).abs() / b.abs().max(1e-2);
         let rel_vec = |a: &[f64], b: &[f64]| {
             let scale = b.iter().fold(1e-2f64, |m, x| m.max(x.abs()));
-            a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max) / scale
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f64::max)
+                / scale
         };
         let m = rel(page_v, value).max(rel_vec(&page_w, &weights));
-        assert!(m <= 1e-5, "page {v} vs native {value} {weights:?}: {m:e} relative");
+        assert!(
+            m <= 1e-5,
+            "page {v} vs native {value} {weights:?}: {m:e} relative"
+        );
         worst = worst.max(m);
         // and bit for bit the wasmtime sandbox's: the same instructions ran
         let l: Vec<f32> = losses.iter().map(|x| *x as f32).collect();
         let e = sandbox.evaluate(&l).unwrap();
         let page_f32: Vec<f32> = page_w.iter().map(|x| *x as f32).collect();
-        assert_eq!((page_v as f32, page_f32), (e.value, e.weights), "page vs sandbox at {l:?}");
+        assert_eq!(
+            (page_v as f32, page_f32),
+            (e.value, e.weights),
+            "page vs sandbox at {l:?}"
+        );
     };
     // the typical values (the log's medians), then other points from the URL
     let start = shown(&browse(&chrome, &profile, &page, &["--dump-dom"]));
     let json: Value =
         serde_json::from_str(&std::fs::read_to_string(report.join("report.json")).unwrap())
             .unwrap();
-    let at: Vec<f64> = floats(&json["report"]["at"]).iter().map(|x| *x as f32 as f64).collect();
+    let at: Vec<f64> = floats(&json["report"]["at"])
+        .iter()
+        .map(|x| *x as f32 as f64)
+        .collect();
     assert_eq!(floats(&start["losses"]), at);
     check(&start);
     for l in ["0.3,2.5,0.001", "5,0.01,0.2", "0.0001,40,3"] {
-        let v = shown(&browse(&chrome, &profile, &format!("{page}?l={l}"), &["--dump-dom"]));
-        let want: Vec<f64> = l.split(',').map(|x| x.parse::<f32>().unwrap() as f64).collect();
+        let v = shown(&browse(
+            &chrome,
+            &profile,
+            &format!("{page}?l={l}"),
+            &["--dump-dom"],
+        ));
+        let want: Vec<f64> = l
+            .split(',')
+            .map(|x| x.parse::<f32>().unwrap() as f64)
+            .collect();
         assert_eq!(floats(&v["losses"]), want);
         check(&v);
     }
     // moving slider 1 (an `input` event, as a drag sends) moves loss 1 and the values
-    let moved = shown(&browse(&chrome, &profile, &format!("{page}?slide=1:800"), &["--dump-dom"]));
+    let moved = shown(&browse(
+        &chrome,
+        &profile,
+        &format!("{page}?slide=1:800"),
+        &["--dump-dom"],
+    ));
     let (a, b) = (floats(&start["losses"]), floats(&moved["losses"]));
-    assert!(b[1] > 10.0 * a[1] && a[0] == b[0] && a[2] == b[2], "{a:?} -> {b:?}");
+    assert!(
+        b[1] > 10.0 * a[1] && a[0] == b[0] && a[2] == b[2],
+        "{a:?} -> {b:?}"
+    );
     assert_ne!(start["value"], moved["value"]);
     check(&moved);
     // a non-finite or empty loss shows the contract's error, not a number
@@ -219,9 +272,17 @@ fn the_page_runs_the_head_in_chromium() {
         &chrome,
         &profile,
         &page,
-        &["--window-size=1200,1500", "--hide-scrollbars", &format!("--screenshot={}", s(&shot))],
+        &[
+            "--window-size=1200,1500",
+            "--hide-scrollbars",
+            &format!("--screenshot={}", s(&shot)),
+        ],
     );
     let png = std::fs::read(&shot).unwrap();
-    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{} bytes", png.len());
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "{} bytes",
+        png.len()
+    );
     std::fs::remove_dir_all(&d).unwrap();
 }

@@ -120,7 +120,9 @@ fn a_refused_artifact_writes_no_page() {
         ("a core module", component("(module)")),
         (
             "imports",
-            component(r#"(component (import "read-file" (func (param "path" string) (result string))))"#),
+            component(
+                r#"(component (import "read-file" (func (param "path" string) (result string))))"#,
+            ),
         ),
         ("no world", component("(component)")),
     ];
@@ -128,11 +130,20 @@ fn a_refused_artifact_writes_no_page() {
         let wasm = d.join("hostile.wasm");
         std::fs::write(&wasm, bytes).unwrap();
         let report = d.join(format!("report-{}", what.replace(' ', "-")));
-        let o = meltr(&["view", wasm.to_str().unwrap(), "--out", report.to_str().unwrap()]);
+        let o = meltr(&[
+            "view",
+            wasm.to_str().unwrap(),
+            "--out",
+            report.to_str().unwrap(),
+        ]);
         assert_eq!(o.status.code(), Some(2), "{what}");
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(err.lines().count(), 1, "{what}: {err}");
-        assert!(!report.exists(), "{what}: a refused artifact wrote {}", report.display());
+        assert!(
+            !report.exists(),
+            "{what}: a refused artifact wrote {}",
+            report.display()
+        );
     }
     std::fs::remove_dir_all(&d).unwrap();
 }

@@ -25,7 +25,10 @@ fn train(config: &Path, out: &Path, resume: bool) -> std::process::Child {
     if resume {
         c.arg("--resume");
     }
-    c.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()
+    c.stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 fn finish(child: std::process::Child) {
@@ -146,7 +149,10 @@ fn event_files_read_back_with_tensorboard_and_survive_a_kill() {
     std::thread::sleep(whole / 8);
     let _ = child.kill();
     child.wait().unwrap();
-    assert!(!out.join("summary.json").exists(), "the kill landed before the end");
+    assert!(
+        !out.join("summary.json").exists(),
+        "the kill landed before the end"
+    );
     // the records the resumed run must drop: those after the checkpoint's step
     let step = meltr::train::Checkpoint::load(&out.join("checkpoint.safetensors"))
         .unwrap()
@@ -166,6 +172,10 @@ fn event_files_read_back_with_tensorboard_and_survive_a_kill() {
     let resumed = tensorboard_check(&out).unwrap();
     eprintln!("killed and resumed: {resumed}");
     let steps = |s: &str| s.split(", ").last().unwrap().to_string();
-    assert_eq!(steps(&resumed), steps(&summary), "the same steps, once each");
+    assert_eq!(
+        steps(&resumed),
+        steps(&summary),
+        "the same steps, once each"
+    );
     std::fs::remove_dir_all(&d).unwrap();
 }

@@ -129,7 +129,11 @@ pub fn run_file(
     let has_switch = base
         .parse::<toml::Table>()
         .is_ok_and(|t| t.contains_key("tensorboard"));
-    let tensorboard = if has_switch { "" } else { "tensorboard = true\n" };
+    let tensorboard = if has_switch {
+        ""
+    } else {
+        "tensorboard = true\n"
+    };
     format!("{base}\nseed = {seed}\n{tensorboard}{tasks_line}{body}")
 }
 

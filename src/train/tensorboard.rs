@@ -101,7 +101,10 @@ pub fn read_records(bytes: &[u8]) -> Vec<(usize, Event)> {
             break;
         }
         let n = u64::from_le_bytes(len.try_into().expect("8 bytes"));
-        let Some(end) = usize::try_from(n).ok().and_then(|n| (at + 12).checked_add(n)) else {
+        let Some(end) = usize::try_from(n)
+            .ok()
+            .and_then(|n| (at + 12).checked_add(n))
+        else {
             break;
         };
         let (Some(data), Some(crc)) = (bytes.get(at + 12..end), bytes.get(end..end + 4)) else {
@@ -339,13 +342,17 @@ mod tests {
         let tasks = vec!["a".to_string(), "b".to_string()];
         let mut w = EventWriter::open(&dir, &tasks, 0).unwrap();
         for s in 1..=4u64 {
-            w.record(&json!({"kind": "step", "step": s, "losses": [1.0, s as f32],
-                "weights": [0.5, 0.25], "value": 2.0}))
-                .unwrap();
-        }
-        w.record(&json!({"kind": "epoch", "report": {"seconds": 1.5, "meta_seconds": 0.5,
-            "val": {"metric": "retrieval", "r1": 10.0}}}))
+            w.record(
+                &json!({"kind": "step", "step": s, "losses": [1.0, s as f32],
+                "weights": [0.5, 0.25], "value": 2.0}),
+            )
             .unwrap();
+        }
+        w.record(
+            &json!({"kind": "epoch", "report": {"seconds": 1.5, "meta_seconds": 0.5,
+            "val": {"metric": "retrieval", "r1": 10.0}}}),
+        )
+        .unwrap();
         let path = w.path().to_path_buf();
         drop(w);
         let bytes = std::fs::read(&path).unwrap();

@@ -5,9 +5,9 @@
 use super::checkpoint::{Checkpoint, RunPosition};
 use super::config::{config_diff, TrainConfig};
 use super::evaluate::{evaluate, Metrics};
-use super::tensorboard::EventWriter;
 use super::step::backbone_step;
 use super::task_model::TaskModel;
+use super::tensorboard::EventWriter;
 use crate::atomic::write_atomic;
 use crate::aux_task::TaskSet;
 use crate::backbone::{
@@ -257,7 +257,11 @@ impl Trainer {
             remove_stale_temporaries(out)?;
             log = Some(open_log(&log_path, &self.position)?);
             if self.config.tensorboard {
-                events = Some(EventWriter::open(out, &self.config.tasks, self.position.step)?);
+                events = Some(EventWriter::open(
+                    out,
+                    &self.config.tasks,
+                    self.position.step,
+                )?);
             }
         }
         // One `write` per line: a kill never leaves half a line. Every

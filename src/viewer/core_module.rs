@@ -19,7 +19,10 @@ pub(crate) fn extract(component: &[u8], origin: &str) -> Result<Vec<u8>> {
     let mut found = vec![];
     for payload in Parser::new(0).parse_all(component) {
         let payload = payload.map_err(|e| refuse(e.to_string()))?;
-        if let Payload::ModuleSection { unchecked_range, .. } = payload {
+        if let Payload::ModuleSection {
+            unchecked_range, ..
+        } = payload
+        {
             let module = &component[unchecked_range];
             if runs_in_a_page(module).map_err(|e| refuse(e.to_string()))? {
                 found.push(module.to_vec());

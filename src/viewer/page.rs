@@ -29,7 +29,9 @@ pub(crate) fn core_js(head: &SandboxedHead) -> String {
 
 /// Text safe inside a `//` comment.
 fn js_comment(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// Escapes text for HTML.
@@ -147,9 +149,13 @@ mod tests {
 
     #[test]
     fn json_in_a_script_cannot_close_it() {
-        let v = serde_json::json!({"task_names": ["</script><script>alert(1)</script>", "a&b<!--"]});
+        let v =
+            serde_json::json!({"task_names": ["</script><script>alert(1)</script>", "a&b<!--"]});
         let s = script_json(&v);
-        assert!(!s.contains('<') && !s.contains('>') && !s.contains('&'), "{s}");
+        assert!(
+            !s.contains('<') && !s.contains('>') && !s.contains('&'),
+            "{s}"
+        );
         let back: serde_json::Value = serde_json::from_str(&s).unwrap();
         assert_eq!(back, v);
     }

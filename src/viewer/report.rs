@@ -143,7 +143,9 @@ pub fn write_report(head: &mut SandboxedHead, opts: &ReportOptions, out: &Path) 
     write_atomic(&out.join("page.js"), page::PAGE_JS.as_bytes())?;
     let html = page::index_html(head, &report, log.as_ref());
     write_atomic(&out.join("index.html"), html.as_bytes())?;
-    report.files.extend(["head-core.js", "page.js", "index.html"].map(String::from));
+    report
+        .files
+        .extend(["head-core.js", "page.js", "index.html"].map(String::from));
     let json = serde_json::json!({
         "artifact": head.origin(),
         "metadata": metadata_json(head),

@@ -218,7 +218,10 @@ impl std::fmt::Debug for SandboxedHead {
 
 /// Copies a guest string read in place, if it is at most
 /// [`MAX_STRING_BYTES`] long.
-fn bounded(s: wasmtime::Result<std::borrow::Cow<'_, str>>, what: &str) -> std::result::Result<String, String> {
+fn bounded(
+    s: wasmtime::Result<std::borrow::Cow<'_, str>>,
+    what: &str,
+) -> std::result::Result<String, String> {
     let s = s.map_err(|e| format!("{what}: {}", msg(&e)))?;
     if s.len() > MAX_STRING_BYTES {
         return Err(format!(
@@ -447,7 +450,8 @@ impl SandboxedHead {
     /// `∂f/∂l`, the per-task weights.
     pub fn weights(&mut self, losses: &[f32]) -> Result<Vec<f32>> {
         self.check(losses)?;
-        let f = self.typed::<(&[f32],), (std::result::Result<WasmList<f32>, InputError>,)>("weights")?;
+        let f =
+            self.typed::<(&[f32],), (std::result::Result<WasmList<f32>, InputError>,)>("weights")?;
         let (w,) = self.call("weights", |_, s| f.call(s, (losses,)))?;
         self.copy_weights("weights", &w.map_err(Self::input_error)?)
     }

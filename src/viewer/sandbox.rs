@@ -320,10 +320,7 @@ impl SandboxedHead {
     /// Calls `metadata`, copying out its strings only up to
     /// [`MAX_STRING_BYTES`] each.
     fn read_metadata(&mut self) -> Result<Metadata> {
-        let f = self
-            .instance
-            .get_typed_func::<(), (GuestMetadata,)>(&mut self.store, "metadata")
-            .map_err(|e| self.refuse(msg(&e)))?;
+        let f = self.typed::<(), (GuestMetadata,)>("metadata")?;
         let (m,) = self.call("metadata", |_, s| f.call(s, ()))?;
         let text = |s: &WasmStr, what: &str| {
             bounded(s.to_str(&self.store), what).map_err(|r| self.refuse(r))
@@ -350,10 +347,7 @@ impl SandboxedHead {
     /// Calls `task-names`, checking the count against `k` before reading
     /// any name and each name's length before copying it.
     fn read_task_names(&mut self, k: usize) -> Result<Vec<String>> {
-        let f = self
-            .instance
-            .get_typed_func::<(), (WasmList<WasmStr>,)>(&mut self.store, "task-names")
-            .map_err(|e| self.refuse(msg(&e)))?;
+        let f = self.typed::<(), (WasmList<WasmStr>,)>("task-names")?;
         let (list,) = self.call("task-names", |_, s| f.call(s, ()))?;
         if list.len() != k {
             return Err(self.refuse(format!("{} task names for {k} tasks", list.len())));
@@ -469,8 +463,8 @@ impl SandboxedHead {
         })
     }
 
-    /// The export `name` with the given types (checked at load, so this
-    /// only fails for a bug).
+    /// The export `name`, typed with values that stay in the guest's memory
+    /// until the host decides to copy them.
     fn typed<P, R>(&mut self, name: &str) -> Result<wasmtime::component::TypedFunc<P, R>>
     where
         P: wasmtime::component::ComponentNamedList + wasmtime::component::Lower,

@@ -22,10 +22,10 @@
 //! alpha = 0.1
 //! ```
 
+use super::recipe::OptimizerConfig;
 use crate::error::{Error, Result};
 use crate::hypergrad::{HypergradStrategy, MetaSchedule, MetaSettings};
 use crate::meta_loss::MetaLoss;
-use crate::tensor::AdamConfig;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -86,8 +86,8 @@ pub struct TrainConfig {
     /// Pretraining preset used when no backbone is given (`none`: start
     /// from a freshly initialised backbone).
     pub pretrain_preset: String,
-    /// The backbone's optimiser.
-    pub optimizer: AdamConfig,
+    /// The backbone's optimiser, schedule and clipping.
+    pub optimizer: OptimizerConfig,
     /// The loss combinator.
     pub meta_loss: Box<dyn MetaLoss>,
     /// The hypergradient strategy.
@@ -237,14 +237,10 @@ impl TrainConfig {
                 "must be at least 1".into(),
             );
         }
-        if !(self.optimizer.lr.is_finite() && self.optimizer.lr > 0.0) {
-            return bad(
-                "optimizer.lr",
-                self.optimizer.lr.to_string(),
-                "must be a positive number".into(),
-            );
-        }
-        Ok(())
+        self.optimizer.check().map_err(|e| Error::Config {
+            path: path.into(),
+            message: e.to_string(),
+        })
     }
 }
 
@@ -304,7 +300,7 @@ struct Overrides {
     max_skips_in_a_row: Option<u64>,
     backbone: Option<PathBuf>,
     pretrain_preset: Option<String>,
-    optimizer: Option<AdamConfig>,
+    optimizer: Option<OptimizerConfig>,
     meta_loss: Option<Box<dyn MetaLoss>>,
     strategy: Option<Box<dyn HypergradStrategy>>,
     meta: Option<MetaSettings>,

@@ -9,6 +9,7 @@ mod checkpoint;
 pub mod compare;
 mod config;
 mod evaluate;
+mod recipe;
 mod step;
 mod task_model;
 mod trainer;
@@ -16,6 +17,7 @@ mod trainer;
 pub use checkpoint::{Checkpoint, RunPosition};
 pub use config::{config_diff, TrainConfig, PRESETS};
 pub use evaluate::{evaluate, metrics, ranks, Classification, Metrics, Retrieval};
+pub use recipe::{lr_factor, ClipMode, LrSchedule, OptimizerConfig};
 pub use step::{backbone_step, StepOutcome, StepTimes};
 pub use task_model::TaskModel;
 pub use trainer::{

@@ -124,7 +124,11 @@ impl Trainer {
             info.primary = Some(config.primary_index());
             info.seed = Some(config.seed);
         }
-        let optimizer = Adam::new(config.optimizer, model.params());
+        let mut optimizer = Adam::new(config.optimizer.adam(), model.params());
+        let blocks = model.layout().blocks().iter();
+        optimizer.clip = config
+            .optimizer
+            .grad_clip(blocks.map(|b| b.offset..b.offset + b.block.len()).collect());
         let learner = MetaLearner::new(&*head, Some(strategy), config.meta.clone());
         let position = RunPosition {
             epochs_done: 0,
@@ -278,6 +282,7 @@ impl Trainer {
         let mut epochs = vec![];
         let mut skips_in_a_row = 0u64;
         let primary = self.config.primary_index();
+        let total_steps = (self.config.epochs * self.steps_per_epoch()) as u64;
         for epoch in self.position.epochs_done..self.config.epochs {
             let order: Vec<usize> = shuffled(
                 self.train.len(),
@@ -304,6 +309,7 @@ impl Trainer {
                 // step (one dropout mask each, from the step's seed) and in
                 // evaluation mode everywhere else.
                 self.head.set_dropout_seed(Some(mix64(seed ^ 0x6472_6f70)));
+                self.optimizer.config.lr = self.config.optimizer.lr_at(step - 1, total_steps);
                 let step_done = backbone_step(
                     &self.tasks,
                     &mut *self.model,
@@ -441,6 +447,13 @@ impl Trainer {
             write_atomic(&out.join("summary.json"), text.as_bytes())?;
         }
         Ok(summary)
+    }
+
+    /// Backbone steps in an epoch: batches of `batch_size`, and a last
+    /// shorter one if it holds at least 2 examples.
+    fn steps_per_epoch(&self) -> usize {
+        let (n, b) = (self.train.len(), self.config.batch_size);
+        n / b + usize::from(n % b >= 2)
     }
 
     /// The data set's metric on `split` (the first `eval_limit` examples).
@@ -861,6 +874,30 @@ mod tests {
             plain[0], dropped[0],
             "dropout 0.5 changed no step's weights"
         );
+    }
+
+    #[test]
+    fn the_recipe_schedules_the_rate_over_the_whole_run_and_clips_per_tensor() {
+        let text = "preset = \"digits-tiny\"\nepochs = 2\ntasks = [\"trainer_probe\"]\n\
+                    primary = \"trainer_probe\"\n[meta_loss]\ntype = \"sum\"\n\
+                    [optimizer]\nlr = 0.01\nschedule = \"linear\"\nclip = \"per_tensor\"\n";
+        let config = TrainConfig::from_toml(text, Path::new("run.toml")).unwrap();
+        let model = backbone_from_kind("image_resnet", &serde_json::Value::Null, 0).unwrap();
+        let mut t = Trainer::new(config, model).unwrap();
+        let total = 2 * t.steps_per_epoch() as u64;
+        match &t.optimizer.clip {
+            crate::tensor::GradClip::PerTensor { blocks, max_norm } => {
+                assert_eq!(*max_norm, 1.0);
+                assert_eq!(blocks.len(), t.model().layout().blocks().len());
+                assert_eq!(blocks.last().unwrap().end, t.model().params().len());
+            }
+            other => panic!("{other:?}"),
+        }
+        let dir = std::env::temp_dir().join(format!("meltr-recipe-{}", std::process::id()));
+        t.run(&dir, |_| {}).unwrap();
+        // Every step was taken; the last ran at 1/total of the base rate.
+        assert_eq!(t.optimizer.t, total);
+        assert!((t.optimizer.config.lr - 0.01 / total as f32).abs() < 1e-9);
     }
 
     #[test]

@@ -5,7 +5,9 @@
 
 use anyhow::Context;
 use meltr::backbone::save_backbone;
-use meltr::train::compare::{markdown, methods_by_name, rows, run_file, write};
+use meltr::train::compare::{
+    fixed_weights_run_file, markdown, methods_by_name, rows, run_file, write, GRID,
+};
 use meltr::train::{starting_backbone, RunSummary, TrainConfig};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,11 +15,12 @@ use std::process::Command;
 /// Arguments of `meltr compare`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Methods, comma separated: primary, sum, weighted, linear, meltr, neumann, cg, unrolled.
+    /// Methods, comma separated: primary, sum, weighted, grid, uw, dwa,
+    /// gradnorm, linear, meltr, neumann, cg, unrolled.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "primary,sum,weighted,linear,meltr,neumann,cg,unrolled"
+        default_value = "primary,sum,weighted,uw,dwa,gradnorm,linear,meltr,neumann,cg,unrolled"
     )]
     methods: Vec<String>,
     /// Seeds, comma separated.
@@ -73,7 +76,34 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         .to_string();
     let head = head.as_str();
     let mut results = vec![];
+    let mut grid_note = String::new();
     for m in &methods {
+        if m.name == "grid" {
+            // Every value on every seed; the best mean validation metric wins.
+            let mut best: Option<(f32, f64, Vec<RunSummary>)> = None;
+            for aux in GRID {
+                let mut runs = vec![];
+                for &seed in &a.seeds {
+                    let dir = a.out.join(format!("grid{aux}-seed{seed}"));
+                    std::fs::create_dir_all(&dir)?;
+                    let text =
+                        fixed_weights_run_file(&base, &config.tasks, &config.primary, seed, aux);
+                    let file = dir.join("run.toml");
+                    std::fs::write(&file, &text)?;
+                    eprintln!("fixed weights, auxiliary {aux} (seed {seed}) ...");
+                    runs.push(train_in_child(&file, &dir)?);
+                }
+                let val = mean_val(&runs);
+                grid_note += &format!("auxiliary weight {aux}: mean validation {val:.2}; ");
+                if best.as_ref().map_or(true, |b| val > b.1) {
+                    best = Some((aux, val, runs));
+                }
+            }
+            let (aux, _, runs) = best.expect("the grid has values");
+            grid_note += &format!("chosen: {aux}");
+            results.push((*m, runs));
+            continue;
+        }
         let mut runs = vec![];
         for &seed in &a.seeds {
             let dir = a.out.join(format!("{}-seed{seed}", m.name));
@@ -86,7 +116,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         }
         results.push((*m, runs));
     }
-    let rows = rows(&results);
+    let mut rows = rows(&results);
+    if let Some(r) = rows.iter_mut().find(|r| r.method == "grid") {
+        r.label = format!("{} ({grid_note})", r.label);
+    }
     write(&rows, a.seeds.len(), &a.out)?;
     crate::print_out(&format!(
         "{}\nwrote {}/compare.md and compare.json\n",
@@ -94,6 +127,16 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         a.out.display()
     ));
     Ok(())
+}
+
+/// The mean over runs of the last epoch's headline validation metric.
+fn mean_val(runs: &[RunSummary]) -> f64 {
+    let v: Vec<f64> = runs
+        .iter()
+        .filter_map(|r| r.epochs.last()?.val.as_ref())
+        .map(|m| m.headline().1 as f64)
+        .collect();
+    v.iter().sum::<f64>() / v.len().max(1) as f64
 }
 
 /// Runs `meltr train` in a child process and reads its summary.

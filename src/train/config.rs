@@ -237,6 +237,17 @@ impl TrainConfig {
                 "must be at least 1".into(),
             );
         }
+        if self.meta_loss.adapts_itself()
+            && !toml::to_string(&self.strategy)
+                .unwrap_or_default()
+                .contains("type = \"none\"")
+        {
+            return bad(
+                "strategy",
+                "(a meta step)".into(),
+                "this meta_loss adapts its own weights: use [strategy] type = \"none\"".into(),
+            );
+        }
         self.optimizer.check().map_err(|e| Error::Config {
             path: path.into(),
             message: e.to_string(),

@@ -16,7 +16,7 @@ use crate::dataset::{dataset_by_name, mix64, Dataset, Split};
 use crate::distributed::{shard_of, Communicator, Sharded, SingleProcess};
 use crate::error::{Error, Result};
 use crate::hypergrad::{BatchRing, MetaLearner, MetaOutcome};
-use crate::meta_loss::{warm_start_to_sum, MetaLoss, SumFit};
+use crate::meta_loss::{warm_start_to_sum, MetaLoss, Observation, SumFit};
 use crate::tensor::Adam;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -78,8 +78,58 @@ pub struct RunSummary {
     pub skipped_steps: u64,
     /// Meta steps skipped for non-finite values.
     pub skipped_meta: u64,
+    /// Steps whose weights vanished or turned negative (this invocation's
+    /// epochs).
+    #[serde(default)]
+    pub weight_health: WeightHealth,
     /// Peak resident memory of the process, in MiB (Linux; 0 elsewhere).
     pub peak_rss_mib: f64,
+}
+
+/// Steps whose per-task weights `∂f/∂l_k` went where a loss must not: a
+/// total that vanished (below 1 % of the plain sum's `K`, the backbone
+/// stops learning) or a negative weight (gradient ascent on that task).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WeightHealth {
+    /// Steps taken.
+    pub steps: u64,
+    /// Steps whose total weight was below `0.01 · K`.
+    pub vanished: u64,
+    /// Steps with a negative weight.
+    pub negative: u64,
+    /// The smallest total weight seen (`null` before any step).
+    pub min_total: Option<f32>,
+    /// The smallest single weight seen.
+    pub min_weight: Option<f32>,
+}
+
+impl WeightHealth {
+    fn see(&mut self, weights: &[f32]) {
+        let total: f32 = weights.iter().sum();
+        let least = weights.iter().cloned().fold(f32::INFINITY, f32::min);
+        self.steps += 1;
+        self.vanished += u64::from(total < 0.01 * weights.len() as f32);
+        self.negative += u64::from(least < 0.0);
+        self.min_total = Some(self.min_total.map_or(total, |m| m.min(total)));
+        self.min_weight = Some(self.min_weight.map_or(least, |m| m.min(least)));
+    }
+
+    fn add(&mut self, o: &WeightHealth) {
+        let min = |a: Option<f32>, b: Option<f32>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.steps += o.steps;
+        self.vanished += o.vanished;
+        self.negative += o.negative;
+        self.min_total = min(self.min_total, o.min_total);
+        self.min_weight = min(self.min_weight, o.min_weight);
+    }
+
+    /// Whether any step's weights vanished or turned negative.
+    pub fn alarmed(&self) -> bool {
+        self.vanished > 0 || self.negative > 0
+    }
 }
 
 /// A fine-tuning run in progress.
@@ -274,12 +324,16 @@ impl Trainer {
                     "ranks": self.comm.size(), "transport": self.comm.name()}),
             )?;
         }
-        if self.position.step == 0 && self.config.meta.warm_start > 0 && self.head.num_params() > 0
+        if self.position.step == 0
+            && self.config.meta.warm_start > 0
+            && self.head.num_params() > 0
+            && !self.head.adapts_itself()
         {
             let fit = self.warm_start()?;
             write_log(json!({"kind": "warm_start", "before": fit.0, "after": fit.1}))?;
         }
         let mut epochs = vec![];
+        let mut weight_health = WeightHealth::default();
         let mut skips_in_a_row = 0u64;
         let primary = self.config.primary_index();
         let total_steps = (self.config.epochs * self.steps_per_epoch()) as u64;
@@ -300,6 +354,7 @@ impl Trainer {
             let (mut sum_l, mut sum_a, mut counted) = (vec![0.0f64; k], vec![0.0f64; k], 0usize);
             let started = Instant::now();
             let mut meta_seconds = 0.0;
+            let mut health = WeightHealth::default();
             for (i, idx) in batches.iter().enumerate() {
                 self.position.step += 1;
                 let step = self.position.step;
@@ -310,6 +365,10 @@ impl Trainer {
                 // evaluation mode everywhere else.
                 self.head.set_dropout_seed(Some(mix64(seed ^ 0x6472_6f70)));
                 self.optimizer.config.lr = self.config.optimizer.lr_at(step - 1, total_steps);
+                let grad_norms = match self.head.wants_grad_norms() {
+                    true => Some(self.task_grad_norms(&batch, seed)?),
+                    false => None,
+                };
                 let step_done = backbone_step(
                     &self.tasks,
                     &mut *self.model,
@@ -329,6 +388,11 @@ impl Trainer {
                             sum_a[kk] += weights[kk] as f64;
                         }
                         counted += 1;
+                        health.see(&weights);
+                        self.head.observe(&Observation::Step {
+                            losses: &losses,
+                            grad_norms: grad_norms.as_deref(),
+                        })?;
                         write_log(json!({"kind": "step", "epoch": epoch, "step": step,
                             "losses": losses, "weights": weights, "value": value}))?;
                         on_event(&Event::Step {
@@ -418,6 +482,18 @@ impl Trainer {
                 mean_losses: mean(&sum_l),
                 mean_weights: mean(&sum_a),
             };
+            self.head.observe(&Observation::Epoch {
+                mean_losses: &report.mean_losses,
+            })?;
+            if health.alarmed() {
+                tracing::warn!(
+                    epoch,
+                    ?health,
+                    "the combinator's weights vanished or turned negative"
+                );
+                write_log(json!({"kind": "weight_health", "epoch": epoch, "health": health}))?;
+            }
+            weight_health.add(&health);
             write_log(json!({"kind": "epoch", "report": report}))?;
             self.check_ranks_agree(epoch)?;
             if writer {
@@ -440,6 +516,7 @@ impl Trainer {
             epochs,
             skipped_steps: self.position.skipped_steps,
             skipped_meta: self.learner.skipped,
+            weight_health,
             peak_rss_mib: peak_rss_mib(),
         };
         if writer {
@@ -447,6 +524,24 @@ impl Trainer {
             write_atomic(&out.join("summary.json"), text.as_bytes())?;
         }
         Ok(summary)
+    }
+
+    /// Each task's gradient norm `‖∇_w l_k‖` on `batch` (for combinators
+    /// that balance them), averaged over the ranks.
+    fn task_grad_norms(&self, batch: &Batch, seed: u64) -> Result<Vec<f32>> {
+        let w = self.model.params();
+        let mut norms = (0..self.tasks.len())
+            .map(|k| {
+                Ok(self
+                    .tasks
+                    .task_grad(&*self.model, w, batch, seed, k)?
+                    .1
+                    .norm())
+            })
+            .collect::<Result<Vec<f32>>>()?;
+        self.comm
+            .all_reduce_weighted_mean(&mut norms, batch.size as f32)?;
+        Ok(norms)
     }
 
     /// Backbone steps in an epoch: batches of `batch_size`, and a last

@@ -996,6 +996,89 @@ mod tests {
     }
 
     #[test]
+    fn adaptive_baselines_resume_bit_identically_and_refuse_meta_steps() {
+        let text = |epochs: usize, meta_loss: &str| {
+            format!(
+                "preset = \"digits-tiny\"\nepochs = {epochs}\n\
+                 tasks = [\"trainer_probe\", \"nan_every_third\"]\nprimary = \"trainer_probe\"\n\
+                 [meta_loss]\n{meta_loss}\n[strategy]\ntype = \"none\"\n"
+            )
+        };
+        let config =
+            |epochs, m| TrainConfig::from_toml(&text(epochs, m), Path::new("run.toml")).unwrap();
+        let model = || backbone_from_kind("image_resnet", &serde_json::Value::Null, 0).unwrap();
+        for (i, m) in [
+            "type = \"uncertainty\"\ntasks = 2",
+            "type = \"dwa\"\ntasks = 2",
+            "type = \"gradnorm\"\ntasks = 2",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let dir = |n: &str| {
+                std::env::temp_dir().join(format!("meltr-adaptive-{}-{i}-{n}", std::process::id()))
+            };
+            let mut whole = Trainer::new(config(3, m), model()).unwrap();
+            whole.run(&dir("whole"), |_| {}).unwrap();
+            let mut part = Trainer::new(config(2, m), model()).unwrap();
+            part.run(&dir("part"), |_| {}).unwrap();
+            let ck = dir("part").join("checkpoint.safetensors");
+            let mut rest = Trainer::resume(config(3, m), &ck).unwrap();
+            rest.run(&dir("part"), |_| {}).unwrap();
+            assert_eq!(
+                rest.head().params().to_vec(),
+                whole.head().params().to_vec(),
+                "{m}"
+            );
+            assert_eq!(
+                rest.model().params().to_vec(),
+                whole.model().params().to_vec(),
+                "{m}"
+            );
+            // The state moved (DWA from its third epoch on).
+            assert!(
+                whole
+                    .head()
+                    .params()
+                    .to_vec()
+                    .iter()
+                    .any(|x| *x != 0.0 && *x != 1.0),
+                "{m}"
+            );
+            let meta = text(1, m).replace("type = \"none\"", "type = \"identity\"");
+            let e = TrainConfig::from_toml(&meta, Path::new("run.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("strategy") && e.contains("none"), "{e}");
+        }
+    }
+
+    #[test]
+    fn vanishing_and_negative_weights_are_recorded_in_log_and_summary() {
+        let text = "preset = \"digits-tiny\"\nepochs = 1\n\
+                    tasks = [\"trainer_probe\", \"nan_every_third\"]\nprimary = \"trainer_probe\"\n\
+                    [meta_loss]\ntype = \"weighted\"\nweights = [0.005, -0.001]\n";
+        let config = TrainConfig::from_toml(text, Path::new("run.toml")).unwrap();
+        let model = backbone_from_kind("image_resnet", &serde_json::Value::Null, 0).unwrap();
+        let mut t = Trainer::new(config, model).unwrap();
+        let dir = std::env::temp_dir().join(format!("meltr-health-{}", std::process::id()));
+        let summary = t.run(&dir, |_| {}).unwrap();
+        let h = &summary.weight_health;
+        assert!(
+            h.steps > 0 && h.vanished == h.steps && h.negative == h.steps,
+            "{h:?}"
+        );
+        assert_eq!(h.min_weight, Some(-0.001));
+        assert!((h.min_total.unwrap() - 0.004).abs() < 1e-7, "{h:?}");
+        let log = std::fs::read_to_string(dir.join("log.jsonl")).unwrap();
+        assert!(log.contains("\"kind\":\"weight_health\""), "{log}");
+        let sum = tiny("").unwrap().config.meta_loss.eval(&[1.0]).unwrap();
+        let mut healthy = WeightHealth::default();
+        healthy.see(&sum.weights);
+        assert!(!healthy.alarmed());
+    }
+
+    #[test]
     fn epochs_are_evaluated_every_eval_every_and_at_the_end() {
         let text = "preset = \"digits-tiny\"\nepochs = 3\neval_every = 2\n\
                     tasks = [\"trainer_probe\"]\nprimary = \"trainer_probe\"\n\

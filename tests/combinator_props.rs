@@ -1,6 +1,6 @@
 //! Property tests of the loss combinators (proptest).
 
-use meltr::head::{HeadWeights, Meltr, Preset};
+use meltr::head::{HeadWeights, Meltr, Output, Preset};
 use meltr::meta_loss::{
     Dwa, GradNorm, LearnedLinear, MetaLoss, Observation, Sum, Uncertainty, Weighted,
 };
@@ -194,9 +194,46 @@ fn set_params_round_trips_and_changes_the_output() {
 
 #[test]
 fn head_term_matches_central_differences_of_the_tangent() {
+    head_term_matches_central_differences(Output::Free);
+}
+
+#[test]
+fn the_mixed_heads_weights_are_positive_sum_to_k_and_its_head_term_matches_differences() {
+    let mut h = Meltr::init(Preset::Allinone, 3, 9).unwrap();
+    h.set_output(Output::Mix);
+    let l = [0.8f32, 3.0, 0.2];
+    let e = h.eval(&l).unwrap();
+    assert!(e.weights.iter().all(|w| *w > 0.0), "{:?}", e.weights);
+    assert!((e.weights.iter().sum::<f32>() - 3.0).abs() < 1e-5);
+    let value: f32 = e.weights.iter().zip(&l).map(|(w, l)| w * l).sum();
+    assert!((e.value - value).abs() < 1e-5);
+    // The weights are K · softmax of the free head's.
+    let free = Meltr::init(Preset::Allinone, 3, 9)
+        .unwrap()
+        .eval(&l)
+        .unwrap()
+        .weights;
+    let z: f32 = free.iter().map(|a| a.exp()).sum();
+    for (w, a) in e.weights.iter().zip(&free) {
+        assert!((w - 3.0 * a.exp() / z).abs() < 1e-5);
+    }
+    // ∂f/∂φ with the losses held is the head term along l.
+    let (pg, mg) = (
+        h.param_grad(&l, 2.0).unwrap().to_vec(),
+        h.mixed_grad(&l, &l).unwrap().to_vec(),
+    );
+    assert!(pg
+        .iter()
+        .zip(&mg)
+        .all(|(p, m)| (p - 2.0 * m).abs() <= 1e-6 * (1.0 + p.abs())));
+    head_term_matches_central_differences(Output::Mix);
+}
+
+fn head_term_matches_central_differences(output: Output) {
     // Independent of the JAX vectors: perturb a few parameters and
     // difference the tangent D_l f[c] = c · ∇_l f computed in reverse mode.
     let mut h = Meltr::init(Preset::Allinone, 3, 9).unwrap();
+    h.set_output(output);
     let l = [0.8f32, 3.0, 0.2];
     let c = [1.0f32, -0.5, 0.25];
     let g = h.mixed_grad(&l, &c).unwrap().to_vec();
@@ -250,7 +287,13 @@ fn head_term_matches_central_differences_of_the_tangent() {
         assert!(rel < 5e-2, "{}[{i}]: fd {fine} vs {}", block.name, g[idx]);
         checked += 1;
     }
-    assert!(checked >= 12, "checked {checked}, skipped {skipped}");
+    // The softmax's Jacobian shrinks the head term (p(1 − p) ≤ 1/4), so
+    // fewer entries of the mix stand above f32 round-off.
+    let least = if output == Output::Free { 12 } else { 8 };
+    assert!(
+        checked >= least,
+        "{output:?}: checked {checked}, skipped {skipped}"
+    );
 }
 
 // The adaptive baselines (uncertainty weighting, DWA, GradNorm): their
@@ -333,18 +376,17 @@ proptest! {
         let mut m = GradNorm::new(k, 1.5, 0.025).unwrap();
         prop_assert!(m.wants_grad_norms());
         // Equal training rates (the same losses every step): the target is
-        // the mean gradient norm, so the task with the largest G gives
-        // weight to the one with the smallest.
-        for _ in 0..steps {
+        // the mean gradient norm, so the first step takes weight from the
+        // task with the largest G and gives it to the one with the smallest.
+        for n in 0..steps {
             step(&mut m, &l[..k], Some(&g));
             let w = m.weights();
             prop_assert!(w.iter().all(|x| *x > 0.0 && x.is_finite()), "{:?}", w);
             prop_assert!((w.iter().sum::<f32>() - k as f32).abs() < 1e-3, "{:?}", w);
-        }
-        let (hi, lo) = (argmax(&g), argmin(&g));
-        if g[hi] > g[lo] * 1.01 {
-            let w = m.weights();
-            prop_assert!(w[hi] <= w[lo], "g {:?} w {:?}", g, w);
+            let (hi, lo) = (argmax(&g), argmin(&g));
+            if n == 0 && g[hi] > g[lo] * 1.01 {
+                prop_assert!(w[hi] < 1.0 && w[lo] > 1.0, "g {:?} w {:?}", g, w);
+            }
         }
     }
 

@@ -33,6 +33,11 @@ pub struct Args {
     /// A pretrained backbone; pretrained with the preset's `pretrain_preset` if absent.
     #[arg(long)]
     backbone: Option<PathBuf>,
+    /// A run-file fragment of tables appended to every method's run file:
+    /// the shared recipe (`[optimizer]`, `[meta]`; not `[meta_loss]`,
+    /// `[strategy]` or `[schedule]`, which the methods set).
+    #[arg(long)]
+    extra: Option<PathBuf>,
     /// Output folder: one run folder per method and seed, compare.md, compare.json.
     #[arg(long, default_value = "runs/compare")]
     out: PathBuf,
@@ -40,6 +45,12 @@ pub struct Args {
 
 pub fn run(a: Args) -> anyhow::Result<()> {
     let methods = methods_by_name(&a.methods)?;
+    let extra = match &a.extra {
+        Some(p) => std::fs::read_to_string(p).with_context(|| p.display().to_string())?,
+        None => String::new(),
+    };
+    // After the methods' tables: the fragment holds tables only.
+    let extra = format!("\n{extra}");
     anyhow::ensure!(!a.seeds.is_empty(), "--seeds: give at least one seed");
     std::fs::create_dir_all(&a.out).with_context(|| a.out.display().to_string())?;
     let config = TrainConfig::preset(&a.preset)?;
@@ -85,13 +96,11 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 let mut runs = vec![];
                 for &seed in &a.seeds {
                     let dir = a.out.join(format!("grid{aux}-seed{seed}"));
-                    std::fs::create_dir_all(&dir)?;
                     let text =
-                        fixed_weights_run_file(&base, &config.tasks, &config.primary, seed, aux);
-                    let file = dir.join("run.toml");
-                    std::fs::write(&file, &text)?;
+                        fixed_weights_run_file(&base, &config.tasks, &config.primary, seed, aux)
+                            + &extra;
                     eprintln!("fixed weights, auxiliary {aux} (seed {seed}) ...");
-                    runs.push(train_in_child(&file, &dir)?);
+                    runs.push(run_or_reuse(&dir, &text)?);
                 }
                 let val = mean_val(&runs);
                 grid_note += &format!("auxiliary weight {aux}: mean validation {val:.2}; ");
@@ -107,12 +116,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         let mut runs = vec![];
         for &seed in &a.seeds {
             let dir = a.out.join(format!("{}-seed{seed}", m.name));
-            std::fs::create_dir_all(&dir)?;
-            let text = run_file(&base, *m, &config.tasks, &config.primary, seed, head);
-            let file = dir.join("run.toml");
-            std::fs::write(&file, &text)?;
+            let text = run_file(&base, *m, &config.tasks, &config.primary, seed, head) + &extra;
             eprintln!("{} (seed {seed}) ...", m.label);
-            runs.push(train_in_child(&file, &dir)?);
+            runs.push(run_or_reuse(&dir, &text)?);
         }
         results.push((*m, runs));
     }
@@ -137,6 +143,22 @@ fn mean_val(runs: &[RunSummary]) -> f64 {
         .map(|m| m.headline().1 as f64)
         .collect();
     v.iter().sum::<f64>() / v.len().max(1) as f64
+}
+
+/// The summary of the run of `text` in `dir`: a finished run of the same
+/// run file is reused (so an interrupted comparison continues where it
+/// stopped, and one with more methods or seeds runs only what is new).
+fn run_or_reuse(dir: &Path, text: &str) -> anyhow::Result<RunSummary> {
+    let file = dir.join("run.toml");
+    let summary = dir.join("summary.json");
+    if std::fs::read_to_string(&file).ok().as_deref() == Some(text) && summary.exists() {
+        eprintln!("  reusing {}", summary.display());
+        return Ok(serde_json::from_str(&std::fs::read_to_string(&summary)?)?);
+    }
+    std::fs::create_dir_all(dir)?;
+    let _ = std::fs::remove_file(&summary);
+    std::fs::write(&file, text)?;
+    train_in_child(&file, dir)
 }
 
 /// Runs `meltr train` in a child process and reads its summary.

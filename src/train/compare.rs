@@ -24,7 +24,7 @@ pub struct Method {
 }
 
 /// Every method, in the table's order.
-pub const METHODS: [Method; 12] = [
+pub const METHODS: [Method; 13] = [
     Method {
         name: "primary",
         label: "primary task only",
@@ -68,6 +68,11 @@ pub const METHODS: [Method; 12] = [
     Method {
         name: "meltr",
         label: "MELTR, AID-FP-Lite",
+        meltr: true,
+    },
+    Method {
+        name: "mix",
+        label: "MELTR, AID-FP-Lite, mix without scale (output = \"mix\")",
         meltr: true,
     },
     Method {
@@ -130,9 +135,10 @@ pub fn run_file(
     let k = tasks.len();
     // Methods without meta steps train on every example, held-out ones too.
     let none = "[strategy]\ntype = \"none\"\n[schedule]\nholdout = 0\n";
-    let meltr = |strategy: &str| {
-        format!("[meta_loss]\ntype = \"meltr\"\npreset = {head:?}\ntasks = {k}\nseed = {seed}\n[strategy]\n{strategy}\n")
+    let meltr_with = |strategy: &str, extra: &str| {
+        format!("[meta_loss]\ntype = \"meltr\"\npreset = {head:?}\ntasks = {k}\nseed = {seed}\n{extra}[strategy]\n{strategy}\n")
     };
+    let meltr = |strategy: &str| meltr_with(strategy, "");
     let body = match method.name {
         "primary" => format!("tasks = [{primary:?}]\n[meta_loss]\ntype = \"sum\"\n{none}"),
         "sum" => format!("[meta_loss]\ntype = \"sum\"\n{none}"),
@@ -143,6 +149,7 @@ pub fn run_file(
         "gradnorm" => format!("[meta_loss]\ntype = \"gradnorm\"\ntasks = {k}\n{none}"),
         "linear" => format!("[meta_loss]\ntype = \"learned_linear\"\ntasks = {k}\n[strategy]\ntype = \"identity\"\n"),
         "meltr" => meltr("type = \"identity\""),
+        "mix" => meltr_with("type = \"identity\"", "output = \"mix\"\n"),
         "neumann" => meltr("type = \"neumann\"\nterms = 3\nalpha = 0.001"),
         "cg" => meltr("type = \"conjugate_gradient\"\niters = 3\ndamping = 0.1"),
         "unrolled" => meltr("type = \"unrolled\"\nlr = 0.01"),

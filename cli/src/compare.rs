@@ -109,7 +109,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 }
             }
             let (aux, _, runs) = best.expect("the grid has values");
-            grid_note += &format!("chosen: {aux}");
+            eprintln!("grid: {grid_note}chosen: {aux}");
+            grid_note =
+                format!("fixed weights, auxiliary {aux} (chosen on validation from {GRID:?})");
             results.push((*m, runs));
             continue;
         }
@@ -124,7 +126,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     }
     let mut rows = rows(&results);
     if let Some(r) = rows.iter_mut().find(|r| r.method == "grid") {
-        r.label = format!("{} ({grid_note})", r.label);
+        r.label = grid_note;
     }
     write(&rows, a.seeds.len(), &a.out)?;
     crate::print_out(&format!(

@@ -5,7 +5,9 @@
 
 use anyhow::Context;
 use meltr::backbone::save_backbone;
-use meltr::train::compare::{markdown, methods_by_name, rows, run_file, write};
+use meltr::train::compare::{
+    fixed_weights_run_file, markdown, methods_by_name, rows, run_file, write, GRID,
+};
 use meltr::train::{starting_backbone, RunSummary, TrainConfig};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,11 +15,12 @@ use std::process::Command;
 /// Arguments of `meltr compare`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Methods, comma separated: primary, sum, weighted, linear, meltr, neumann, cg, unrolled.
+    /// Methods, comma separated: primary, sum, weighted, grid, uw, dwa,
+    /// gradnorm, linear, meltr, neumann, cg, unrolled.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "primary,sum,weighted,linear,meltr,neumann,cg,unrolled"
+        default_value = "primary,sum,weighted,uw,dwa,gradnorm,linear,meltr,neumann,cg,unrolled"
     )]
     methods: Vec<String>,
     /// Seeds, comma separated.
@@ -30,6 +33,11 @@ pub struct Args {
     /// A pretrained backbone; pretrained with the preset's `pretrain_preset` if absent.
     #[arg(long)]
     backbone: Option<PathBuf>,
+    /// A run-file fragment of tables appended to every method's run file:
+    /// the shared recipe (`[optimizer]`, `[meta]`; not `[meta_loss]`,
+    /// `[strategy]` or `[schedule]`, which the methods set).
+    #[arg(long)]
+    extra: Option<PathBuf>,
     /// Output folder: one run folder per method and seed, compare.md, compare.json.
     #[arg(long, default_value = "runs/compare")]
     out: PathBuf,
@@ -37,6 +45,12 @@ pub struct Args {
 
 pub fn run(a: Args) -> anyhow::Result<()> {
     let methods = methods_by_name(&a.methods)?;
+    let extra = match &a.extra {
+        Some(p) => std::fs::read_to_string(p).with_context(|| p.display().to_string())?,
+        None => String::new(),
+    };
+    // After the methods' tables: the fragment holds tables only.
+    let extra = format!("\n{extra}");
     anyhow::ensure!(!a.seeds.is_empty(), "--seeds: give at least one seed");
     std::fs::create_dir_all(&a.out).with_context(|| a.out.display().to_string())?;
     let config = TrainConfig::preset(&a.preset)?;
@@ -73,20 +87,47 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         .to_string();
     let head = head.as_str();
     let mut results = vec![];
+    let mut grid_note = String::new();
     for m in &methods {
+        if m.name == "grid" {
+            // Every value on every seed; the best mean validation metric wins.
+            let mut best: Option<(f32, f64, Vec<RunSummary>)> = None;
+            for aux in GRID {
+                let mut runs = vec![];
+                for &seed in &a.seeds {
+                    let dir = a.out.join(format!("grid{aux}-seed{seed}"));
+                    let text =
+                        fixed_weights_run_file(&base, &config.tasks, &config.primary, seed, aux)
+                            + &extra;
+                    eprintln!("fixed weights, auxiliary {aux} (seed {seed}) ...");
+                    runs.push(run_or_reuse(&dir, &text)?);
+                }
+                let val = mean_val(&runs);
+                grid_note += &format!("auxiliary weight {aux}: mean validation {val:.2}; ");
+                if best.as_ref().map_or(true, |b| val > b.1) {
+                    best = Some((aux, val, runs));
+                }
+            }
+            let (aux, _, runs) = best.expect("the grid has values");
+            eprintln!("grid: {grid_note}chosen: {aux}");
+            grid_note =
+                format!("fixed weights, auxiliary {aux} (chosen on validation from {GRID:?})");
+            results.push((*m, runs));
+            continue;
+        }
         let mut runs = vec![];
         for &seed in &a.seeds {
             let dir = a.out.join(format!("{}-seed{seed}", m.name));
-            std::fs::create_dir_all(&dir)?;
-            let text = run_file(&base, *m, &config.tasks, &config.primary, seed, head);
-            let file = dir.join("run.toml");
-            std::fs::write(&file, &text)?;
+            let text = run_file(&base, *m, &config.tasks, &config.primary, seed, head) + &extra;
             eprintln!("{} (seed {seed}) ...", m.label);
-            runs.push(train_in_child(&file, &dir)?);
+            runs.push(run_or_reuse(&dir, &text)?);
         }
         results.push((*m, runs));
     }
-    let rows = rows(&results);
+    let mut rows = rows(&results);
+    if let Some(r) = rows.iter_mut().find(|r| r.method == "grid") {
+        r.label = grid_note;
+    }
     write(&rows, a.seeds.len(), &a.out)?;
     crate::print_out(&format!(
         "{}\nwrote {}/compare.md and compare.json\n",
@@ -94,6 +135,32 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         a.out.display()
     ));
     Ok(())
+}
+
+/// The mean over runs of the last epoch's headline validation metric.
+fn mean_val(runs: &[RunSummary]) -> f64 {
+    let v: Vec<f64> = runs
+        .iter()
+        .filter_map(|r| r.epochs.last()?.val.as_ref())
+        .map(|m| m.headline().1 as f64)
+        .collect();
+    v.iter().sum::<f64>() / v.len().max(1) as f64
+}
+
+/// The summary of the run of `text` in `dir`: a finished run of the same
+/// run file is reused (so an interrupted comparison continues where it
+/// stopped, and one with more methods or seeds runs only what is new).
+fn run_or_reuse(dir: &Path, text: &str) -> anyhow::Result<RunSummary> {
+    let file = dir.join("run.toml");
+    let summary = dir.join("summary.json");
+    if std::fs::read_to_string(&file).ok().as_deref() == Some(text) && summary.exists() {
+        eprintln!("  reusing {}", summary.display());
+        return Ok(serde_json::from_str(&std::fs::read_to_string(&summary)?)?);
+    }
+    std::fs::create_dir_all(dir)?;
+    let _ = std::fs::remove_file(&summary);
+    std::fs::write(&file, text)?;
+    train_in_child(&file, dir)
 }
 
 /// Runs `meltr train` in a child process and reads its summary.

@@ -323,7 +323,7 @@ fn compare_writes_a_table_whose_rows_come_from_the_runs() {
         "--preset",
         "tiny",
         "--methods",
-        "sum,meltr",
+        "sum,meltr,uw",
         "--seeds",
         "0,1",
         "--backbone",
@@ -334,7 +334,7 @@ fn compare_writes_a_table_whose_rows_come_from_the_runs() {
     ok(&o);
     let rows: Vec<serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
-    assert_eq!(rows.len(), 2);
+    assert_eq!(rows.len(), 3);
     for (row, method) in rows.iter().zip(["sum", "meltr"]) {
         assert_eq!(row["method"], method);
         // Each seed's R@1 is the final test R@1 its run wrote.
@@ -354,8 +354,10 @@ fn compare_writes_a_table_whose_rows_come_from_the_runs() {
             .map(|x| x.as_f64().unwrap())
             .collect();
         let mean = (r1[0] + r1[1]) / 2.0;
-        assert!((row["test_mean"].as_f64().unwrap() - mean).abs() < 1e-4);
-        assert!((row["test_spread"].as_f64().unwrap() - (r1[0] - r1[1]).abs() / 2.0).abs() < 1e-4);
+        assert!((row["test_ci"]["mean"].as_f64().unwrap() - mean).abs() < 1e-4);
+        // Two seeds: s = |d| / √2, half = t_{0.975}(1) · s / √2.
+        let half = 12.706204736174694 * (r1[0] - r1[1]).abs() / 2.0;
+        assert!((row["test_ci"]["half"].as_f64().unwrap() - half).abs() < 1e-3);
         assert_eq!(row["metric"], "R@1");
     }
     assert_eq!(rows[0]["time_vs_sum"], 1.0);
@@ -366,6 +368,30 @@ fn compare_writes_a_table_whose_rows_come_from_the_runs() {
         md.contains("| plain multi-task sum |") && md.contains("2 seeds"),
         "{md}"
     );
+    // Paired differences against the sum and the best baseline (uw or sum,
+    // by validation).
+    assert!(
+        md.contains("Paired differences") && md.contains("| MELTR, AID-FP-Lite | "),
+        "{md}"
+    );
+    // A second invocation with one more method reuses every finished run.
+    let again = meltr(&[
+        "compare",
+        "--preset",
+        "tiny",
+        "--methods",
+        "sum,meltr,uw,dwa",
+        "--seeds",
+        "0,1",
+        "--backbone",
+        s(&backbone()),
+        "--out",
+        s(&out),
+    ]);
+    ok(&again);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(err.matches("reusing").count(), 6, "{err}");
+    assert!(out.join("dwa-seed1/summary.json").exists());
     let bad = meltr(&[
         "compare",
         "--preset",

@@ -36,7 +36,7 @@ fn the_default_step_gives_c_within_one_percent_of_k_backward_passes_on_undetache
     let data = dataset_by_name(&config.data, 0).unwrap();
     let mut model = backbone_from_kind(data.backbone_kind(), &serde_json::Value::Null, 0).unwrap();
     let tasks = TaskSet::from_names(&config.tasks).unwrap();
-    let mut opt = Adam::new(config.optimizer, model.params());
+    let mut opt = Adam::new(config.optimizer.adam(), model.params());
     let len = data.len(Split::Train);
     let batch = |i: usize| {
         let n = 32;

@@ -43,6 +43,7 @@ type Engine = GraphHead;
 /// tasks = 5          # K, 1..=16
 /// seed = 0           # initialisation
 /// dropout = 0.0      # training-mode dropout in the encoder layer
+/// output = "free"    # free | mix (see [`Output`])
 /// # weights = "head.safetensors"   # start from saved weights instead
 /// ```
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -56,6 +57,30 @@ pub struct Meltr {
     dropout: f32,
     dropout_seed: Option<u64>,
     source: Option<PathBuf>,
+    output: Output,
+}
+
+/// What the backbone trains on.
+///
+/// `free`: the head's own weights `a = ∇_l f_φ(l)`, as the paper. Nothing
+/// bounds their scale or sign: the head term raises `a_k` wherever task
+/// k's gradient aligns with the outer one (`c_k > 0`) and lowers it where
+/// it does not, linearly and without limit, so on a small data set whose
+/// outer batches the backbone has memorised, every weight can be driven
+/// through zero to negative values (gradient ascent). `mix`: a mix without
+/// scale, `K · softmax(a)` — positive weights that sum to `K`, as the
+/// plain sum's — with the value `Σ_k w_k l_k`; the meta step
+/// differentiates through the softmax (`∂/∂φ c·w = ∂/∂φ (Jᵀc)·a` with the
+/// softmax's Jacobian `J` held at the current `a`), so the head learns
+/// the mix alone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Output {
+    /// The head's weights as they are (the paper).
+    #[default]
+    Free,
+    /// `K · softmax` of the head's weights.
+    Mix,
 }
 
 /// The TOML form of [`Meltr`].
@@ -70,6 +95,12 @@ struct MeltrSpec {
     dropout: f32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     weights: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "is_free")]
+    output: Output,
+}
+
+fn is_free(o: &Output) -> bool {
+    *o == Output::Free
 }
 
 impl TryFrom<MeltrSpec> for Meltr {
@@ -96,6 +127,7 @@ impl TryFrom<MeltrSpec> for Meltr {
             None => Meltr::init(s.preset, s.tasks, s.seed)?,
         };
         m.source = s.weights;
+        m.output = s.output;
         m.set_dropout(s.dropout)?;
         Ok(m)
     }
@@ -109,6 +141,7 @@ impl From<Meltr> for MeltrSpec {
             seed: m.info.seed.unwrap_or(0),
             dropout: m.dropout,
             weights: m.source,
+            output: m.output,
         }
     }
 }
@@ -142,6 +175,7 @@ impl Meltr {
             dropout: 0.0,
             dropout_seed: None,
             source: None,
+            output: Output::Free,
         })
     }
 
@@ -173,6 +207,34 @@ impl Meltr {
         }
         self.dropout = p;
         Ok(())
+    }
+
+    /// Sets what the backbone trains on.
+    pub fn set_output(&mut self, output: Output) {
+        self.output = output;
+    }
+
+    /// For `mix`: the softmax `p` of the head's own weights at `losses`.
+    fn mix(&self, losses: &[f32]) -> Result<Vec<f32>> {
+        let a = self.backward_free(losses, None)?.d_losses;
+        let top = a.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+        let e: Vec<f64> = a.iter().map(|x| ((x - top) as f64).exp()).collect();
+        let z: f64 = e.iter().sum();
+        Ok(e.iter().map(|x| (x / z) as f32).collect())
+    }
+
+    /// `Jᵀ x` for `w = K · softmax(a)`: `K p ⊙ (x − p·x)`.
+    fn mix_transpose(p: &[f32], x: &[f32]) -> Vec<f32> {
+        let k = p.len() as f32;
+        let px: f32 = p.iter().zip(x).map(|(p, x)| p * x).sum();
+        p.iter().zip(x).map(|(p, x)| k * p * (x - px)).collect()
+    }
+
+    fn backward_free(&self, losses: &[f32], direction: Option<&[f32]>) -> Result<HeadGrads> {
+        let drop = self.dropout();
+        Ok(self
+            .head
+            .backward(losses, direction, drop, direction.is_some()))
     }
 
     fn dropout(&self) -> Option<(f32, u64)> {
@@ -209,6 +271,12 @@ impl MetaLoss for Meltr {
 
     fn eval(&self, losses: &[f32]) -> Result<Evaluation> {
         check_losses(losses, self.num_tasks())?;
+        if self.output == Output::Mix {
+            let k = losses.len() as f32;
+            let weights: Vec<f32> = self.mix(losses)?.iter().map(|p| k * p).collect();
+            let value = weights.iter().zip(losses).map(|(w, l)| w * l).sum();
+            return Ok(Evaluation { value, weights });
+        }
         let drop = self.dropout();
         let g = self.head.backward(losses, None, drop, false);
         Ok(Evaluation {
@@ -239,12 +307,26 @@ impl MetaLoss for Meltr {
     }
 
     fn param_grad(&self, losses: &[f32], upstream: f32) -> Result<ParamVec> {
+        if self.output == Output::Mix {
+            // ∂/∂φ Σ_k w_k l_k with the losses held: the head term along l.
+            check_losses(losses, self.num_tasks())?;
+            let mut g = self.mixed_grad(losses, losses)?;
+            g.scale(upstream);
+            return Ok(g);
+        }
         let mut g = self.backward(losses, None)?.d_params.expect("asked for");
         g.scale(upstream);
         Ok(g)
     }
 
     fn mixed_grad(&self, losses: &[f32], direction: &[f32]) -> Result<ParamVec> {
+        if self.output == Output::Mix {
+            check_losses(losses, self.num_tasks())?;
+            check_direction(direction, losses.len())?;
+            let along = Self::mix_transpose(&self.mix(losses)?, direction);
+            let g = self.backward_free(losses, Some(&along))?;
+            return Ok(g.d_params.expect("asked for"));
+        }
         Ok(self
             .backward(losses, Some(direction))?
             .d_params

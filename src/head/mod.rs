@@ -9,7 +9,7 @@ mod network;
 mod preset;
 mod weights;
 
-pub use combinator::Meltr;
+pub use combinator::{Meltr, Output};
 pub use init::init_weights;
 pub use network::{Dev, HeadGrads};
 pub use preset::{check_num_tasks, Dims, Preset, HEADS, MAX_TASKS};

@@ -19,13 +19,21 @@
 //! assert_eq!(e.weights, vec![1.0, 0.5]);
 //! ```
 
+mod adaptive;
+mod dwa;
+mod gradnorm;
 mod learned_linear;
 mod sum;
+mod uncertainty;
 mod warm_start;
 mod weighted;
 
+pub use adaptive::Observation;
+pub use dwa::Dwa;
+pub use gradnorm::GradNorm;
 pub use learned_linear::LearnedLinear;
 pub use sum::Sum;
+pub use uncertainty::Uncertainty;
 pub use warm_start::{sum_fit, warm_start_to_sum, SumFit};
 pub use weighted::Weighted;
 
@@ -113,6 +121,25 @@ pub trait MetaLoss: std::fmt::Debug {
     /// Mutable access to the MELTR head's provenance (task names, steps).
     fn head_info_mut(&mut self) -> Option<&mut crate::head::HeadInfo> {
         None
+    }
+
+    /// Whether the combinator adapts its weights from what training shows
+    /// it ([`MetaLoss::observe`]) rather than by meta steps (the adaptive
+    /// baselines; see `adaptive.rs`).
+    fn adapts_itself(&self) -> bool {
+        false
+    }
+
+    /// Whether [`MetaLoss::observe`] wants each task's gradient norm with
+    /// every step (costs the trainer K extra backward passes).
+    fn wants_grad_norms(&self) -> bool {
+        false
+    }
+
+    /// Called by the trainer after every backbone step taken and at the
+    /// end of every epoch; adaptive combinators update their state here.
+    fn observe(&mut self, _seen: &Observation) -> Result<()> {
+        Ok(())
     }
 }
 

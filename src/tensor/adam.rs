@@ -7,7 +7,7 @@
 //! gradient, `g ← g + wd·w` (PyTorch `torch.optim.Adam(weight_decay=…)`,
 //! what the reference code uses for the MELTR head).
 
-use super::ParamVec;
+use super::{GradClip, ParamVec};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -53,6 +53,8 @@ pub struct Adam {
     pub v: ParamVec,
     /// Steps taken.
     pub t: u64,
+    /// Clipping applied to every gradient before the update (none by default).
+    pub clip: GradClip,
 }
 
 impl Adam {
@@ -63,6 +65,7 @@ impl Adam {
             m: params.zeros_like(),
             v: params.zeros_like(),
             t: 0,
+            clip: GradClip::None,
         }
     }
 
@@ -77,6 +80,14 @@ impl Adam {
             });
         }
         grad.check("gradient", params.len())?;
+        let clipped;
+        let grad = match self.clip {
+            GradClip::None => grad,
+            _ => {
+                clipped = self.clip.apply(grad);
+                &clipped
+            }
+        };
         self.t += 1;
         #[cfg(not(feature = "cuda"))]
         self.step_host(params, grad);

@@ -17,10 +17,12 @@
 //! ```
 
 mod adam;
+mod clip;
 mod device_buffer;
 mod param_vec;
 
 pub use adam::{Adam, AdamConfig};
+pub use clip::GradClip;
 pub use device_buffer::{DeviceBuffer, Storage};
 pub use param_vec::ParamVec;
 

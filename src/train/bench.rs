@@ -180,7 +180,7 @@ pub fn profile_step(
     };
     let (a, b) = (batch_of(0), batch_of(1));
     let primary = config.primary_index();
-    let mut optimizer = Adam::new(config.optimizer, model.params());
+    let mut optimizer = Adam::new(config.optimizer.adam(), model.params());
     let sum = Sum {};
     let all = phases == Phases::All;
     let steps = phases != Phases::Meta;

@@ -1,9 +1,12 @@
 //! The comparison of the paper's table 8 on a built-in domain: the same
 //! backbone, data and seeds, fine-tuned with each way of combining the
-//! losses; the data set's headline test metric (R@1 or accuracy; mean ±
-//! spread over seeds), epoch time and peak memory relative to the plain
-//! multi-task sum.
+//! losses; the data set's headline test metric (R@1 or accuracy; mean with
+//! its 95 % confidence interval over seeds), epoch time and peak memory
+//! relative to the plain multi-task sum, and each method's paired
+//! difference, seed by seed, against the plain sum and against the best
+//! method that is not MELTR (best by validation, never by test).
 
+use super::stats::{MeanCi, Paired};
 use super::trainer::RunSummary;
 use crate::error::{Error, Result};
 use serde::Serialize;
@@ -16,43 +19,81 @@ pub struct Method {
     pub name: &'static str,
     /// What it is, for the table.
     pub label: &'static str,
+    /// Whether it trains a MELTR head.
+    pub meltr: bool,
 }
 
 /// Every method, in the table's order.
-pub const METHODS: [Method; 8] = [
+pub const METHODS: [Method; 13] = [
     Method {
         name: "primary",
         label: "primary task only",
+        meltr: false,
     },
     Method {
         name: "sum",
         label: "plain multi-task sum",
+        meltr: false,
     },
     Method {
         name: "weighted",
         label: "fixed weights (primary 1, others 0.3)",
+        meltr: false,
+    },
+    Method {
+        name: "grid",
+        label: "fixed weights, auxiliary weight chosen on validation from {0.1, 0.3, 1}",
+        meltr: false,
+    },
+    Method {
+        name: "uw",
+        label: "uncertainty weighting (Kendall et al. 2018)",
+        meltr: false,
+    },
+    Method {
+        name: "dwa",
+        label: "dynamic weight average (Liu et al. 2019)",
+        meltr: false,
+    },
+    Method {
+        name: "gradnorm",
+        label: "GradNorm (Chen et al. 2018)",
+        meltr: false,
     },
     Method {
         name: "linear",
         label: "learned linear (AID-FP-Lite)",
+        meltr: false,
     },
     Method {
         name: "meltr",
         label: "MELTR, AID-FP-Lite",
+        meltr: true,
+    },
+    Method {
+        name: "mix",
+        label: "MELTR, AID-FP-Lite, mix without scale (output = \"mix\")",
+        meltr: true,
     },
     Method {
         name: "neumann",
         label: "MELTR, Neumann (3 terms, α = 0.001)",
+        meltr: true,
     },
     Method {
         name: "cg",
         label: "MELTR, conjugate gradient (3 iters)",
+        meltr: true,
     },
     Method {
         name: "unrolled",
         label: "MELTR, one-step unrolled",
+        meltr: true,
     },
 ];
+
+/// The auxiliary weights the `grid` method tries (the primary's is 1).
+pub const GRID: [f32; 3] = [0.1, 0.3, 1.0];
 
 /// Looks methods up by name; the error lists the known names.
 pub fn methods_by_name(names: &[String]) -> Result<Vec<Method>> {
@@ -81,7 +122,8 @@ pub fn methods_by_name(names: &[String]) -> Result<Vec<Method>> {
 
 /// The run file of `method` on top of `base` (a run file with the shared
 /// settings: preset, backbone, tasks with the primary first, ...); MELTR
-/// methods use a head of size preset `head` (e.g. `univl`).
+/// methods use a head of size preset `head` (e.g. `univl`). The `grid`
+/// method is one [`fixed_weights_run_file`] per value of [`GRID`].
 pub fn run_file(
     base: &str,
     method: Method,
@@ -91,6 +133,73 @@ pub fn run_file(
     head: &str,
 ) -> String {
     let k = tasks.len();
+    // Methods without meta steps train on every example, held-out ones too.
+    let none = "[strategy]\ntype = \"none\"\n[schedule]\nholdout = 0\n";
+    let meltr_with = |strategy: &str, extra: &str| {
+        format!("[meta_loss]\ntype = \"meltr\"\npreset = {head:?}\ntasks = {k}\nseed = {seed}\n{extra}[strategy]\n{strategy}\n")
+    };
+    let meltr = |strategy: &str| meltr_with(strategy, "");
+    let body = match method.name {
+        "primary" => format!("tasks = [{primary:?}]\n[meta_loss]\ntype = \"sum\"\n{none}"),
+        "sum" => format!("[meta_loss]\ntype = \"sum\"\n{none}"),
+        "weighted" => fixed_weights(tasks, primary, 0.3),
+        "grid" => unreachable!("the grid is run as fixed weights, one run file per value"),
+        "uw" => format!("[meta_loss]\ntype = \"uncertainty\"\ntasks = {k}\n{none}"),
+        "dwa" => format!("[meta_loss]\ntype = \"dwa\"\ntasks = {k}\n{none}"),
+        "gradnorm" => format!("[meta_loss]\ntype = \"gradnorm\"\ntasks = {k}\n{none}"),
+        "linear" => format!("[meta_loss]\ntype = \"learned_linear\"\ntasks = {k}\n[strategy]\ntype = \"identity\"\n"),
+        "meltr" => meltr("type = \"identity\""),
+        "mix" => meltr_with("type = \"identity\"", "output = \"mix\"\n"),
+        "neumann" => meltr("type = \"neumann\"\nterms = 3\nalpha = 0.001"),
+        "cg" => meltr("type = \"conjugate_gradient\"\niters = 3\ndamping = 0.1"),
+        "unrolled" => meltr("type = \"unrolled\"\nlr = 0.01"),
+        other => unreachable!("unknown method {other}"),
+    };
+    tasks_and_body(base, method.name == "primary", tasks, seed, &body)
+}
+
+/// The run file of fixed weights, 1 for the primary task and `aux` for
+/// the others (the `grid` method's runs).
+pub fn fixed_weights_run_file(
+    base: &str,
+    tasks: &[String],
+    primary: &str,
+    seed: u64,
+    aux: f32,
+) -> String {
+    tasks_and_body(
+        base,
+        false,
+        tasks,
+        seed,
+        &fixed_weights(tasks, primary, aux),
+    )
+}
+
+fn fixed_weights(tasks: &[String], primary: &str, aux: f32) -> String {
+    let w: Vec<String> = tasks
+        .iter()
+        .map(|t| {
+            if t == primary {
+                "1.0".into()
+            } else {
+                format!("{aux:?}")
+            }
+        })
+        .collect();
+    format!(
+        "[meta_loss]\ntype = \"weighted\"\nweights = [{}]\n[strategy]\ntype = \"none\"\n[schedule]\nholdout = 0\n",
+        w.join(", ")
+    )
+}
+
+fn tasks_and_body(
+    base: &str,
+    primary_only: bool,
+    tasks: &[String],
+    seed: u64,
+    body: &str,
+) -> String {
     let list = |v: &[String]| {
         format!(
             "[{}]",
@@ -100,26 +209,7 @@ pub fn run_file(
                 .join(", ")
         )
     };
-    // Methods without meta steps train on every example, held-out ones too.
-    let none = "[strategy]\ntype = \"none\"\n[schedule]\nholdout = 0\n";
-    let meltr = |strategy: &str| {
-        format!("[meta_loss]\ntype = \"meltr\"\npreset = {head:?}\ntasks = {k}\nseed = {seed}\n[strategy]\n{strategy}\n")
-    };
-    let body = match method.name {
-        "primary" => format!("tasks = [{primary:?}]\n[meta_loss]\ntype = \"sum\"\n{none}"),
-        "sum" => format!("[meta_loss]\ntype = \"sum\"\n{none}"),
-        "weighted" => {
-            let w: Vec<String> = tasks.iter().map(|t| if t == primary { "1.0".into() } else { "0.3".into() }).collect();
-            format!("[meta_loss]\ntype = \"weighted\"\nweights = [{}]\n{none}", w.join(", "))
-        }
-        "linear" => format!("[meta_loss]\ntype = \"learned_linear\"\ntasks = {k}\n[strategy]\ntype = \"identity\"\n"),
-        "meltr" => meltr("type = \"identity\""),
-        "neumann" => meltr("type = \"neumann\"\nterms = 3\nalpha = 0.001"),
-        "cg" => meltr("type = \"conjugate_gradient\"\niters = 3\ndamping = 0.1"),
-        "unrolled" => meltr("type = \"unrolled\"\nlr = 0.01"),
-        other => unreachable!("unknown method {other}"),
-    };
-    let tasks_line = if method.name == "primary" {
+    let tasks_line = if primary_only {
         String::new()
     } else {
         format!("tasks = {}\n", list(tasks))
@@ -148,10 +238,8 @@ pub struct Row {
     pub metric: String,
     /// The headline test metric per seed.
     pub test: Vec<f32>,
-    /// Its mean.
-    pub test_mean: f32,
-    /// Half its range over seeds.
-    pub test_spread: f32,
+    /// Its mean and 95 % confidence interval over seeds.
+    pub test_ci: MeanCi,
     /// Mean headline validation metric (what settings are chosen on).
     pub val_mean: f32,
     /// Mean seconds per epoch (training only).
@@ -175,11 +263,6 @@ pub fn rows(results: &[(Method, Vec<RunSummary>)]) -> Vec<Row> {
                 .map(|r| r.final_test.headline().0)
                 .unwrap_or("R@1");
             let r1: Vec<f32> = runs.iter().map(|r| r.final_test.headline().1).collect();
-            let (lo, hi) = r1
-                .iter()
-                .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| {
-                    (a.min(x), b.max(x))
-                });
             let val: Vec<f64> = runs
                 .iter()
                 .filter_map(|r| r.epochs.last())
@@ -195,8 +278,7 @@ pub fn rows(results: &[(Method, Vec<RunSummary>)]) -> Vec<Row> {
                 method: m.name.into(),
                 label: m.label.into(),
                 metric: metric.into(),
-                test_mean: mean(&r1.iter().map(|x| *x as f64).collect::<Vec<_>>()) as f32,
-                test_spread: (hi - lo) / 2.0,
+                test_ci: MeanCi::of(&f64s(&r1)),
                 test: r1,
                 val_mean: mean(&val) as f32,
                 epoch_seconds: mean(&secs),
@@ -219,7 +301,7 @@ pub fn rows(results: &[(Method, Vec<RunSummary>)]) -> Vec<Row> {
 pub fn markdown(rows: &[Row], seeds: usize) -> String {
     let metric = rows.first().map(|r| r.metric.as_str()).unwrap_or("R@1");
     let mut s = format!(
-        "| method | test {metric} (mean ± half-range, {seeds} seed{}) | val {metric} | epoch time vs sum | peak memory vs sum |\n|---|---|---|---|---|\n",
+        "| method | test {metric} (mean ± 95 % CI, {seeds} seed{}) | val {metric} | epoch time vs sum | peak memory vs sum |\n|---|---|---|---|---|\n",
         if seeds == 1 { "" } else { "s" }
     );
     let ratio = |x: f64| {
@@ -231,10 +313,9 @@ pub fn markdown(rows: &[Row], seeds: usize) -> String {
     };
     for r in rows {
         s += &format!(
-            "| {} | {:.1} ± {:.1} | {:.1} | {} ({:.2} s) | {} ({:.0} MiB) |\n",
+            "| {} | {} | {:.1} | {} ({:.2} s) | {} ({:.0} MiB) |\n",
             r.label,
-            r.test_mean,
-            r.test_spread,
+            r.test_ci.show(),
             r.val_mean,
             ratio(r.time_vs_sum),
             r.epoch_seconds,
@@ -242,10 +323,66 @@ pub fn markdown(rows: &[Row], seeds: usize) -> String {
             r.peak_mib
         );
     }
+    s += &paired_table(rows);
     if seeds > 1 {
         s += &per_seed(rows, seeds);
     }
     s
+}
+
+/// The method that is not MELTR with the best mean validation metric
+/// (test scores are never looked at to choose it).
+pub fn best_baseline(rows: &[Row]) -> Option<&Row> {
+    rows.iter()
+        .filter(|r| !is_meltr(&r.method))
+        .max_by(|a, b| a.val_mean.total_cmp(&b.val_mean))
+}
+
+/// Whether a method trains a MELTR head.
+pub fn is_meltr(method: &str) -> bool {
+    METHODS.iter().any(|m| m.name == method && m.meltr)
+}
+
+/// Each method's paired difference against the plain sum and against the
+/// best method that is not MELTR: mean, 95 % CI, wins and losses.
+fn paired_table(rows: &[Row]) -> String {
+    let metric = rows.first().map(|r| r.metric.as_str()).unwrap_or("R@1");
+    let sum = rows.iter().find(|r| r.method == "sum");
+    let best = best_baseline(rows);
+    if sum.is_none() && best.is_none() {
+        return String::new();
+    }
+    let name = |b: Option<&Row>| b.map(|b| b.method.clone()).unwrap_or_else(|| "—".into());
+    let mut s = format!(
+        "\nPaired differences in test {metric} (mean ± 95 % CI over seeds; wins/losses); \
+         best baseline by validation: {}\n\n| method | − sum | − best baseline ({}) |\n|---|---|---|\n",
+        name(best),
+        name(best)
+    );
+    let cell = |r: &Row, base: Option<&Row>| match base {
+        Some(b) if b.method != r.method => {
+            let p = Paired::of(&f64s(&r.test), &f64s(&b.test));
+            format!(
+                "{:+.1}{} ({}/{})",
+                p.diff.mean,
+                p.diff
+                    .half
+                    .map(|h| format!(" ± {h:.1}"))
+                    .unwrap_or_default(),
+                p.wins,
+                p.losses
+            )
+        }
+        _ => "—".into(),
+    };
+    for r in rows {
+        s += &format!("| {} | {} | {} |\n", r.label, cell(r, sum), cell(r, best));
+    }
+    s
+}
+
+fn f64s(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|x| *x as f64).collect()
 }
 
 /// Each seed's test metric, and each method's per-seed difference from
@@ -296,8 +433,7 @@ mod tests {
             method: method.into(),
             label: method.into(),
             metric: "accuracy".into(),
-            test_mean: 0.0,
-            test_spread: 0.0,
+            test_ci: MeanCi::of(&f64s(&test)),
             test,
             val_mean: 0.0,
             epoch_seconds: 1.0,
@@ -320,5 +456,30 @@ mod tests {
         assert!(md.contains("| meltr − primary | 7.5 | -3.0 |"), "{md}");
         assert!(md.contains("| sum − primary | 5.0 | -2.0 |"), "{md}");
         assert!(!markdown(&rows, 1).contains("Per seed"));
+    }
+
+    #[test]
+    fn paired_differences_are_against_the_sum_and_the_best_baseline_by_validation() {
+        let mut rows = vec![
+            row("sum", vec![50.0, 52.0, 51.0]),
+            row("uw", vec![49.0, 53.0, 52.0]),
+            row("dwa", vec![60.0, 60.0, 60.0]),
+            row("meltr", vec![51.0, 54.0, 52.0]),
+        ];
+        // dwa has the best test score, uw the best validation: uw is chosen.
+        rows[1].val_mean = 40.0;
+        rows[2].val_mean = 30.0;
+        rows[3].val_mean = 99.0;
+        assert_eq!(best_baseline(&rows).unwrap().method, "uw");
+        let md = markdown(&rows, 3);
+        // meltr − sum: 1, 2, 1 → mean 1.33, s = 0.577, t(2) = 4.303: ± 1.43.
+        assert!(
+            md.contains("| meltr | +1.3 ± 1.4 (3/0) | +1.0 ± 2.5 (2/0) |"),
+            "{md}"
+        );
+        assert!(md.contains("| uw | +0.3 ± 2.9 (2/1) | — |"), "{md}");
+        assert!(md.contains("best baseline by validation: uw"), "{md}");
+        let one = markdown(&[row("sum", vec![50.0]), row("meltr", vec![52.0])], 1);
+        assert!(one.contains("| meltr | +2.0 (1/0) |"), "{one}");
     }
 }

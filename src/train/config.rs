@@ -22,10 +22,10 @@
 //! alpha = 0.1
 //! ```
 
+use super::recipe::OptimizerConfig;
 use crate::error::{Error, Result};
 use crate::hypergrad::{HypergradStrategy, MetaSchedule, MetaSettings};
 use crate::meta_loss::MetaLoss;
-use crate::tensor::AdamConfig;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -86,8 +86,8 @@ pub struct TrainConfig {
     /// Pretraining preset used when no backbone is given (`none`: start
     /// from a freshly initialised backbone).
     pub pretrain_preset: String,
-    /// The backbone's optimiser.
-    pub optimizer: AdamConfig,
+    /// The backbone's optimiser, schedule and clipping.
+    pub optimizer: OptimizerConfig,
     /// The loss combinator.
     pub meta_loss: Box<dyn MetaLoss>,
     /// The hypergradient strategy.
@@ -242,14 +242,21 @@ impl TrainConfig {
                 "must be at least 1".into(),
             );
         }
-        if !(self.optimizer.lr.is_finite() && self.optimizer.lr > 0.0) {
+        if self.meta_loss.adapts_itself()
+            && !toml::to_string(&self.strategy)
+                .unwrap_or_default()
+                .contains("type = \"none\"")
+        {
             return bad(
-                "optimizer.lr",
-                self.optimizer.lr.to_string(),
-                "must be a positive number".into(),
+                "strategy",
+                "(a meta step)".into(),
+                "this meta_loss adapts its own weights: use [strategy] type = \"none\"".into(),
             );
         }
-        Ok(())
+        self.optimizer.check().map_err(|e| Error::Config {
+            path: path.into(),
+            message: e.to_string(),
+        })
     }
 }
 
@@ -313,7 +320,7 @@ struct Overrides {
     max_skips_in_a_row: Option<u64>,
     backbone: Option<PathBuf>,
     pretrain_preset: Option<String>,
-    optimizer: Option<AdamConfig>,
+    optimizer: Option<OptimizerConfig>,
     meta_loss: Option<Box<dyn MetaLoss>>,
     strategy: Option<Box<dyn HypergradStrategy>>,
     meta: Option<MetaSettings>,

@@ -17,7 +17,7 @@ use crate::dataset::{dataset_by_name, mix64, Dataset, Split};
 use crate::distributed::{shard_of, Communicator, Sharded, SingleProcess};
 use crate::error::{Error, Result};
 use crate::hypergrad::{BatchRing, MetaLearner, MetaOutcome};
-use crate::meta_loss::{warm_start_to_sum, MetaLoss, SumFit};
+use crate::meta_loss::{warm_start_to_sum, MetaLoss, Observation, SumFit};
 use crate::tensor::Adam;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -79,8 +79,58 @@ pub struct RunSummary {
     pub skipped_steps: u64,
     /// Meta steps skipped for non-finite values.
     pub skipped_meta: u64,
+    /// Steps whose weights vanished or turned negative (this invocation's
+    /// epochs).
+    #[serde(default)]
+    pub weight_health: WeightHealth,
     /// Peak resident memory of the process, in MiB (Linux; 0 elsewhere).
     pub peak_rss_mib: f64,
+}
+
+/// Steps whose per-task weights `∂f/∂l_k` went where a loss must not: a
+/// total that vanished (below 1 % of the plain sum's `K`, the backbone
+/// stops learning) or a negative weight (gradient ascent on that task).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WeightHealth {
+    /// Steps taken.
+    pub steps: u64,
+    /// Steps whose total weight was below `0.01 · K`.
+    pub vanished: u64,
+    /// Steps with a negative weight.
+    pub negative: u64,
+    /// The smallest total weight seen (`null` before any step).
+    pub min_total: Option<f32>,
+    /// The smallest single weight seen.
+    pub min_weight: Option<f32>,
+}
+
+impl WeightHealth {
+    fn see(&mut self, weights: &[f32]) {
+        let total: f32 = weights.iter().sum();
+        let least = weights.iter().cloned().fold(f32::INFINITY, f32::min);
+        self.steps += 1;
+        self.vanished += u64::from(total < 0.01 * weights.len() as f32);
+        self.negative += u64::from(least < 0.0);
+        self.min_total = Some(self.min_total.map_or(total, |m| m.min(total)));
+        self.min_weight = Some(self.min_weight.map_or(least, |m| m.min(least)));
+    }
+
+    fn add(&mut self, o: &WeightHealth) {
+        let min = |a: Option<f32>, b: Option<f32>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.steps += o.steps;
+        self.vanished += o.vanished;
+        self.negative += o.negative;
+        self.min_total = min(self.min_total, o.min_total);
+        self.min_weight = min(self.min_weight, o.min_weight);
+    }
+
+    /// Whether any step's weights vanished or turned negative.
+    pub fn alarmed(&self) -> bool {
+        self.vanished > 0 || self.negative > 0
+    }
 }
 
 /// A fine-tuning run in progress.
@@ -125,7 +175,11 @@ impl Trainer {
             info.primary = Some(config.primary_index());
             info.seed = Some(config.seed);
         }
-        let optimizer = Adam::new(config.optimizer, model.params());
+        let mut optimizer = Adam::new(config.optimizer.adam(), model.params());
+        let blocks = model.layout().blocks().iter();
+        optimizer.clip = config
+            .optimizer
+            .grad_clip(blocks.map(|b| b.offset..b.offset + b.block.len()).collect());
         let learner = MetaLearner::new(&*head, Some(strategy), config.meta.clone());
         let position = RunPosition {
             epochs_done: 0,
@@ -283,14 +337,19 @@ impl Trainer {
                     "ranks": self.comm.size(), "transport": self.comm.name()}),
             )?;
         }
-        if self.position.step == 0 && self.config.meta.warm_start > 0 && self.head.num_params() > 0
+        if self.position.step == 0
+            && self.config.meta.warm_start > 0
+            && self.head.num_params() > 0
+            && !self.head.adapts_itself()
         {
             let fit = self.warm_start()?;
             write_log(json!({"kind": "warm_start", "before": fit.0, "after": fit.1}))?;
         }
         let mut epochs = vec![];
+        let mut weight_health = WeightHealth::default();
         let mut skips_in_a_row = 0u64;
         let primary = self.config.primary_index();
+        let total_steps = (self.config.epochs * self.steps_per_epoch()) as u64;
         for epoch in self.position.epochs_done..self.config.epochs {
             let order: Vec<usize> = shuffled(
                 self.train.len(),
@@ -308,6 +367,7 @@ impl Trainer {
             let (mut sum_l, mut sum_a, mut counted) = (vec![0.0f64; k], vec![0.0f64; k], 0usize);
             let started = Instant::now();
             let mut meta_seconds = 0.0;
+            let mut health = WeightHealth::default();
             for (i, idx) in batches.iter().enumerate() {
                 self.position.step += 1;
                 let step = self.position.step;
@@ -317,6 +377,11 @@ impl Trainer {
                 // step (one dropout mask each, from the step's seed) and in
                 // evaluation mode everywhere else.
                 self.head.set_dropout_seed(Some(mix64(seed ^ 0x6472_6f70)));
+                self.optimizer.config.lr = self.config.optimizer.lr_at(step - 1, total_steps);
+                let grad_norms = match self.head.wants_grad_norms() {
+                    true => Some(self.task_grad_norms(&batch, seed)?),
+                    false => None,
+                };
                 let step_done = backbone_step(
                     &self.tasks,
                     &mut *self.model,
@@ -336,6 +401,11 @@ impl Trainer {
                             sum_a[kk] += weights[kk] as f64;
                         }
                         counted += 1;
+                        health.see(&weights);
+                        self.head.observe(&Observation::Step {
+                            losses: &losses,
+                            grad_norms: grad_norms.as_deref(),
+                        })?;
                         write_log(json!({"kind": "step", "epoch": epoch, "step": step,
                             "losses": losses, "weights": weights, "value": value}))?;
                         on_event(&Event::Step {
@@ -425,6 +495,18 @@ impl Trainer {
                 mean_losses: mean(&sum_l),
                 mean_weights: mean(&sum_a),
             };
+            self.head.observe(&Observation::Epoch {
+                mean_losses: &report.mean_losses,
+            })?;
+            if health.alarmed() {
+                tracing::warn!(
+                    epoch,
+                    ?health,
+                    "the combinator's weights vanished or turned negative"
+                );
+                write_log(json!({"kind": "weight_health", "epoch": epoch, "health": health}))?;
+            }
+            weight_health.add(&health);
             write_log(json!({"kind": "epoch", "report": report}))?;
             self.check_ranks_agree(epoch)?;
             if writer {
@@ -447,6 +529,7 @@ impl Trainer {
             epochs,
             skipped_steps: self.position.skipped_steps,
             skipped_meta: self.learner.skipped,
+            weight_health,
             peak_rss_mib: peak_rss_mib(),
         };
         if writer {
@@ -454,6 +537,31 @@ impl Trainer {
             write_atomic(&out.join("summary.json"), text.as_bytes())?;
         }
         Ok(summary)
+    }
+
+    /// Each task's gradient norm `‖∇_w l_k‖` on `batch` (for combinators
+    /// that balance them), averaged over the ranks.
+    fn task_grad_norms(&self, batch: &Batch, seed: u64) -> Result<Vec<f32>> {
+        let w = self.model.params();
+        let mut norms = (0..self.tasks.len())
+            .map(|k| {
+                Ok(self
+                    .tasks
+                    .task_grad(&*self.model, w, batch, seed, k)?
+                    .1
+                    .norm())
+            })
+            .collect::<Result<Vec<f32>>>()?;
+        self.comm
+            .all_reduce_weighted_mean(&mut norms, batch.size as f32)?;
+        Ok(norms)
+    }
+
+    /// Backbone steps in an epoch: batches of `batch_size`, and a last
+    /// shorter one if it holds at least 2 examples.
+    fn steps_per_epoch(&self) -> usize {
+        let (n, b) = (self.train.len(), self.config.batch_size);
+        n / b + usize::from(n % b >= 2)
     }
 
     /// The data set's metric on `split` (the first `eval_limit` examples).
@@ -874,6 +982,113 @@ mod tests {
             plain[0], dropped[0],
             "dropout 0.5 changed no step's weights"
         );
+    }
+
+    #[test]
+    fn the_recipe_schedules_the_rate_over_the_whole_run_and_clips_per_tensor() {
+        let text = "preset = \"digits-tiny\"\nepochs = 2\ntasks = [\"trainer_probe\"]\n\
+                    primary = \"trainer_probe\"\n[meta_loss]\ntype = \"sum\"\n\
+                    [optimizer]\nlr = 0.01\nschedule = \"linear\"\nclip = \"per_tensor\"\n";
+        let config = TrainConfig::from_toml(text, Path::new("run.toml")).unwrap();
+        let model = backbone_from_kind("image_resnet", &serde_json::Value::Null, 0).unwrap();
+        let mut t = Trainer::new(config, model).unwrap();
+        let total = 2 * t.steps_per_epoch() as u64;
+        match &t.optimizer.clip {
+            crate::tensor::GradClip::PerTensor { blocks, max_norm } => {
+                assert_eq!(*max_norm, 1.0);
+                assert_eq!(blocks.len(), t.model().layout().blocks().len());
+                assert_eq!(blocks.last().unwrap().end, t.model().params().len());
+            }
+            other => panic!("{other:?}"),
+        }
+        let dir = std::env::temp_dir().join(format!("meltr-recipe-{}", std::process::id()));
+        t.run(&dir, |_| {}).unwrap();
+        // Every step was taken; the last ran at 1/total of the base rate.
+        assert_eq!(t.optimizer.t, total);
+        assert!((t.optimizer.config.lr - 0.01 / total as f32).abs() < 1e-9);
+    }
+
+    #[test]
+    fn adaptive_baselines_resume_bit_identically_and_refuse_meta_steps() {
+        let text = |epochs: usize, meta_loss: &str| {
+            format!(
+                "preset = \"digits-tiny\"\nepochs = {epochs}\n\
+                 tasks = [\"trainer_probe\", \"nan_every_third\"]\nprimary = \"trainer_probe\"\n\
+                 [meta_loss]\n{meta_loss}\n[strategy]\ntype = \"none\"\n"
+            )
+        };
+        let config =
+            |epochs, m| TrainConfig::from_toml(&text(epochs, m), Path::new("run.toml")).unwrap();
+        let model = || backbone_from_kind("image_resnet", &serde_json::Value::Null, 0).unwrap();
+        for (i, m) in [
+            "type = \"uncertainty\"\ntasks = 2",
+            "type = \"dwa\"\ntasks = 2",
+            "type = \"gradnorm\"\ntasks = 2",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let dir = |n: &str| {
+                std::env::temp_dir().join(format!("meltr-adaptive-{}-{i}-{n}", std::process::id()))
+            };
+            let mut whole = Trainer::new(config(3, m), model()).unwrap();
+            whole.run(&dir("whole"), |_| {}).unwrap();
+            let mut part = Trainer::new(config(2, m), model()).unwrap();
+            part.run(&dir("part"), |_| {}).unwrap();
+            let ck = dir("part").join("checkpoint.safetensors");
+            let mut rest = Trainer::resume(config(3, m), &ck).unwrap();
+            rest.run(&dir("part"), |_| {}).unwrap();
+            assert_eq!(
+                rest.head().params().to_vec(),
+                whole.head().params().to_vec(),
+                "{m}"
+            );
+            assert_eq!(
+                rest.model().params().to_vec(),
+                whole.model().params().to_vec(),
+                "{m}"
+            );
+            // The state moved (DWA from its third epoch on).
+            assert!(
+                whole
+                    .head()
+                    .params()
+                    .to_vec()
+                    .iter()
+                    .any(|x| *x != 0.0 && *x != 1.0),
+                "{m}"
+            );
+            let meta = text(1, m).replace("type = \"none\"", "type = \"identity\"");
+            let e = TrainConfig::from_toml(&meta, Path::new("run.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("strategy") && e.contains("none"), "{e}");
+        }
+    }
+
+    #[test]
+    fn vanishing_and_negative_weights_are_recorded_in_log_and_summary() {
+        let text = "preset = \"digits-tiny\"\nepochs = 1\n\
+                    tasks = [\"trainer_probe\", \"nan_every_third\"]\nprimary = \"trainer_probe\"\n\
+                    [meta_loss]\ntype = \"weighted\"\nweights = [0.005, -0.001]\n";
+        let config = TrainConfig::from_toml(text, Path::new("run.toml")).unwrap();
+        let model = backbone_from_kind("image_resnet", &serde_json::Value::Null, 0).unwrap();
+        let mut t = Trainer::new(config, model).unwrap();
+        let dir = std::env::temp_dir().join(format!("meltr-health-{}", std::process::id()));
+        let summary = t.run(&dir, |_| {}).unwrap();
+        let h = &summary.weight_health;
+        assert!(
+            h.steps > 0 && h.vanished == h.steps && h.negative == h.steps,
+            "{h:?}"
+        );
+        assert_eq!(h.min_weight, Some(-0.001));
+        assert!((h.min_total.unwrap() - 0.004).abs() < 1e-7, "{h:?}");
+        let log = std::fs::read_to_string(dir.join("log.jsonl")).unwrap();
+        assert!(log.contains("\"kind\":\"weight_health\""), "{log}");
+        let sum = tiny("").unwrap().config.meta_loss.eval(&[1.0]).unwrap();
+        let mut healthy = WeightHealth::default();
+        healthy.see(&sum.weights);
+        assert!(!healthy.alarmed());
     }
 
     #[test]

@@ -230,3 +230,16 @@ fn init_refuses_a_missing_folder_and_leaves_nothing_behind() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("/no/such/dir/h.safetensors"));
 }
+
+/// The head term's cost against value+weights stays within twice its
+/// reference ratio (`meltr bench head --check-ratio`): a ratio measured in
+/// one process, not a time.
+#[test]
+fn head_term_cost_ratio_holds() {
+    let o = meltr(&["bench", "head", "--check-ratio"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = stdout(&o);
+    for head in ["allinone-k2", "violet-k3", "univl-k8", "paper-k8"] {
+        assert!(table.contains(head), "{head} missing:\n{table}");
+    }
+}

@@ -107,6 +107,7 @@ fn step(a: StepArgs) -> anyhow::Result<String> {
     if let Some(k) = a.tasks_count {
         config = first_tasks(&config, k)?;
     }
+    let threads = meltr::tensor::threads::use_default_threads(config.batch_size);
     let phases = match a.only.as_str() {
         "plain" => Phases::Plain,
         "meltr" => Phases::Combined,
@@ -130,9 +131,10 @@ fn step(a: StepArgs) -> anyhow::Result<String> {
             // Phases not run give NaN ratios: JSON null.
             v[key] = serde_json::json!(x.is_finite().then_some(x));
         }
+        v["threads"] = threads.into();
         serde_json::to_string_pretty(&v)?
     } else {
-        profile.table()
+        format!("{threads} thread(s)\n{}", profile.table())
     })
 }
 
@@ -262,7 +264,7 @@ fn check_head_term_ratio(only: Option<Preset>) -> anyhow::Result<String> {
             }
             Ok(s.elapsed().as_secs_f64())
         };
-        let mut measure = || -> anyhow::Result<f64> {
+        let measure = || -> anyhow::Result<f64> {
             let (mut term, mut eval) = (f64::INFINITY, f64::INFINITY);
             for _ in 0..7 {
                 term = term.min(time(&mut || head.mixed_grad(&l, &dir).map(drop))?);

@@ -19,6 +19,7 @@
 mod adam;
 mod device_buffer;
 mod param_vec;
+pub mod threads;
 
 pub use adam::{Adam, AdamConfig};
 pub use device_buffer::{DeviceBuffer, Storage};

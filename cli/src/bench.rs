@@ -68,7 +68,25 @@ pub struct HeadArgs {
     /// Print JSON: one object per head.
     #[arg(long)]
     json: bool,
+    /// Check the head term's cost instead of timing: per preset at its
+    /// reference K, head term over value+weights timed in turn in this
+    /// process (a ratio, not a time); fails when one is over twice its
+    /// reference figure.
+    #[arg(long, conflicts_with_all = ["tasks", "json"])]
+    check_ratio: bool,
 }
+
+/// Head term over value+weights per preset at its reference K, measured
+/// with `meltr bench head --check-ratio` (typical of 5 runs on the 2-core
+/// development machine, dev and release builds alike). The head term is a
+/// tangent forward (2K rows) and one backward that also sums `∂/∂φ`;
+/// value+weights a forward and a backward without `∂/∂φ`.
+const HEAD_TERM_RATIO: [(Preset, usize, f64); 4] = [
+    (Preset::Allinone, 2, 1.5),
+    (Preset::Violet, 3, 4.3),
+    (Preset::Univl, 8, 3.4),
+    (Preset::Paper, 8, 4.1),
+];
 
 pub fn run(c: BenchCommand) -> anyhow::Result<String> {
     match c {
@@ -89,6 +107,7 @@ fn step(a: StepArgs) -> anyhow::Result<String> {
     if let Some(k) = a.tasks_count {
         config = first_tasks(&config, k)?;
     }
+    let threads = meltr::tensor::threads::use_default_threads(config.batch_size);
     let phases = match a.only.as_str() {
         "plain" => Phases::Plain,
         "meltr" => Phases::Combined,
@@ -112,9 +131,10 @@ fn step(a: StepArgs) -> anyhow::Result<String> {
             // Phases not run give NaN ratios: JSON null.
             v[key] = serde_json::json!(x.is_finite().then_some(x));
         }
+        v["threads"] = threads.into();
         serde_json::to_string_pretty(&v)?
     } else {
-        profile.table()
+        format!("{threads} thread(s)\n{}", profile.table())
     })
 }
 
@@ -149,6 +169,9 @@ fn first_tasks(config: &TrainConfig, k: usize) -> anyhow::Result<TrainConfig> {
 fn head(a: HeadArgs) -> anyhow::Result<String> {
     anyhow::ensure!(a.reps > 0, "--reps: at least one repetition");
     let only = a.preset.as_deref().map(Preset::from_name).transpose()?;
+    if a.check_ratio {
+        return check_head_term_ratio(only);
+    }
     let mut rows = Vec::new();
     for (preset, reference_k) in [
         (Preset::Allinone, 2),
@@ -214,5 +237,60 @@ fn head(a: HeadArgs) -> anyhow::Result<String> {
             r["meta_update_ms"].as_f64().unwrap_or(f64::NAN),
         );
     }
+    Ok(out)
+}
+
+/// `meltr bench head --check-ratio`: a slip that adds work per call to one
+/// pass only moves the ratio (a copy of `∂/∂φ` into a fresh buffer made the
+/// head term 3-5x slower, unseen for a week); a loaded machine slows both
+/// passes alike.
+fn check_head_term_ratio(only: Option<Preset>) -> anyhow::Result<String> {
+    let mut out = String::from("head term / value+weights (reference; fails over 2x)\n");
+    let mut slow = Vec::new();
+    for (preset, k, reference) in HEAD_TERM_RATIO {
+        if only.is_some_and(|p| p != preset) {
+            continue;
+        }
+        let head = Meltr::init(preset, k, 0)?;
+        let l: Vec<f32> = (0..k).map(|i| 0.3 + i as f32).collect();
+        let dir: Vec<f32> = (0..k).map(|i| 1.0 - 0.2 * i as f32).collect();
+        // Calls of 0.1-5 ms: rounds of a few ms each, the fastest round of
+        // each pass (the one least disturbed by other processes).
+        let reps = 20_usize;
+        let time = |f: &mut dyn FnMut() -> meltr::Result<()>| -> anyhow::Result<f64> {
+            let s = Instant::now();
+            for _ in 0..reps {
+                f()?;
+            }
+            Ok(s.elapsed().as_secs_f64())
+        };
+        let measure = || -> anyhow::Result<f64> {
+            let (mut term, mut eval) = (f64::INFINITY, f64::INFINITY);
+            for _ in 0..7 {
+                term = term.min(time(&mut || head.mixed_grad(&l, &dir).map(drop))?);
+                eval = eval.min(time(&mut || head.eval(&l).map(drop))?);
+            }
+            Ok(term / eval)
+        };
+        // A figure over the bound is measured twice more (a burst of other
+        // work can cover all seven rounds of one pass); the lowest counts.
+        let mut ratio = measure()?;
+        for _ in 0..2 {
+            if ratio <= 2.0 * reference {
+                break;
+            }
+            ratio = ratio.min(measure()?);
+        }
+        let name = format!("{}-k{k}", preset.name());
+        out += &format!("{name:<14} {ratio:>6.2} ({reference})\n");
+        if ratio > 2.0 * reference {
+            slow.push(name);
+        }
+    }
+    anyhow::ensure!(
+        slow.is_empty(),
+        "head term over twice its reference cost ratio for {}:\n{out}",
+        slow.join(", ")
+    );
     Ok(out)
 }

@@ -54,6 +54,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     anyhow::ensure!(!a.seeds.is_empty(), "--seeds: give at least one seed");
     std::fs::create_dir_all(&a.out).with_context(|| a.out.display().to_string())?;
     let config = TrainConfig::preset(&a.preset)?;
+    meltr::tensor::threads::use_default_threads(config.batch_size);
     let backbone = match a.backbone {
         Some(b) => b,
         None => {

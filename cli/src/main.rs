@@ -31,6 +31,24 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Threads for the matrix products: a number, or auto (one for steps
+    /// of fewer than 128 examples, every core from 128).
+    #[arg(long, global = true, default_value = "auto", value_parser = parse_threads)]
+    threads: Threads,
+}
+
+/// `--threads`: auto (`None`) or a count of at least one.
+#[derive(Debug, Clone, Copy)]
+struct Threads(Option<usize>);
+
+fn parse_threads(s: &str) -> Result<Threads, String> {
+    match s {
+        "auto" => Ok(Threads(None)),
+        _ => match s.parse::<usize>() {
+            Ok(n) if n > 0 => Ok(Threads(Some(n))),
+            _ => Err(format!("`{s}`: a number of threads (1 or more) or auto")),
+        },
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,6 +84,11 @@ pub fn print_out(text: &str) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Auto is decided where a command knows its batch size.
+    if let Some(Err(e)) = cli.threads.0.map(meltr::tensor::threads::use_threads) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
         Command::Head(c) => head::run(c).map(|text| print_out(&text)),
         Command::Pretrain(a) => pretrain::run(a),

@@ -90,6 +90,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(s) = args.steps {
         config.steps = s;
     }
+    meltr::tensor::threads::use_default_threads(config.batch_size);
     if let Some(s) = args.seed {
         config.seed = s;
     }

@@ -73,6 +73,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     if let Some(b) = &a.backbone {
         config.backbone = Some(b.clone());
     }
+    meltr::tensor::threads::use_default_threads(config.batch_size);
     let ck = a.out.join("checkpoint.safetensors");
     let mut trainer = if a.resume && ck.exists() {
         Trainer::resume(config, &ck)?

@@ -230,3 +230,32 @@ fn init_refuses_a_missing_folder_and_leaves_nothing_behind() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("/no/such/dir/h.safetensors"));
 }
+
+/// The head term's cost against value+weights stays within twice its
+/// reference ratio (`meltr bench head --check-ratio`): a ratio measured in
+/// one process, not a time.
+#[test]
+fn head_term_cost_ratio_holds() {
+    let o = meltr(&["bench", "head", "--check-ratio"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = stdout(&o);
+    for head in ["allinone-k2", "violet-k3", "univl-k8", "paper-k8"] {
+        assert!(table.contains(head), "{head} missing:\n{table}");
+    }
+}
+
+/// `--threads`: a count sizes the pool that `bench step` reports; zero or
+/// a word is a one-line error with exit code 2.
+#[test]
+fn threads_flag_sets_the_pool_and_refuses_bad_counts() {
+    let o = meltr(&["bench", "step", "--threads", "1", "--reps", "1", "--only", "plain", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["threads"], 1);
+    for bad in ["0", "many"] {
+        let o = meltr(&["--threads", bad, "tasks"]);
+        assert_eq!(o.status.code(), Some(2), "--threads {bad}");
+        let err = stderr(&o);
+        assert!(err.contains("--threads") && err.contains(bad), "{err}");
+    }
+}

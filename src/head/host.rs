@@ -101,6 +101,20 @@ pub struct HostHead {
     flat: ParamVec,
     /// The same values, read by the kernels.
     host: Vec<f32>,
+    /// `∂/∂φ` is summed here and then copied into a buffer from dfdx's
+    /// allocator: a fresh vector per call cost a page fault per 4 KiB twice
+    /// over (this one and the copy), which made the head term 3-5x slower.
+    grad: GradScratch,
+}
+
+/// A parameter-sized buffer kept between calls (empty in a clone).
+#[derive(Debug, Default)]
+struct GradScratch(std::sync::Mutex<Vec<f32>>);
+
+impl Clone for GradScratch {
+    fn clone(&self) -> GradScratch {
+        GradScratch::default()
+    }
 }
 
 /// `Σ a_i b_i` with 32 partial sums (four 8-lane registers), so that the
@@ -591,6 +605,7 @@ impl HostHead {
             at,
             flat,
             host,
+            grad: GradScratch::default(),
         }
     }
 
@@ -846,22 +861,22 @@ impl HostHead {
     }
 
     /// The reverse pass from seeds `gv` (on the value) and `gt` (on the
-    /// tangent): `∂/∂l`, `∂/∂c` (empty without a direction) and, with
-    /// `with_params`, `∂/∂φ` in the reference layout.
+    /// tangent): `∂/∂l`, `∂/∂c` (empty without a direction) and, given a
+    /// zeroed `grad`, `∂/∂φ` summed into it in the reference layout.
     #[inline(always)]
     fn backward_from(
         &self,
         inp: &Inputs,
         t: &Tape,
         seeds: (f32, f32),
-        with_params: bool,
-    ) -> (Vec<f32>, Vec<f32>, Option<Vec<f32>>) {
+        grad: Option<&mut [f32]>,
+    ) -> (Vec<f32>, Vec<f32>) {
         let Dims { h1, d, f, .. } = self.dims;
         let (k, a) = (self.k, self.at);
         let tangent = inp.direction.is_some();
         let rows = if tangent { 2 * k } else { k };
         let masks = inp.masks;
-        let mut gp = with_params.then(|| vec![0.0f32; a.len]);
+        let mut gp = grad;
         // Splits the parameter gradient into a weight block and its bias.
         macro_rules! wb {
             ($w:expr, $b:expr, $wn:expr, $bn:expr) => {
@@ -984,7 +999,7 @@ impl HostHead {
                 }
             }
         }
-        (d_losses, d_direction, gp)
+        (d_losses, d_direction)
     }
 
     /// The head's value for losses `l`.
@@ -1020,12 +1035,24 @@ impl HostHead {
             Some(tv) => (tv, (0.0, 1.0)),
             None => (value, (1.0, 0.0)),
         };
-        let (d_losses, d_direction, d_params) = self.backward_from(&inp, &t, seeds, with_params);
+        if !with_params {
+            let (d_losses, d_direction) = self.backward_from(&inp, &t, seeds, None);
+            return HeadGrads {
+                output,
+                d_losses,
+                d_direction,
+                d_params: None,
+            };
+        }
+        let mut grad = self.grad.0.lock().unwrap_or_else(|e| e.into_inner());
+        grad.clear();
+        grad.resize(self.at.len, 0.0);
+        let (d_losses, d_direction) = self.backward_from(&inp, &t, seeds, Some(&mut grad));
         HeadGrads {
             output,
             d_losses,
             d_direction,
-            d_params: d_params.map(|g| ParamVec::from_vec(self.flat.tensor().device(), g)),
+            d_params: Some(ParamVec::from_slice(self.flat.tensor().device(), &grad)),
         }
     }
 }

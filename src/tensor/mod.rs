@@ -20,6 +20,7 @@ mod adam;
 mod clip;
 mod device_buffer;
 mod param_vec;
+pub mod threads;
 
 pub use adam::{Adam, AdamConfig};
 pub use clip::GradClip;

@@ -28,13 +28,18 @@ pub struct ParamVec(pub(crate) Tensor<(usize,), f32, Dev>);
 impl ParamVec {
     /// A vector holding `values`.
     pub fn from_vec(dev: &Dev, values: Vec<f32>) -> ParamVec {
+        ParamVec::from_slice(dev, &values)
+    }
+
+    /// A vector holding a copy of `values`.
+    pub fn from_slice(dev: &Dev, values: &[f32]) -> ParamVec {
         // Copied into a buffer from dfdx's allocator rather than adopted:
         // dropped, an adopted `Vec` joins dfdx's buffer cache (which the
         // backbones turn on) and, as no dfdx allocation asked for it, stays
         // there; 200 warm-start steps of a head piled up 2 GB that way.
         let mut t = dev.zeros_like(&(values.len(),));
         if !values.is_empty() {
-            t.copy_from(&values);
+            t.copy_from(values);
         }
         ParamVec(t)
     }

@@ -104,3 +104,45 @@ pub(crate) fn check_positive(field: &str, v: f32) -> Result<()> {
 pub(crate) fn check_seen(what: &str, v: &[f32], k: usize) -> Result<()> {
     check_finite(what, v, k)
 }
+
+/// The [`super::MetaLoss`] methods every adaptive combinator shares, written
+/// once: its state is its parameter vector, with no meta gradient. Expanded
+/// inside each `impl MetaLoss`, which supplies `num_tasks` and `self.state`.
+macro_rules! adaptive_state_methods {
+    () => {
+        fn param_layout(&self) -> Vec<$crate::meta_loss::ParamBlock> {
+            self.state.layout()
+        }
+
+        fn params(&self) -> $crate::tensor::ParamVec {
+            self.state.params()
+        }
+
+        fn set_params(&mut self, params: &$crate::tensor::ParamVec) -> $crate::error::Result<()> {
+            self.state.set(params)
+        }
+
+        fn param_grad(
+            &self,
+            losses: &[f32],
+            _upstream: f32,
+        ) -> $crate::error::Result<$crate::tensor::ParamVec> {
+            let k = $crate::meta_loss::MetaLoss::num_tasks(self).unwrap_or(losses.len());
+            self.state.zero_grad(losses, k, None)
+        }
+
+        fn mixed_grad(
+            &self,
+            losses: &[f32],
+            direction: &[f32],
+        ) -> $crate::error::Result<$crate::tensor::ParamVec> {
+            let k = $crate::meta_loss::MetaLoss::num_tasks(self).unwrap_or(losses.len());
+            self.state.zero_grad(losses, k, Some(direction))
+        }
+
+        fn adapts_itself(&self) -> bool {
+            true
+        }
+    };
+}
+pub(crate) use adaptive_state_methods;

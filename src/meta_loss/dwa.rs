@@ -4,10 +4,11 @@
 //! over the last two epochs; every `w_k = 1` for the first two epochs.
 //! The state is the two last epoch means and the epochs seen (0..=2).
 
-use super::adaptive::{check_positive, check_seen, check_tasks, Observation, State};
-use super::{check_losses, Evaluation, MetaLoss, ParamBlock};
+use super::adaptive::{
+    adaptive_state_methods, check_positive, check_seen, check_tasks, Observation, State,
+};
+use super::{check_losses, Evaluation, MetaLoss};
 use crate::error::{Error, Result};
-use crate::tensor::ParamVec;
 use serde::{Deserialize, Serialize};
 
 /// Dynamic weight average; see the module docs.
@@ -92,29 +93,7 @@ impl MetaLoss for Dwa {
         Ok(Evaluation { value, weights })
     }
 
-    fn param_layout(&self) -> Vec<ParamBlock> {
-        self.state.layout()
-    }
-
-    fn params(&self) -> ParamVec {
-        self.state.params()
-    }
-
-    fn set_params(&mut self, params: &ParamVec) -> Result<()> {
-        self.state.set(params)
-    }
-
-    fn param_grad(&self, losses: &[f32], _upstream: f32) -> Result<ParamVec> {
-        self.state.zero_grad(losses, self.k, None)
-    }
-
-    fn mixed_grad(&self, losses: &[f32], direction: &[f32]) -> Result<ParamVec> {
-        self.state.zero_grad(losses, self.k, Some(direction))
-    }
-
-    fn adapts_itself(&self) -> bool {
-        true
-    }
+    adaptive_state_methods!();
 
     fn observe(&mut self, seen: &Observation) -> Result<()> {
         if let Observation::Epoch { mean_losses } = seen {

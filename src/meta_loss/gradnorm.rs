@@ -12,10 +12,11 @@
 //! task's own head adds to its norm). The state is `[w (K), l(0) (K),
 //! started]`.
 
-use super::adaptive::{check_positive, check_seen, check_tasks, Observation, State};
-use super::{check_losses, Evaluation, MetaLoss, ParamBlock};
+use super::adaptive::{
+    adaptive_state_methods, check_positive, check_seen, check_tasks, Observation, State,
+};
+use super::{check_losses, Evaluation, MetaLoss};
 use crate::error::{Error, Result};
-use crate::tensor::ParamVec;
 use serde::{Deserialize, Serialize};
 
 /// GradNorm; see the module docs.
@@ -108,29 +109,7 @@ impl MetaLoss for GradNorm {
         Ok(Evaluation { value, weights })
     }
 
-    fn param_layout(&self) -> Vec<ParamBlock> {
-        self.state.layout()
-    }
-
-    fn params(&self) -> ParamVec {
-        self.state.params()
-    }
-
-    fn set_params(&mut self, params: &ParamVec) -> Result<()> {
-        self.state.set(params)
-    }
-
-    fn param_grad(&self, losses: &[f32], _upstream: f32) -> Result<ParamVec> {
-        self.state.zero_grad(losses, self.k, None)
-    }
-
-    fn mixed_grad(&self, losses: &[f32], direction: &[f32]) -> Result<ParamVec> {
-        self.state.zero_grad(losses, self.k, Some(direction))
-    }
-
-    fn adapts_itself(&self) -> bool {
-        true
-    }
+    adaptive_state_methods!();
 
     fn wants_grad_norms(&self) -> bool {
         true

@@ -6,10 +6,11 @@
 //! (a stateless optimiser, so a checkpoint of `s` resumes exactly); its
 //! fixed point is `s_k = ln l_k`, a weight `1 / (2 l_k)`.
 
-use super::adaptive::{check_positive, check_seen, check_tasks, Observation, State};
-use super::{check_losses, Evaluation, MetaLoss, ParamBlock};
+use super::adaptive::{
+    adaptive_state_methods, check_positive, check_seen, check_tasks, Observation, State,
+};
+use super::{check_losses, Evaluation, MetaLoss};
 use crate::error::{Error, Result};
-use crate::tensor::ParamVec;
 use serde::{Deserialize, Serialize};
 
 /// Uncertainty weighting; see the module docs.
@@ -87,30 +88,7 @@ impl MetaLoss for Uncertainty {
         Ok(Evaluation { value, weights })
     }
 
-    fn param_layout(&self) -> Vec<ParamBlock> {
-        self.state.layout()
-    }
-
-    fn params(&self) -> ParamVec {
-        self.state.params()
-    }
-
-    fn set_params(&mut self, params: &ParamVec) -> Result<()> {
-        self.state.set(params)
-    }
-
-    fn param_grad(&self, losses: &[f32], _upstream: f32) -> Result<ParamVec> {
-        self.state.zero_grad(losses, self.state.values.len(), None)
-    }
-
-    fn mixed_grad(&self, losses: &[f32], direction: &[f32]) -> Result<ParamVec> {
-        self.state
-            .zero_grad(losses, self.state.values.len(), Some(direction))
-    }
-
-    fn adapts_itself(&self) -> bool {
-        true
-    }
+    adaptive_state_methods!();
 
     fn observe(&mut self, seen: &Observation) -> Result<()> {
         if let Observation::Step { losses, .. } = seen {

@@ -248,7 +248,17 @@ fn head_term_cost_ratio_holds() {
 /// a word is a one-line error with exit code 2.
 #[test]
 fn threads_flag_sets_the_pool_and_refuses_bad_counts() {
-    let o = meltr(&["bench", "step", "--threads", "1", "--reps", "1", "--only", "plain", "--json"]);
+    let o = meltr(&[
+        "bench",
+        "step",
+        "--threads",
+        "1",
+        "--reps",
+        "1",
+        "--only",
+        "plain",
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["threads"], 1);

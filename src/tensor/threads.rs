@@ -36,7 +36,10 @@ pub fn use_threads(n: usize) -> Result<()> {
             reason: "at least one thread".into(),
         });
     }
-    match rayon::ThreadPoolBuilder::new().num_threads(n).build_global() {
+    match rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global()
+    {
         Ok(()) => Ok(()),
         Err(_) if rayon::current_num_threads() == n => Ok(()),
         Err(_) => Err(Error::InvalidSetting {

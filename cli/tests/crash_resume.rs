@@ -4,9 +4,11 @@
 //! folder loads.
 #![cfg(unix)]
 
+mod common;
+
+use common::{finish, train};
 use meltr::train::Checkpoint;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const KILLS: usize = 12;
@@ -16,26 +18,6 @@ fn dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-fn train(config: &Path, out: &Path, resume: bool) -> Child {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_meltr"));
-    c.args(["train", "--quiet", "--config"])
-        .arg(config)
-        .arg("--out")
-        .arg(out);
-    if resume {
-        c.arg("--resume");
-    }
-    c.stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-fn finish(child: Child) {
-    let o = child.wait_with_output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 /// Every file in `out` loads with its reader; the only others allowed are

@@ -5,8 +5,11 @@
 //! file with no step written twice. Skips with a message where Python's
 //! `tensorboard` is missing, except under CI (`CI=true`), where that fails.
 
+mod common;
+
+use common::{finish, train};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn dir(name: &str) -> PathBuf {
@@ -14,26 +17,6 @@ fn dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-fn train(config: &Path, out: &Path, resume: bool) -> std::process::Child {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_meltr"));
-    c.args(["train", "--quiet", "--config"])
-        .arg(config)
-        .arg("--out")
-        .arg(out);
-    if resume {
-        c.arg("--resume");
-    }
-    c.stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-fn finish(child: std::process::Child) {
-    let o = child.wait_with_output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 /// Reads the run folder with TensorBoard's reader and checks it against

@@ -358,10 +358,7 @@ impl Trainer {
             .into_iter()
             .map(|j| self.train[j])
             .collect();
-            let batches: Vec<&[usize]> = order
-                .chunks(self.config.batch_size)
-                .filter(|c| c.len() >= 2)
-                .collect();
+            let batches: Vec<&[usize]> = batches(&order, self.config.batch_size).collect();
             let mut ring = BatchRing::new(self.config.schedule.ring);
             let k = self.tasks.len();
             let (mut sum_l, mut sum_a, mut counted) = (vec![0.0f64; k], vec![0.0f64; k], 0usize);
@@ -557,11 +554,9 @@ impl Trainer {
         Ok(norms)
     }
 
-    /// Backbone steps in an epoch: batches of `batch_size`, and a last
-    /// shorter one if it holds at least 2 examples.
+    /// Backbone steps in an epoch (the number of [`batches`]).
     fn steps_per_epoch(&self) -> usize {
-        let (n, b) = (self.train.len(), self.config.batch_size);
-        n / b + usize::from(n % b >= 2)
+        batches(&self.train, self.config.batch_size).count()
     }
 
     /// The data set's metric on `split` (the first `eval_limit` examples).
@@ -660,6 +655,12 @@ impl Trainer {
         }
         Ok(())
     }
+}
+
+/// An epoch's batches from its example order: `size` examples each, and a
+/// last shorter one if it holds at least 2.
+fn batches(order: &[usize], size: usize) -> impl Iterator<Item = &[usize]> {
+    order.chunks(size).filter(|c| c.len() >= 2)
 }
 
 /// A permutation of `0..n`, a pure function of `seed` (Fisher–Yates).

@@ -115,21 +115,21 @@ pub enum Error {
         message: String,
     },
     /// A task needs a part of the backbone that the backbone lacks.
-    #[error("task `{task}` needs the backbone's {needs}, which this backbone does not have (it has: {has})")]
+    #[error("task `{task}` needs the backbone's `{needs}`, which this backbone does not have (it has: {has})")]
     TaskNotServed {
         /// The task's name.
         task: String,
-        /// The missing capability.
+        /// The missing part.
         needs: String,
         /// What the backbone offers, comma separated.
         has: String,
     },
     /// A task asked a backbone for a part it does not have (the task set
     /// reports it as [`Error::TaskNotServed`], naming the task).
-    #[error("the backbone has no {part}")]
+    #[error("the backbone has no `{part}`")]
     MissingPart {
-        /// The part asked for.
-        part: crate::aux_task::Capability,
+        /// The part asked for ([`crate::backbone::Part::NAME`]).
+        part: &'static str,
     },
     /// A task needs an input that the batch does not carry.
     #[error("the batch has no {input}")]

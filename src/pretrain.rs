@@ -23,7 +23,7 @@
 //! type = "align"
 //! ```
 
-use crate::aux_task::{tasks_from_toml, TaskSet};
+use crate::aux_task::{TaskSet, TaskSpec};
 use crate::backbone::{backbone_from_kind, Backbone};
 use crate::dataset::{dataset_by_name, mix64};
 use crate::distributed::SingleProcess;
@@ -161,7 +161,7 @@ impl PretrainConfig {
 struct RunFile {
     preset: Option<String>,
     data: Option<String>,
-    tasks: Option<Vec<toml::Value>>,
+    tasks: Option<Vec<TaskSpec>>,
     steps: Option<u64>,
     batch_size: Option<usize>,
     lr: Option<f32>,
@@ -217,7 +217,7 @@ impl PretrainRun {
         let data = dataset_by_name(&c.data, c.data_seed).map_err(|e| cfg_err(e.to_string()))?;
         let tasks = match &f.tasks {
             None => TaskSet::from_names(&data.pretrain_tasks())?,
-            Some(a) => TaskSet::new(tasks_from_toml(a)?),
+            Some(a) => TaskSet::from_specs(a).map_err(|e| cfg_err(format!("tasks: {e}")))?,
         };
         if tasks.is_empty() {
             return Err(cfg_err("`tasks` is empty; list at least one task".into()));

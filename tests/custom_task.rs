@@ -1,42 +1,27 @@
-use meltr::aux_task::{info_nce, task_rng, AuxTask, Capability, TaskRegistration};
-use meltr::backbone::{Batch, Dev, Free, Loss, Net, Taped};
-use meltr::dfdx::prelude::*;
-use meltr::pretrain::{pretrain, PretrainRun};
-use meltr::Result;
-use rand::Rng;
+use meltr::prelude::*;
 /// Two noisy views of an image or clip should embed closer to each other than to the others.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Deserialize)]
+#[serde(crate = "meltr::serde", deny_unknown_fields)]
 struct NoisyViews {
     noise: f32,
 }
-impl NoisyViews {
-    fn loss<T: Tape<f32, Dev>>(&self, net: &dyn Net<T>, b: &Batch, seed: u64) -> Result<Loss<T>> {
+impl Task for NoisyViews {
+    const NAME: &'static str = "noisy_views";
+    const SUMMARY: &'static str = "match two noisy views of each image or clip";
+    fn needs(&self) -> Vec<PartId> {
+        parts![VisualFeatures]
+    }
+    fn loss<T: AnyTape>(&self, net: &dyn Net<T>, b: &Batch, seed: u64) -> Result<Loss<T>> {
         let mut rng = task_rng(seed); // every random choice comes from the seed
-        let clean = b.visual()?;
-        let noise = |x: &f32| x + rng.gen_range(-self.noise..self.noise);
-        let noisy = clean.with_pixels(clean.pixels.iter().map(noise).collect());
-        let a = net.visual_features(clean)?;
-        Ok(info_nce(a.matmul(net.visual_features(&noisy)?.permute())))
+        let noisy = b.visual()?.map_pixels(|x| x + self.noise * rng.gen_range(-1.0..1.0));
+        let a = net.part::<VisualFeatures>(b.visual()?)?;
+        Ok(info_nce(a.matmul(net.part::<VisualFeatures>(&noisy)?.permute())))
     }
 }
-#[typetag::serde(name = "noisy_views")]
-impl AuxTask for NoisyViews {
-    fn name(&self) -> &str {
-        "noisy_views"
-    }
-    fn needs(&self) -> Vec<Capability> {
-        vec![Capability::VisualEncoder]
-    }
-    fn loss_taped(&self, net: &dyn Net<Taped>, b: &Batch, seed: u64) -> Result<Loss<Taped>> {
-        self.loss(net, b, seed)
-    }
-    fn loss_free(&self, net: &dyn Net<Free>, b: &Batch, seed: u64) -> Result<Loss<Free>> {
-        self.loss(net, b, seed)
-    }
-}
-const SUMMARY: &str = "match two noisy views of each image or clip";
-inventory::submit!(TaskRegistration::of::<NoisyViews>("noisy_views", SUMMARY));
+register_task!(NoisyViews);
+
+use meltr::pretrain::{pretrain, PretrainRun};
+use meltr::train::{TrainConfig, Trainer};
 
 #[test]
 fn pretrain_with_a_new_task_named_in_a_run_file() {
@@ -46,4 +31,33 @@ fn pretrain_with_a_new_task_named_in_a_run_file() {
         let r = pretrain(&run.config, &run.tasks, |_| {}).unwrap().1;
         assert!(r.eval_after[0] < r.eval_before[0], "{preset}: {r:?}");
     }
+}
+
+/// A training run file (what `meltr train` reads) naming the task with its setting.
+fn train_run(task: &str) -> meltr::Result<TrainConfig> {
+    let text = format!(
+        "preset = \"digits-tiny\"\ntasks = [{task}]\nprimary = \"noisy_views\"\nepochs = 3\n\
+         pretrain_preset = \"none\"\n[meta_loss]\ntype = \"sum\"\n"
+    );
+    TrainConfig::from_toml(&text, "run.toml".as_ref())
+}
+
+#[test]
+fn train_with_the_task_as_a_table_in_a_training_run_file() {
+    let e = train_run("\"noisy_views\"").unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "run.toml: tasks: task `noisy_views`: missing field `noise`"
+    );
+    let config = train_run("{ type = \"noisy_views\", noise = 0.3 }").unwrap();
+    let model = meltr::backbone::backbone_from_kind("image_resnet", &Default::default(), 0);
+    let mut trainer = Trainer::new(config, model.unwrap()).unwrap();
+    let out = std::env::temp_dir().join(format!("meltr-noisy-views-{}", std::process::id()));
+    let summary = trainer.run(&out, |_| {}).unwrap();
+    let (first, last) = (&summary.epochs[0], &summary.epochs[2]);
+    assert!(
+        last.mean_losses[0] < first.mean_losses[0],
+        "{first:?} -> {last:?}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
 }

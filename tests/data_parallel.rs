@@ -2,9 +2,8 @@
 //! on half-batches reproduce one process on the full batch, and every
 //! rank holds the same parameters.
 
-use meltr::aux_task::{AuxTask, Capability, TaskRegistration};
-use meltr::backbone::{backbone_from_kind, Batch, Free, Loss, Net, Taped};
-use meltr::dfdx::prelude::*;
+use meltr::backbone::backbone_from_kind;
+use meltr::prelude::*;
 use meltr::distributed::{Communicator, LocalGroup};
 use meltr::train::{Checkpoint, TrainConfig, Trainer};
 use std::path::{Path, PathBuf};
@@ -15,59 +14,26 @@ use std::sync::Arc;
 /// that shards add up to the full batch exactly (up to float rounding):
 /// the mean square of the visual features, and of the class logits.
 macro_rules! mean_square_task {
-    ($ty:ident, $name:literal, $part:ident, $cap:expr) => {
-        #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+    ($ty:ident, $name:literal, $part:ty) => {
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(crate = "meltr::serde")]
         struct $ty {}
 
-        impl $ty {
-            fn loss<T: Tape<f32, meltr::tensor::Dev>>(
-                &self,
-                net: &dyn Net<T>,
-                b: &Batch,
-            ) -> meltr::Result<Loss<T>> {
-                Ok(net.$part(b.visual()?)?.square().mean())
+        impl Task for $ty {
+            const NAME: &'static str = $name;
+            const SUMMARY: &'static str = "data-parallel test task";
+            fn needs(&self) -> Vec<PartId> {
+                parts![$part]
+            }
+            fn loss<T: AnyTape>(&self, net: &dyn Net<T>, b: &Batch, _: u64) -> Result<Loss<T>> {
+                Ok(net.part::<$part>(b.visual()?)?.square().mean())
             }
         }
-
-        #[typetag::serde(name = $name)]
-        impl AuxTask for $ty {
-            fn name(&self) -> &str {
-                $name
-            }
-            fn needs(&self) -> Vec<Capability> {
-                vec![$cap]
-            }
-            fn loss_taped(
-                &self,
-                net: &dyn Net<Taped>,
-                b: &Batch,
-                _: u64,
-            ) -> meltr::Result<Loss<Taped>> {
-                self.loss(net, b)
-            }
-            fn loss_free(
-                &self,
-                net: &dyn Net<Free>,
-                b: &Batch,
-                _: u64,
-            ) -> meltr::Result<Loss<Free>> {
-                self.loss(net, b)
-            }
-        }
-
-        inventory::submit!(TaskRegistration::of::<$ty>(
-            $name,
-            "data-parallel test task"
-        ));
+        register_task!($ty);
     };
 }
-mean_square_task!(
-    Features,
-    "dp_features",
-    visual_features,
-    Capability::VisualEncoder
-);
-mean_square_task!(Logits, "dp_logits", class_logits, Capability::Classifier);
+mean_square_task!(Features, "dp_features", VisualFeatures);
+mean_square_task!(Logits, "dp_logits", ClassLogits);
 
 fn dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("meltr-dp-{}-{name}", std::process::id()));

@@ -1,50 +1,42 @@
 //! Bad input around tasks and run files: each error names what is wrong.
 
-use meltr::aux_task::{build_task, AuxTask, Capability, TaskRegistration, TaskSet};
-use meltr::backbone::{Backbone, Batch, Free, Loss, Net, Taped};
-use meltr::dfdx::prelude::*;
+use meltr::aux_task::{build_task, TaskSet};
+use meltr::backbone::Backbone;
 use meltr::domains::video_text::world::World;
 use meltr::domains::video_text::{BackboneConfig, VideoText};
+use meltr::prelude::*;
 use meltr::pretrain::PretrainRun;
+use meltr::train::TrainConfig;
 
 /// A test task that needs the rotation head and has one setting.
-#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(crate = "meltr::serde", deny_unknown_fields, default)]
 struct Spin {
     scale: f32,
 }
 
-impl Spin {
-    fn loss<T: Tape<f32, meltr::backbone::Dev>>(
-        &self,
-        net: &dyn Net<T>,
-        b: &Batch,
-    ) -> meltr::Result<Loss<T>> {
+impl Task for Spin {
+    const NAME: &'static str = "spin";
+    const SUMMARY: &'static str = "test task";
+    fn needs(&self) -> Vec<PartId> {
+        parts![RotationLogits]
+    }
+    fn validate(&self) -> Result<()> {
+        if !self.scale.is_finite() {
+            return Err(invalid("scale", self.scale, "must be a number"));
+        }
+        Ok(())
+    }
+    fn loss<T: AnyTape>(&self, net: &dyn Net<T>, b: &Batch, _: u64) -> Result<Loss<T>> {
         Ok(net
-            .rotation_logits(b.visual()?)?
+            .part::<RotationLogits>(b.visual()?)?
             .square()
             .mean::<Rank0, _>()
             * self.scale)
     }
 }
 
-#[typetag::serde(name = "spin")]
-impl AuxTask for Spin {
-    fn name(&self) -> &str {
-        "spin"
-    }
-    fn needs(&self) -> Vec<Capability> {
-        vec![Capability::VisualEncoder, Capability::RotationHead]
-    }
-    fn loss_taped(&self, net: &dyn Net<Taped>, b: &Batch, _: u64) -> meltr::Result<Loss<Taped>> {
-        self.loss(net, b)
-    }
-    fn loss_free(&self, net: &dyn Net<Free>, b: &Batch, _: u64) -> meltr::Result<Loss<Free>> {
-        self.loss(net, b)
-    }
-}
-
-inventory::submit!(TaskRegistration::of::<Spin>("spin", "test task"));
+register_task!(Spin);
 
 fn err_of(text: &str) -> String {
     PretrainRun::from_toml(text, "run.toml".as_ref())
@@ -54,7 +46,7 @@ fn err_of(text: &str) -> String {
 
 #[test]
 fn unknown_task_lists_the_known_ones() {
-    let e = build_task("nope", &toml::Value::Table(Default::default()))
+    let e = build_task("nope", &Default::default())
         .unwrap_err()
         .to_string();
     assert!(
@@ -86,6 +78,33 @@ fn run_file_mistakes_are_named() {
 }
 
 #[test]
+fn training_run_files_take_names_and_tables_checked_when_read() {
+    let run = |tasks: &str| {
+        let text = format!(
+            "preset = \"digits-tiny\"\nprimary = \"spin\"\n{tasks}\n[meta_loss]\ntype = \"sum\"\n"
+        );
+        TrainConfig::from_toml(&text, "run.toml".as_ref())
+    };
+    let c = run(r#"tasks = ["spin", { type = "spin", scale = 2.0 }]"#).unwrap();
+    assert_eq!(c.task_names(), ["spin", "spin"]);
+    assert_eq!(c.tasks[1].settings["scale"].as_float(), Some(2.0));
+    let back = TrainConfig::from_toml(&c.to_toml(), "again.toml".as_ref()).unwrap();
+    assert_eq!(back.tasks, c.tasks);
+    let c = run("[[tasks]]\ntype = \"spin\"\nscale = 3.0\n").unwrap();
+    assert_eq!(c.tasks[0].settings["scale"].as_float(), Some(3.0));
+
+    let e = run(r#"tasks = [{ type = "spin", scale = nan }]"#).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "run.toml: tasks: task `spin`: scale = NaN: must be a number"
+    );
+    let e = run(r#"tasks = [{ type = "spin", scael = 1.0 }]"#).unwrap_err().to_string();
+    assert!(e.starts_with("run.toml: tasks: task `spin`: unknown field `scael`"), "{e}");
+    let e = run(r#"tasks = [{ scale = 1.0 }]"#).unwrap_err().to_string();
+    assert!(e.contains("run.toml") && e.contains("missing `type`"), "{e}");
+}
+
+#[test]
 fn a_task_the_backbone_cannot_serve_is_refused_by_name() {
     let model = VideoText::new(
         BackboneConfig {
@@ -97,7 +116,7 @@ fn a_task_the_backbone_cannot_serve_is_refused_by_name() {
     let set = TaskSet::from_names(&["spin"]).unwrap();
     let e = set.check_served(&model).unwrap_err().to_string();
     assert!(
-        e.contains("task `spin`") && e.contains("rotation_head"),
+        e.starts_with("task `spin` needs the backbone's `rotation_logits`"),
         "{e}"
     );
 }

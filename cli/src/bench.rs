@@ -145,12 +145,15 @@ fn first_tasks(config: &TrainConfig, k: usize) -> anyhow::Result<TrainConfig> {
     anyhow::ensure!(
         (1..=n).contains(&k),
         "--tasks-count {k}: the run has {n} tasks ({})",
-        config.tasks.join(", ")
+        config.task_names().join(", ")
     );
     let mut table: toml::Table = toml::from_str(&config.to_toml())?;
-    let tasks: Vec<toml::Value> = config.tasks[..k].iter().map(|t| t.clone().into()).collect();
+    let tasks: Vec<toml::Value> = config.tasks[..k]
+        .iter()
+        .map(toml::Value::try_from)
+        .collect::<Result<_, _>>()?;
     anyhow::ensure!(
-        config.tasks[..k].contains(&config.primary),
+        config.tasks[..k].iter().any(|t| t.name == config.primary),
         "--tasks-count {k}: the primary task {} is not among the first {k}",
         config.primary
     );

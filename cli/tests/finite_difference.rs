@@ -35,7 +35,7 @@ fn the_default_step_gives_c_within_one_percent_of_k_backward_passes_on_undetache
     let config = TrainConfig::preset("quick").unwrap();
     let data = dataset_by_name(&config.data, 0).unwrap();
     let mut model = backbone_from_kind(data.backbone_kind(), &serde_json::Value::Null, 0).unwrap();
-    let tasks = TaskSet::from_names(&config.tasks).unwrap();
+    let tasks = TaskSet::from_specs(&config.tasks).unwrap();
     let mut opt = Adam::new(config.optimizer.adam(), model.params());
     let len = data.len(Split::Train);
     let batch = |i: usize| {
@@ -43,7 +43,7 @@ fn the_default_step_gives_c_within_one_percent_of_k_backward_passes_on_undetache
         let idx: Vec<usize> = (i * n..(i + 1) * n).map(|j| j % len).collect();
         data.batch(Split::Train, &idx)
     };
-    let cmfm = config.tasks.iter().position(|t| t == "cmfm").unwrap();
+    let cmfm = config.tasks.iter().position(|t| t.name == "cmfm").unwrap();
     let default = MetaSettings::default().fd_step;
     let steps = [1e-3f32, 1e-4, default, 1e-5];
     let mut errors = vec![Vec::new(); steps.len()];

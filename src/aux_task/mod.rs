@@ -1,65 +1,55 @@
-//! Auxiliary tasks: the [`AuxTask`] trait, the registry, and [`TaskSet`],
-//! which evaluates K tasks over a backbone for the trainer and the
-//! hypergradient engine.
+//! Auxiliary tasks: the [`Task`] trait a task crate implements, the
+//! registry, and [`TaskSet`], which evaluates K tasks over a backbone for
+//! the trainer and the hypergradient engine.
 //!
 //! A task turns a [`Batch`] into one scalar loss using the parts of the
-//! backbone it reads ([`Net`]), and says which parts those are
-//! ([`AuxTask::needs`]); it imports no model and no data set. Every
-//! stochastic choice it makes (masks, mixing coefficients, rotation angles,
-//! negatives) is drawn from the `seed` it is given and from nothing else,
-//! so the engine can evaluate it at `w + εv` and `w − εv` with identical
-//! randomness. It provides the loss twice: taped (to be differentiated) and
-//! tape-free (recording nothing); write it once, generic over the tape, and
-//! call it from both:
+//! backbone it reads (`net.part::<P>(..)`, [`crate::backbone::parts`] or a
+//! [`crate::backbone::Part`] of its own), and says which parts those are
+//! ([`Task::needs`]); it imports no model and no data set. Every stochastic
+//! choice it makes (masks, mixing coefficients, rotation angles, negatives)
+//! is drawn from the `seed` it is given and from nothing else, so the
+//! engine can evaluate it at `w + εv` and `w − εv` with identical
+//! randomness. The loss is written once, generic over the tape; the
+//! registry builds a task from its run-file settings and calls
+//! [`Task::validate`] then, so a bad setting is refused when the run file
+//! is read:
 //!
 //! ```
-//! use meltr::aux_task::{AuxTask, Capability, TaskRegistration};
-//! use meltr::backbone::{Batch, Dev, Free, Loss, Net, Taped};
-//! use meltr::dfdx::prelude::*;
+//! use meltr::prelude::*;
 //!
 //! /// Pulls pooled visual features towards zero... a toy task.
-//! #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
-//! #[serde(deny_unknown_fields)]
+//! #[derive(Debug, Deserialize)]
+//! #[serde(crate = "meltr::serde", deny_unknown_fields)]
 //! struct Shrink {}
 //!
-//! impl Shrink {
-//!     fn loss<T: Tape<f32, Dev>>(&self, net: &dyn Net<T>, batch: &Batch) -> meltr::Result<Loss<T>> {
-//!         Ok(net.visual_features(batch.visual()?)?.square().mean())
+//! impl Task for Shrink {
+//!     const NAME: &'static str = "shrink";
+//!     const SUMMARY: &'static str = "toy: shrink visual features";
+//!     fn needs(&self) -> Vec<PartId> { parts![VisualFeatures] }
+//!     fn loss<T: AnyTape>(&self, net: &dyn Net<T>, b: &Batch, _seed: u64) -> Result<Loss<T>> {
+//!         Ok(net.part::<VisualFeatures>(b.visual()?)?.square().mean())
 //!     }
 //! }
+//! register_task!(Shrink);
 //!
-//! #[typetag::serde(name = "shrink")]
-//! impl AuxTask for Shrink {
-//!     fn name(&self) -> &str { "shrink" }
-//!     fn needs(&self) -> Vec<Capability> { vec![Capability::VisualEncoder] }
-//!     fn loss_taped(&self, net: &dyn Net<Taped>, b: &Batch, _seed: u64) -> meltr::Result<Loss<Taped>> {
-//!         self.loss(net, b)
-//!     }
-//!     fn loss_free(&self, net: &dyn Net<Free>, b: &Batch, _seed: u64) -> meltr::Result<Loss<Free>> {
-//!         self.loss(net, b)
-//!     }
-//! }
-//! inventory::submit!(TaskRegistration::of::<Shrink>("shrink", "toy: shrink visual features"));
-//!
-//! let task = meltr::aux_task::build_task("shrink", &toml::Value::Table(Default::default())).unwrap();
+//! let task = meltr::aux_task::build_task("shrink", &Default::default()).unwrap();
 //! assert_eq!(task.name(), "shrink");
 //! ```
 
-mod capability;
 mod contrastive;
 mod registry;
 mod set;
+mod spec;
+#[cfg(feature = "testing")]
 pub mod testing;
 
-pub use capability::Capability;
 pub use contrastive::{info_nce, soft_cross_entropy, symmetric_info_nce, Logits};
-pub use registry::{
-    build_task, find_task, from_config, registered_tasks, tasks_from_toml, TaskRegistration,
-};
+pub use registry::{build_task, find_task, registered_tasks, TaskRegistration};
 pub use set::{task_seed, TapedLosses, TaskSet};
+pub use spec::TaskSpec;
 
-use crate::backbone::{Batch, Free, Loss, Net, Taped};
-use crate::error::Result;
+use crate::backbone::{AnyTape, Batch, Free, Loss, Net, PartId, Taped};
+use crate::error::{Error, Result};
 
 /// The random generator a task draws its choices from: a pure function of `seed`.
 pub fn task_rng(seed: u64) -> rand_chacha::ChaCha8Rng {
@@ -67,25 +57,68 @@ pub fn task_rng(seed: u64) -> rand_chacha::ChaCha8Rng {
     rand_chacha::ChaCha8Rng::seed_from_u64(seed)
 }
 
-/// An auxiliary (or primary) task: a scalar loss of a backbone on a batch.
-///
-/// Object-safe; `Box<dyn AuxTask>` (de)serialises through typetag as a
-/// table whose `type` is the task's registered name. Implementations should
-/// use `#[serde(deny_unknown_fields)]` so that a misspelt setting is an
-/// error naming it.
-#[typetag::serde(tag = "type")]
-pub trait AuxTask: std::fmt::Debug + Send + Sync {
-    /// The registered name (the run file's `type`).
-    fn name(&self) -> &str;
+/// A task: a scalar loss of a backbone on a batch; see the module docs.
+/// Its settings are the fields it deserialises from its run-file table
+/// (`#[serde(deny_unknown_fields)]` makes a misspelt one an error naming
+/// it); [`register_task!`](crate::register_task) makes it known by
+/// [`Task::NAME`].
+pub trait Task: serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static {
+    /// The registered name (the run file's `type`, or the bare name in `tasks`).
+    const NAME: &'static str;
+    /// One line for `meltr tasks`.
+    const SUMMARY: &'static str;
 
     /// The parts of the backbone the loss reads (checked before the first
-    /// step, so that a backbone without them is refused by name).
-    fn needs(&self) -> Vec<Capability>;
+    /// step, so that a backbone without them is refused by name):
+    /// `parts![VisualFeatures, ClassLogits]`.
+    fn needs(&self) -> Vec<PartId>;
 
-    /// The loss, recorded on the tape for a backward pass. All randomness
-    /// comes from `seed`.
+    /// Refuses settings out of range when the run file is read: an
+    /// [`invalid`] error naming the field. Accepts everything by default.
+    fn validate(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// The loss on either tape. All randomness comes from `seed`.
+    fn loss<T: AnyTape>(&self, net: &dyn Net<T>, batch: &Batch, seed: u64) -> Result<Loss<T>>;
+}
+
+/// The error [`Task::validate`] returns for setting `field` with `value`.
+pub fn invalid(field: &str, value: impl std::fmt::Display, reason: &str) -> Error {
+    Error::InvalidSetting {
+        field: field.to_string(),
+        value: value.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// A [`Task`] as an object (what a [`TaskSet`] holds): the loss on each
+/// tape as a plain method. Every `Task` is one.
+pub trait AuxTask: std::fmt::Debug + Send + Sync {
+    /// The registered name.
+    fn name(&self) -> &str;
+
+    /// [`Task::needs`].
+    fn needs(&self) -> Vec<PartId>;
+
+    /// The loss, recorded on the tape for a backward pass.
     fn loss_taped(&self, net: &dyn Net<Taped>, batch: &Batch, seed: u64) -> Result<Loss<Taped>>;
 
     /// The same loss with no tape; equal to [`AuxTask::loss_taped`]'s value for the same arguments.
     fn loss_free(&self, net: &dyn Net<Free>, batch: &Batch, seed: u64) -> Result<Loss<Free>>;
+}
+
+impl<X: Task> AuxTask for X {
+    fn name(&self) -> &str {
+        X::NAME
+    }
+    fn needs(&self) -> Vec<PartId> {
+        Task::needs(self)
+    }
+    fn loss_taped(&self, net: &dyn Net<Taped>, batch: &Batch, seed: u64) -> Result<Loss<Taped>> {
+        self.loss(net, batch, seed)
+    }
+    fn loss_free(&self, net: &dyn Net<Free>, batch: &Batch, seed: u64) -> Result<Loss<Free>> {
+        self.loss(net, batch, seed)
+    }
 }

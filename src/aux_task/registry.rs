@@ -1,63 +1,63 @@
-//! The task registry: every task crate registers itself with
-//! `inventory::submit!` right below its type, giving its name, a one-line
-//! summary and a constructor from its TOML settings. Nothing else lists
-//! the tasks; linking a crate is enough to make its tasks known.
+//! The task registry: every task crate registers its tasks with
+//! [`register_task!`](crate::register_task) right below the type, which
+//! records the name, the one-line summary and a constructor from the TOML
+//! settings. Nothing else lists the tasks; linking a crate is enough to
+//! make its tasks known.
 //!
 //! ```
 //! # use meltr::aux_task::*;
 //! let known = registered_tasks(); // sorted by name; empty unless task crates are linked
-//! let err = build_task("no_such_task", &toml::Value::Table(Default::default())).unwrap_err();
+//! let err = build_task("no_such_task", &Default::default()).unwrap_err();
 //! assert!(err.to_string().contains("unknown task `no_such_task`"));
 //! # let _ = known;
 //! ```
 
-use super::AuxTask;
+use super::{AuxTask, Task};
 use crate::error::{Error, Result};
-use serde::de::DeserializeOwned;
 
 /// One registered task: name, summary, constructor.
 #[derive(Debug)]
 pub struct TaskRegistration {
-    /// The name a run file uses (`type = "cmlm"`); equals the typetag name.
+    /// The name a run file uses (`type = "cmlm"`, or `"cmlm"` in `tasks`).
     pub name: &'static str,
     /// One line for `meltr tasks`.
     pub summary: &'static str,
-    /// Builds the task from its settings (a TOML table without `type`).
-    pub build: fn(&toml::Value) -> Result<Box<dyn AuxTask>>,
+    /// Builds the task from its settings (a TOML table without `type`) and validates them.
+    pub build: fn(&toml::Table) -> Result<Box<dyn AuxTask>>,
 }
 
 inventory::collect!(TaskRegistration);
 
 impl TaskRegistration {
-    /// The registration of task type `T`, built by deserialising its settings.
-    pub const fn of<T: AuxTask + DeserializeOwned + 'static>(
-        name: &'static str,
-        summary: &'static str,
-    ) -> TaskRegistration {
+    /// The registration of task type `T`.
+    pub const fn of<T: Task>() -> TaskRegistration {
         TaskRegistration {
-            name,
-            summary,
-            build: from_config::<T>,
+            name: T::NAME,
+            summary: T::SUMMARY,
+            build: build::<T>,
         }
     }
 }
 
-/// Deserialises task `T` from its settings; an unknown or ill-typed field is
-/// an error naming the task and the field.
-pub fn from_config<T: AuxTask + DeserializeOwned + 'static>(
-    config: &toml::Value,
-) -> Result<Box<dyn AuxTask>> {
-    let task: T = config
-        .clone()
+/// Registers task type `T` under [`Task::NAME`]: `register_task!(MyTask);`.
+#[macro_export]
+macro_rules! register_task {
+    ($t:ty) => {
+        $crate::inventory::submit!($crate::aux_task::TaskRegistration::of::<$t>());
+    };
+}
+
+/// Deserialises task `T` from its settings and validates them; an unknown,
+/// ill-typed or out-of-range field is an error naming the task and the field.
+fn build<T: Task>(settings: &toml::Table) -> Result<Box<dyn AuxTask>> {
+    let error = |message: String| Error::TaskConfig {
+        task: T::NAME.to_string(),
+        message,
+    };
+    let task: T = toml::Value::Table(settings.clone())
         .try_into()
-        .map_err(|e: toml::de::Error| Error::TaskConfig {
-            task: std::any::type_name::<T>()
-                .rsplit("::")
-                .next()
-                .unwrap_or("?")
-                .to_lowercase(),
-            message: e.message().to_string(),
-        })?;
+        .map_err(|e: toml::de::Error| error(e.message().to_string()))?;
+    task.validate().map_err(|e| error(e.to_string()))?;
     Ok(Box::new(task))
 }
 
@@ -86,43 +86,6 @@ pub fn find_task(name: &str) -> Result<&'static TaskRegistration> {
 }
 
 /// Builds task `name` from its settings.
-pub fn build_task(name: &str, config: &toml::Value) -> Result<Box<dyn AuxTask>> {
-    let reg = find_task(name)?;
-    (reg.build)(config).map_err(|e| match e {
-        Error::TaskConfig { message, .. } => Error::TaskConfig {
-            task: name.to_string(),
-            message,
-        },
-        other => other,
-    })
-}
-
-/// Builds tasks from run-file tables, each naming its task in `type`:
-///
-/// ```toml
-/// [[tasks]]
-/// type = "cmlm"
-/// mask_prob = 0.15
-/// ```
-pub fn tasks_from_toml(tables: &[toml::Value]) -> Result<Vec<Box<dyn AuxTask>>> {
-    tables
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            let mut table = t.as_table().cloned().ok_or_else(|| Error::TaskConfig {
-                task: format!("#{}", i + 1),
-                message: "expected a table with a `type` naming the task".into(),
-            })?;
-            let name = match table.remove("type") {
-                Some(toml::Value::String(s)) => s,
-                _ => {
-                    return Err(Error::TaskConfig {
-                        task: format!("#{}", i + 1),
-                        message: "missing `type` (the task's name, e.g. type = \"cmlm\")".into(),
-                    })
-                }
-            };
-            build_task(&name, &toml::Value::Table(table))
-        })
-        .collect()
+pub fn build_task(name: &str, settings: &toml::Table) -> Result<Box<dyn AuxTask>> {
+    (find_task(name)?.build)(settings)
 }

@@ -10,8 +10,8 @@
 //! Task k sees the seed [`task_seed`]`(seed, k)`: a step's randomness is one
 //! `u64`, and the same `(seed, k)` always gives the same masks and angles.
 
-use super::{AuxTask, Capability};
-use crate::backbone::{Backbone, Batch, Loss, ParamVec, Taped, TapedNet};
+use super::{AuxTask, TaskSpec};
+use crate::backbone::{Backbone, Batch, Loss, ParamVec, PartId, Taped, TapedNet};
 use crate::dataset::mix64;
 use crate::error::{Error, Result};
 use dfdx::prelude::*;
@@ -22,8 +22,7 @@ pub fn task_seed(seed: u64, k: usize) -> u64 {
 }
 
 /// An ordered list of tasks; see the module docs.
-#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
-#[serde(transparent)]
+#[derive(Debug, Default)]
 pub struct TaskSet {
     tasks: Vec<Box<dyn AuxTask>>,
 }
@@ -36,11 +35,17 @@ impl TaskSet {
 
     /// Registered tasks by name, each with its default settings.
     pub fn from_names<S: AsRef<str>>(names: &[S]) -> Result<TaskSet> {
-        let empty = toml::Value::Table(Default::default());
+        let empty = toml::Table::new();
         let tasks = names
             .iter()
             .map(|n| super::build_task(n.as_ref(), &empty))
             .collect::<Result<_>>()?;
+        Ok(TaskSet { tasks })
+    }
+
+    /// The tasks a run file lists, built from their settings.
+    pub fn from_specs(specs: &[TaskSpec]) -> Result<TaskSet> {
+        let tasks = specs.iter().map(TaskSpec::build).collect::<Result<_>>()?;
         Ok(TaskSet { tasks })
     }
 
@@ -74,7 +79,7 @@ impl TaskSet {
         let has = model.provides();
         for t in &self.tasks {
             if let Some(missing) = t.needs().into_iter().find(|c| !has.contains(c)) {
-                return Err(not_served(t.as_ref(), missing, model));
+                return Err(not_served(t.as_ref(), missing.name, model));
             }
         }
         Ok(())
@@ -158,14 +163,14 @@ impl TaskSet {
 }
 
 /// The error of a task that asked the backbone for a part it lacks.
-fn not_served(task: &dyn AuxTask, part: Capability, model: &dyn Backbone) -> Error {
+fn not_served(task: &dyn AuxTask, part: &str, model: &dyn Backbone) -> Error {
     Error::TaskNotServed {
         task: task.name().to_string(),
         needs: part.to_string(),
         has: model
             .provides()
             .iter()
-            .map(Capability::to_string)
+            .map(PartId::to_string)
             .collect::<Vec<_>>()
             .join(", "),
     }

@@ -1,6 +1,7 @@
-//! The contract every task crate tests: [`check_task`].
+//! The contract every task crate tests: [`check_task`] (cargo feature
+//! `testing`, which a task crate enables in its dev-dependencies).
 
-use super::{find_task, tasks_from_toml, AuxTask, TaskSet};
+use super::{find_task, Task, TaskSet, TaskSpec};
 use crate::backbone::{backbone_from_kind, Backbone, Batch, ParamVec};
 use crate::dataset::{mix64, registered_datasets, Dataset, Split};
 use crate::distributed::SingleProcess;
@@ -15,10 +16,13 @@ fn check_gradient(set: &TaskSet, model: &dyn Backbone, batch: &Batch, g: &ParamV
     let name = set.names()[0].clone();
     let w = model.params();
     let gv = g.to_vec();
-    for c in set.tasks()[0].needs() {
-        let block = model
-            .probe_block(c)
-            .unwrap_or_else(|| panic!("{on}: backbone names no block for {c}"));
+    let needed = set.tasks()[0].needs();
+    let blocks = needed.iter().flat_map(|&c| {
+        let blocks = model.probe_blocks(c);
+        assert!(!blocks.is_empty(), "{on}: backbone names no block for {c}");
+        blocks.into_iter().map(move |b| (c, b))
+    });
+    for (c, block) in blocks {
         let p = model.layout().get(block).expect("probe block exists");
         let mut v = vec![0.0f32; gv.len()];
         v[p.offset..p.offset + p.block.len()]
@@ -88,47 +92,44 @@ fn sources<'a>(
     }
 }
 
-/// Checks a task against the contract, panicking with a message on failure:
+/// Checks task `T` with its default settings against the contract,
+/// panicking with a message on failure:
 ///
-/// * it is registered under its name, builds from an empty config, refuses
-///   an unknown field naming it, and survives a TOML round trip as
-///   `Box<dyn AuxTask>` (typetag) with the same loss;
+/// * it is registered under its name, builds from an empty table, refuses
+///   an unknown field naming it, and survives a run-file round trip as
+///   a table (`{ type = "name" }`) with the same loss;
 /// * on every built-in data set whose backbone has the parts it needs
 ///   (at least one must): its loss is finite, its tape-free value equals
 ///   its taped value, the same seed gives the same loss, and its gradient
 ///   is finite and non-zero;
-/// * there, the gradient reaches every part of the backbone the task says
-///   it needs, and agrees with a central difference of the loss;
+/// * there, the gradient reaches every parameter block the backbone names
+///   for the parts the task needs, and agrees with a central difference of
+///   the loss;
 /// * there, 200 steps of the task alone (batch 16, Adam lr 2e-3, on the
 ///   pretraining stream, or the labelled training split for a task that
 ///   needs labels) bring its held-out loss below `ratio` times its
 ///   initial value.
-pub fn check_task(task: Box<dyn AuxTask>, ratio: f32) {
-    let name = task.name().to_string();
-    let reg = find_task(&name).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(reg.name, name, "registered name differs from AuxTask::name");
-    let empty = toml::Value::Table(Default::default());
-    let built = (reg.build)(&empty).unwrap_or_else(|e| panic!("{name}: default config: {e}"));
-    assert_eq!(built.name(), name);
+pub fn check_task<T: Task>(ratio: f32) {
+    let name = T::NAME;
+    let reg = find_task(name).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(reg.name, name);
+    let empty = toml::Table::new();
+    let task = (reg.build)(&empty).unwrap_or_else(|e| panic!("{name}: default config: {e}"));
+    assert_eq!(task.name(), name, "registered name differs from Task::NAME");
     let mut bad = toml::Table::new();
     bad.insert("no_such_field".into(), toml::Value::Integer(1));
-    let err = super::build_task(&name, &toml::Value::Table(bad))
+    let err = super::build_task(name, &bad)
         .expect_err("an unknown field must be refused")
         .to_string();
-    assert!(
-        err.contains("no_such_field") && err.contains(&name),
-        "{err}"
-    );
+    assert!(err.contains("no_such_field") && err.contains(name), "{err}");
 
-    #[derive(serde::Serialize)]
-    struct Run<'a> {
-        tasks: Vec<&'a dyn AuxTask>,
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct Run {
+        tasks: Vec<TaskSpec>,
     }
-    let text = toml::to_string(&Run {
-        tasks: vec![task.as_ref()],
-    })
-    .expect("serialises");
-    let table: toml::Table = text.parse().expect("parses");
+    let mut table = toml::Table::new();
+    table.insert("type".into(), toml::Value::String(name.into()));
+    let text = format!("tasks = [{table}]");
     let set = TaskSet::new(vec![task]);
     let mut served = 0;
     for d in registered_datasets() {
@@ -139,13 +140,9 @@ pub fn check_task(task: Box<dyn AuxTask>, ratio: f32) {
             continue;
         }
         served += 1;
-        let on = d.name;
-        let back = tasks_from_toml(table["tasks"].as_array().expect("array"))
-            .unwrap_or_else(|e| panic!("{e}\n{text}"));
-        let typetag_back: Box<dyn AuxTask> =
-            toml::from_str(&toml::to_string(&set.tasks()[0]).expect("serialises"))
-                .unwrap_or_else(|e| panic!("typetag round trip of {name}: {e}"));
-        check_on(&set, model, &*data, on, ratio, back, typetag_back);
+        let run: Run = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let back = TaskSet::from_specs(&run.tasks).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        check_on(&set, model, &*data, d.name, ratio, back);
     }
     assert!(
         served > 0,
@@ -160,8 +157,7 @@ fn check_on(
     data: &dyn Dataset,
     on: &str,
     ratio: f32,
-    back: Vec<Box<dyn AuxTask>>,
-    typetag_back: Box<dyn AuxTask>,
+    back: TaskSet,
 ) {
     let name = set.names()[0].clone();
     let (train, held_out) = sources(set, &*model, data);
@@ -174,14 +170,8 @@ fn check_on(
         free,
         "{name} on {on}: same seed, different loss"
     );
-    let again = TaskSet::new(back)
-        .losses_at(&*model, &w, batch, 42)
-        .unwrap()[0];
+    let again = back.losses_at(&*model, &w, batch, 42).unwrap()[0];
     assert_eq!(again, free, "{name}: run-file round trip changed the loss");
-    let again = TaskSet::new(vec![typetag_back])
-        .losses_at(&*model, &w, batch, 42)
-        .unwrap()[0];
-    assert_eq!(again, free, "{name}: typetag round trip changed the loss");
     let taped = set.forward_taped(&*model, &w, batch, 42).unwrap();
     let tv = taped.values()[0];
     assert!(

@@ -92,6 +92,11 @@ impl Visual {
         }
     }
 
+    /// The same shape with `f` applied to every value, in order.
+    pub fn map_pixels(&self, f: impl FnMut(f32) -> f32) -> Visual {
+        self.with_pixels(self.pixels.iter().copied().map(f).collect())
+    }
+
     /// Every frame of example `i` turned by `turns[i]` quarter turns
     /// counter-clockwise. Frames must be square.
     pub fn rotated(&self, turns: &[usize]) -> Result<Visual> {

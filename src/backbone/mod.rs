@@ -5,10 +5,11 @@
 //! (named blocks described by a [`Layout`]). It evaluates at any `w`, with
 //! a gradient tape ([`Backbone::net_taped`], then [`TapedNet::gradient`])
 //! or without one ([`Backbone::net_free`]: the engine's passes at `w ± εv`),
-//! and it offers *parts* through [`Net`]: a visual encoder, a text encoder,
-//! retrieval embeddings, a classifier, token and frame decoders. Each task
-//! says which parts it reads ([`Capability`]); a backbone that lacks one is
-//! refused with an error naming the task and the part.
+//! and it serves *parts* through [`Net`]: visual and text features,
+//! retrieval embeddings, class logits, token and frame decoders ([`parts`]),
+//! and any [`Part`] another crate defines. Each task says which parts it
+//! reads ([`PartId`]); a backbone that lacks one is refused with an error
+//! naming the task and the part.
 //!
 //! Two backbones are built in (`meltr::domains`): the video-text model
 //! and an image classifier. A model of your own implements [`Backbone`] and
@@ -16,17 +17,17 @@
 //! tape, and [`ModuleParams`] does the same for a dfdx module.
 //!
 //! ```
-//! use meltr::backbone::{backbone_from_kind, Capability};
+//! use meltr::backbone::{backbone_from_kind, parts::VisualEmbedding, PartId};
 //! use meltr::dataset::{dataset_by_name, Split};
 //! use meltr::dfdx::prelude::*;
 //! let model = backbone_from_kind("video_text", &serde_json::Value::Null, 0).unwrap();
 //! let data = dataset_by_name("video_text", 0).unwrap();
 //! let batch = data.batch(Split::Train, &[0, 1, 2, 3]);
 //! let net = model.net_taped(model.params());
-//! let e = net.visual_embedding(batch.visual().unwrap()).unwrap(); // (4, d), unit rows
+//! let e = net.part::<VisualEmbedding>(batch.visual().unwrap()).unwrap(); // (4, d), unit rows
 //! let g = net.gradient(e.sum::<Rank0, _>());
 //! assert_eq!(g.len(), model.layout().num_params());
-//! assert!(model.provides().contains(&Capability::Retrieval));
+//! assert!(model.provides().contains(&PartId::of::<VisualEmbedding>()));
 //! ```
 
 mod batch;
@@ -35,16 +36,18 @@ mod flat;
 mod layout;
 mod module;
 mod net;
+mod part;
+pub mod parts;
 mod registry;
 
-pub use crate::aux_task::Capability;
 pub use crate::tensor::{Dev, ParamVec};
 pub use batch::{Batch, Labels, Text, Visual};
 pub use file::{backbone_from_bytes, backbone_to_bytes, load_backbone, save_backbone, FORMAT};
 pub use flat::{BlockIndices, BufferCache, FlatParams};
 pub use layout::{Layout, Placed};
 pub use module::ModuleParams;
-pub use net::{Feats, Free, Loss, Net, Taped};
+pub use net::{AnyTape, Feats, Free, Loss, Net, Taped};
+pub use part::{Part, PartArgs, PartId, Request};
 pub use registry::{backbone_from_kind, registered_backbones, BackboneRegistration};
 
 use crate::error::Result;
@@ -62,8 +65,10 @@ pub trait Backbone: std::fmt::Debug {
     /// in backbone files and checkpoints; [`backbone_from_kind`] takes them back.
     fn config(&self) -> serde_json::Value;
 
-    /// The parts it offers.
-    fn provides(&self) -> Vec<Capability>;
+    /// The parts it serves (by default, those its tape-free net serves).
+    fn provides(&self) -> Vec<PartId> {
+        self.net_free(self.params()).parts()
+    }
 
     /// Names, shapes and offsets of its parameter blocks.
     fn layout(&self) -> &Layout;
@@ -87,10 +92,10 @@ pub trait Backbone: std::fmt::Debug {
     /// A forward pass at `w` that records nothing.
     fn net_free<'a>(&'a self, w: &ParamVec) -> Box<dyn Net<Free> + 'a>;
 
-    /// A parameter block that `part` reads (a task's gradient must reach
-    /// it; `aux_task::testing::check_task` checks this). `None` when the
+    /// Parameter blocks that `part` reads (a task's gradient must reach
+    /// each; `aux_task::testing::check_task` checks this). Empty when the
     /// backbone does not have the part.
-    fn probe_block(&self, part: Capability) -> Option<&str>;
+    fn probe_blocks(&self, part: PartId) -> Vec<&str>;
 
     /// Called once after every step: a backbone that caches device buffers
     /// frees them here now and then. Does nothing by default.
@@ -107,4 +112,12 @@ pub trait Backbone: std::fmt::Debug {
 pub trait TapedNet: Net<Taped> {
     /// `∇_w loss` as a flat vector (zero where the loss reads no parameter).
     fn gradient(&self, loss: Loss<Taped>) -> ParamVec;
+}
+
+impl dyn TapedNet + '_ {
+    /// [`Net::part`] of a taped pass.
+    pub fn part<P: Part>(&self, args: <P::Args as PartArgs>::Refs<'_>) -> Result<P::Output<Taped>> {
+        let net: &dyn Net<Taped> = self;
+        net.part::<P>(args)
+    }
 }

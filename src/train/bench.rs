@@ -167,7 +167,7 @@ pub fn profile_step(
             reason: "at least one repetition".into(),
         });
     }
-    let tasks = TaskSet::from_names(&config.tasks)?;
+    let tasks = TaskSet::from_specs(&config.tasks)?;
     tasks.check_served(&*model)?;
     let (mut head, strategy) = config.fresh_head_and_strategy()?;
     let mut learner = MetaLearner::new(&*head, Some(strategy), config.meta.clone());
@@ -261,7 +261,7 @@ pub fn profile_step(
     let mut profile = StepProfile {
         device: device_name().into(),
         batch_size: config.batch_size,
-        tasks: config.tasks.clone(),
+        tasks: config.task_names(),
         reps,
         forward_taped_ms: mean(step.forward_ms),
         forward_free_ms: mean(t[0]),

@@ -6,12 +6,14 @@
 //! In the settings tables (`[optimizer]`, `[meta]`, `[schedule]`) a run file
 //! overrides single keys and keeps the preset's others; `[meta_loss]` and
 //! `[strategy]` name a `type`, and a run file that has them replaces them
-//! whole.
+//! whole. `tasks` lists bare names (default settings) or tables naming the
+//! task in `type` with its settings (`[[tasks]]`), validated when the file
+//! is read.
 //!
 //! ```toml
 //! preset = "quick"
 //! epochs = 4
-//! tasks = ["align", "cmlm", "rotation"]
+//! tasks = ["align", "cmlm", { type = "rotation" }]
 //! [meta_loss]
 //! type = "meltr"
 //! preset = "allinone"
@@ -23,6 +25,7 @@
 //! ```
 
 use super::recipe::OptimizerConfig;
+use crate::aux_task::{find_task, TaskSpec};
 use crate::error::{Error, Result};
 use crate::hypergrad::{HypergradStrategy, MetaSchedule, MetaSettings};
 use crate::meta_loss::MetaLoss;
@@ -54,8 +57,8 @@ pub struct TrainConfig {
     /// The registered data set (`video_text`, `digits`); its backbone kind
     /// is the one a run starts from.
     pub data: String,
-    /// Registered task names, in loss order.
-    pub tasks: Vec<String>,
+    /// The tasks with their settings, in loss order.
+    pub tasks: Vec<TaskSpec>,
     /// The primary (target) task; one of `tasks`.
     pub primary: String,
     /// Passes over the downstream training split.
@@ -168,8 +171,13 @@ impl TrainConfig {
     pub fn primary_index(&self) -> usize {
         self.tasks
             .iter()
-            .position(|t| *t == self.primary)
+            .position(|t| t.name == self.primary)
             .expect("checked")
+    }
+
+    /// The task names, in loss order.
+    pub fn task_names(&self) -> Vec<String> {
+        self.tasks.iter().map(|t| t.name.clone()).collect()
     }
 
     /// A fresh combinator and strategy as this run file describes them
@@ -206,11 +214,11 @@ impl TrainConfig {
         if self.tasks.is_empty() {
             return bad("tasks", "[]".into(), "list at least one task".into());
         }
-        if !self.tasks.contains(&self.primary) {
+        if !self.tasks.iter().any(|t| t.name == self.primary) {
             return bad(
                 "primary",
                 format!("{:?}", self.primary),
-                format!("must be one of {:?}", self.tasks),
+                format!("must be one of {:?}", self.task_names()),
             );
         }
         if let Some(k) = self.meta_loss.num_tasks() {
@@ -256,7 +264,16 @@ impl TrainConfig {
         self.optimizer.check().map_err(|e| Error::Config {
             path: path.into(),
             message: e.to_string(),
-        })
+        })?;
+        // Settings of the linked tasks; an unknown name is refused, listing
+        // the known ones, when the run's tasks are built.
+        for t in self.tasks.iter().filter(|t| find_task(&t.name).is_ok()) {
+            t.build().map_err(|e| Error::Config {
+                path: path.into(),
+                message: format!("tasks: {e}"),
+            })?;
+        }
+        Ok(())
     }
 }
 
@@ -307,7 +324,7 @@ fn merged<T: serde::de::DeserializeOwned>(
 struct Overrides {
     preset: Option<String>,
     data: Option<String>,
-    tasks: Option<Vec<String>>,
+    tasks: Option<Vec<TaskSpec>>,
     primary: Option<String>,
     epochs: Option<usize>,
     batch_size: Option<usize>,

@@ -3,6 +3,7 @@
 //! similarity of the backbone's retrieval embeddings) or classification
 //! accuracy.
 
+use crate::backbone::parts::{ClassLogits, TextEmbedding, VisualEmbedding};
 use crate::backbone::Backbone;
 use crate::dataset::{Dataset, Evaluation, Split};
 use crate::error::Result;
@@ -113,8 +114,8 @@ pub fn evaluate(
             let (mut text, mut video) = (vec![], vec![]);
             for idx in chunks.chunks(200) {
                 let b = data.batch(split, idx);
-                text.extend(net.text_embedding(b.text()?)?.as_vec());
-                video.extend(net.visual_embedding(b.visual()?)?.as_vec());
+                text.extend(net.part::<TextEmbedding>(b.text()?)?.as_vec());
+                video.extend(net.part::<VisualEmbedding>(b.visual()?)?.as_vec());
             }
             let d = text.len() / n.max(1);
             let mut sim = vec![0.0f32; n * n];
@@ -131,7 +132,7 @@ pub fn evaluate(
             let mut right = 0usize;
             for idx in chunks.chunks(200) {
                 let b = data.batch(split, idx);
-                let logits = net.class_logits(b.visual()?)?;
+                let logits = net.part::<ClassLogits>(b.visual()?)?;
                 let classes = logits.shape().1;
                 let logits = logits.as_vec();
                 for (row, &label) in logits.chunks(classes).zip(&b.labels()?.ids) {

@@ -166,12 +166,12 @@ impl Trainer {
         model: Box<dyn Backbone>,
         data: Arc<dyn Dataset>,
     ) -> Result<Trainer> {
-        let tasks = TaskSet::from_names(&config.tasks)?;
+        let tasks = TaskSet::from_specs(&config.tasks)?;
         tasks.check_served(&*model)?;
         let config_text = config.to_toml();
         let (mut head, strategy) = config.fresh_head_and_strategy()?;
         if let Some(info) = head.head_info_mut() {
-            info.task_names = config.tasks.clone();
+            info.task_names = config.task_names();
             info.primary = Some(config.primary_index());
             info.seed = Some(config.seed);
         }
@@ -313,7 +313,7 @@ impl Trainer {
             if self.config.tensorboard {
                 events = Some(EventWriter::open(
                     out,
-                    &self.config.tasks,
+                    &self.config.task_names(),
                     self.position.step,
                 )?);
             }
@@ -521,7 +521,7 @@ impl Trainer {
             None => self.evaluate(Split::Test)?,
         };
         let summary = RunSummary {
-            tasks: self.config.tasks.clone(),
+            tasks: self.config.task_names(),
             final_test,
             epochs,
             skipped_steps: self.position.skipped_steps,
@@ -760,86 +760,60 @@ pub fn starting_backbone(config: &TrainConfig) -> Result<Box<dyn Backbone>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aux_task::{AuxTask, Capability, TaskRegistration};
-    use crate::backbone::{Free, Loss, Net, Taped};
+    use crate::aux_task::Task;
+    use crate::backbone::parts::VisualFeatures;
+    use crate::backbone::{Loss, Net, PartId};
     use dfdx::prelude::*;
 
     /// The plugins live outside the core crate: a one-line task stands in.
-    #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+    #[derive(Debug, Default, serde::Deserialize)]
     struct Probe {}
 
-    impl Probe {
-        fn loss<T: Tape<f32, crate::tensor::Dev>>(
+    impl Task for Probe {
+        const NAME: &'static str = "trainer_probe";
+        const SUMMARY: &'static str = "test task";
+        fn needs(&self) -> Vec<PartId> {
+            crate::parts![VisualFeatures]
+        }
+        fn loss<T: crate::backbone::AnyTape>(
             &self,
             net: &dyn Net<T>,
             b: &Batch,
+            _: u64,
         ) -> Result<Loss<T>> {
-            Ok(net.visual_features(b.visual()?)?.square().mean())
+            Ok(net.part::<VisualFeatures>(b.visual()?)?.square().mean())
         }
     }
-
-    #[typetag::serde(name = "trainer_probe")]
-    impl AuxTask for Probe {
-        fn name(&self) -> &str {
-            "trainer_probe"
-        }
-        fn needs(&self) -> Vec<Capability> {
-            vec![Capability::VisualEncoder]
-        }
-        fn loss_taped(&self, net: &dyn Net<Taped>, b: &Batch, _: u64) -> Result<Loss<Taped>> {
-            self.loss(net, b)
-        }
-        fn loss_free(&self, net: &dyn Net<Free>, b: &Batch, _: u64) -> Result<Loss<Free>> {
-            self.loss(net, b)
-        }
-    }
-
-    inventory::submit!(TaskRegistration::of::<Probe>("trainer_probe", "test task"));
+    crate::register_task!(Probe);
 
     /// A loss that is NaN for one step seed in `N` (every step when 1) and,
     /// when `N > 2`, +inf for another.
-    #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+    #[derive(Debug, Default, serde::Deserialize)]
     struct NanEvery<const N: u64> {}
-
-    impl<const N: u64> NanEvery<N> {
-        fn loss<T: Tape<f32, crate::tensor::Dev>>(
-            &self,
-            net: &dyn Net<T>,
-            b: &Batch,
-            seed: u64,
-        ) -> Result<Loss<T>> {
-            let factor = match seed % N {
-                0 => f32::NAN,
-                1 if N > 2 => f32::INFINITY,
-                _ => 1.0,
-            };
-            Ok(net.visual_features(b.visual()?)?.square().mean() * factor)
-        }
-    }
 
     macro_rules! nan_task {
         ($n:literal, $name:literal) => {
-            #[typetag::serde(name = $name)]
-            impl AuxTask for NanEvery<$n> {
-                fn name(&self) -> &str {
-                    $name
+            impl Task for NanEvery<$n> {
+                const NAME: &'static str = $name;
+                const SUMMARY: &'static str = "test task";
+                fn needs(&self) -> Vec<PartId> {
+                    crate::parts![VisualFeatures]
                 }
-                fn needs(&self) -> Vec<Capability> {
-                    vec![Capability::VisualEncoder]
-                }
-                fn loss_taped(
+                fn loss<T: crate::backbone::AnyTape>(
                     &self,
-                    net: &dyn Net<Taped>,
+                    net: &dyn Net<T>,
                     b: &Batch,
-                    s: u64,
-                ) -> Result<Loss<Taped>> {
-                    self.loss(net, b, s)
-                }
-                fn loss_free(&self, net: &dyn Net<Free>, b: &Batch, s: u64) -> Result<Loss<Free>> {
-                    self.loss(net, b, s)
+                    seed: u64,
+                ) -> Result<Loss<T>> {
+                    let factor = match seed % $n {
+                        0 => f32::NAN,
+                        1 if $n > 2 => f32::INFINITY,
+                        _ => 1.0,
+                    };
+                    Ok(net.part::<VisualFeatures>(b.visual()?)?.square().mean() * factor)
                 }
             }
-            inventory::submit!(TaskRegistration::of::<NanEvery<$n>>($name, "test task"));
+            crate::register_task!(NanEvery<$n>);
         };
     }
     nan_task!(3, "nan_every_third");

@@ -9,16 +9,11 @@
 //! the very value the engine's central differences see. The shifts and the
 //! noise come from the seed only.
 
-use meltr::aux_task::{task_rng, AuxTask, Capability, TaskRegistration};
-use meltr::backbone::{Batch, Dev, Free, Loss, Net, Taped, Visual};
-use meltr::dfdx::prelude::*;
-use meltr::{Error, Result};
-use rand::Rng;
-use serde::{Deserialize, Serialize};
+use meltr::prelude::*;
 
 /// Consistency under shifts and noise; see the module docs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(crate = "meltr::serde", deny_unknown_fields, default)]
 pub struct Consistency {
     /// Largest shift, in pixels, along each axis.
     pub shift: usize,
@@ -60,46 +55,33 @@ impl Consistency {
         }
         v.with_pixels(out)
     }
+}
+
+impl Task for Consistency {
+    const NAME: &'static str = "consistency";
+    const SUMMARY: &'static str =
+        "example: match the class distributions of an image and a shifted, noised view";
+
+    fn needs(&self) -> Vec<PartId> {
+        parts![ClassLogits]
+    }
+
+    fn validate(&self) -> Result<()> {
+        if !(self.noise.is_finite() && self.noise >= 0.0) {
+            return Err(invalid("noise", self.noise, "must be a number >= 0"));
+        }
+        Ok(())
+    }
 
     /// The loss, written once for both tapes.
-    fn loss<T: Tape<f32, Dev>>(
-        &self,
-        net: &dyn Net<T>,
-        batch: &Batch,
-        seed: u64,
-    ) -> Result<Loss<T>> {
-        if !(self.noise.is_finite() && self.noise >= 0.0) {
-            return Err(Error::TaskConfig {
-                task: "consistency".into(),
-                message: format!("noise = {} must be a number >= 0", self.noise),
-            });
-        }
+    fn loss<T: AnyTape>(&self, net: &dyn Net<T>, batch: &Batch, seed: u64) -> Result<Loss<T>> {
         let clean = batch.visual()?;
-        let p = net.class_logits(clean)?.softmax::<Axis<1>>();
+        let p = net.part::<ClassLogits>(clean)?.softmax::<Axis<1>>();
         let q = net
-            .class_logits(&self.view(clean, seed))?
+            .part::<ClassLogits>(&self.view(clean, seed))?
             .softmax::<Axis<1>>();
         Ok((p - q).square().sum::<Rank0, _>() / batch.size as f32)
     }
 }
 
-#[typetag::serde(name = "consistency")]
-impl AuxTask for Consistency {
-    fn name(&self) -> &str {
-        "consistency"
-    }
-    fn needs(&self) -> Vec<Capability> {
-        vec![Capability::VisualEncoder, Capability::Classifier]
-    }
-    fn loss_taped(&self, net: &dyn Net<Taped>, batch: &Batch, seed: u64) -> Result<Loss<Taped>> {
-        self.loss(net, batch, seed)
-    }
-    fn loss_free(&self, net: &dyn Net<Free>, batch: &Batch, seed: u64) -> Result<Loss<Free>> {
-        self.loss(net, batch, seed)
-    }
-}
-
-inventory::submit!(TaskRegistration::of::<Consistency>(
-    "consistency",
-    "example: match the class distributions of an image and a shifted, noised view"
-));
+register_task!(Consistency);

@@ -10,11 +10,14 @@ mod consistency;
 mod model;
 
 pub use consistency::Consistency;
-pub use model::{Arch, MlpModule, MlpNet, OwnMlp, CLASSES, FEATURES, KIND};
+pub use model::{
+    Arch, MlpModule, MlpNet, Model, ModelModule, OwnMlp, CLASSES, FEATURES, KIND, PROJECTED,
+};
 
-// The built-in tasks the run file names: linking them registers them.
+// The tasks the run files name: linking them registers them.
 use meltr_classify as _;
 use meltr_mixup as _;
+use meltr_projection_contrast as _;
 
 /// The run file committed beside this crate.
 pub fn run_file() -> std::path::PathBuf {

@@ -1,13 +1,22 @@
-//! Trains our own MLP on the digits with MELTR combining three losses.
+//! Trains our own MLP on the digits from a run file, MELTR combining its
+//! losses: `meltr train` for a model the `meltr` binary does not link.
 //!
 //! `cargo run -p meltr-example-own-model [RUN_FILE] [OUT_DIR]`
-//! (defaults: this crate's `run.toml`, `runs/own_model`).
+//! (defaults: this crate's `run.toml`, `runs/own_model`). A bad run file is
+//! one line on stderr and exit status 1.
 
 use meltr::train::{Event, Metrics, TrainConfig, Trainer};
 use meltr_example_own_model::{run_file, OwnMlp};
 use std::path::PathBuf;
 
-fn main() -> meltr::Result<()> {
+fn main() {
+    if let Err(e) = train() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn train() -> meltr::Result<()> {
     let mut args = std::env::args_os().skip(1).map(PathBuf::from);
     let run = args.next().unwrap_or_else(run_file);
     let out = args

@@ -1,17 +1,17 @@
 //! `OwnMlp`: a plain dfdx MLP on 8x8 grey images as a meltr backbone.
 //!
-//! The dfdx module does the maths; [`ModuleParams`] turns its tensors into
-//! the one flat parameter vector meltr optimises and back; the net of one
-//! forward pass is a copy of the module with `w` written in.
+//! It serves two built-in parts (visual features, class logits) and one
+//! that a plugin crate defines: `meltr-projection-contrast`'s
+//! [`Projection`], a head of its own over the visual features. The dfdx
+//! module does the maths; [`ModuleParams`] turns its tensors into the one
+//! flat parameter vector meltr optimises and back; the net of one forward
+//! pass is a copy of the module with `w` written in.
 
-use meltr::backbone::{
-    Backbone, BackboneRegistration, Capability, Dev, Feats, Free, Layout, Loss, ModuleParams, Net,
-    ParamVec, Taped, TapedNet, Visual,
-};
+use meltr::backbone::{BackboneRegistration, Backbone, Layout, ModuleParams, ParamVec, TapedNet};
 use meltr::dfdx::nn::Module as _;
-use meltr::dfdx::prelude::*;
-use meltr::{Error, Result};
-use rand::{Rng, SeedableRng};
+use meltr::prelude::*;
+use meltr_projection_contrast::Projection;
+use rand::SeedableRng;
 
 /// The kind backbone files and checkpoints record.
 pub const KIND: &str = "own_mlp";
@@ -20,22 +20,30 @@ pub const KIND: &str = "own_mlp";
 pub const FEATURES: usize = 32;
 /// Classes (the digits 0-9).
 pub const CLASSES: usize = 10;
+/// Width of the projection head's output.
+pub const PROJECTED: usize = 16;
 
-/// The architecture: a trunk over the 64 pixels, then a class head.
-/// Parameter names follow the tuple: `0.0.weight` (first trunk layer) ...
-/// `1.weight` (the head), weights stored `out x in`.
+/// The classifier: a trunk over the 64 pixels, then a class head.
 pub type Arch = (
     (Linear<64, 64>, ReLU, Linear<64, FEATURES>, ReLU),
     Linear<FEATURES, CLASSES>,
 );
-/// The built module (tensors on meltr's device).
+/// The built classifier (tensors on meltr's device).
 pub type MlpModule = <Arch as BuildOnDevice<Dev, f32>>::Built;
+
+/// The backbone's modules: the classifier and a projection head over the
+/// trunk's output. Parameter names follow the tuples: `0.0.0.weight`
+/// (first trunk layer) ... `0.1.weight` (the class head), `1.weight` (the
+/// projection), weights stored `out x in`.
+pub type Model = (Arch, Linear<FEATURES, PROJECTED>);
+/// The built modules.
+pub type ModelModule = <Model as BuildOnDevice<Dev, f32>>::Built;
 
 /// The backbone: the module's shape, and its parameters as one flat vector.
 #[derive(Clone)]
 pub struct OwnMlp {
     /// The template each forward pass copies and writes `w` into.
-    module: MlpModule,
+    module: ModelModule,
     layout: Layout,
     params: ParamVec,
 }
@@ -49,7 +57,7 @@ impl std::fmt::Debug for OwnMlp {
 impl OwnMlp {
     /// A fresh model: weights uniform in ±1/√fan_in drawn from `seed`, biases 0.
     pub fn new(seed: u64) -> OwnMlp {
-        let mut module = meltr::tensor::device().build_module::<Arch, f32>();
+        let mut module = meltr::tensor::device().build_module::<Model, f32>();
         let layout = ModuleParams::layout(&module);
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         let mut w = Vec::with_capacity(layout.num_params());
@@ -87,9 +95,6 @@ impl Backbone for OwnMlp {
     fn config(&self) -> serde_json::Value {
         serde_json::Value::Null // no settings: the sizes are in the type
     }
-    fn provides(&self) -> Vec<Capability> {
-        vec![Capability::VisualEncoder, Capability::Classifier]
-    }
     fn layout(&self) -> &Layout {
         &self.layout
     }
@@ -105,18 +110,19 @@ impl Backbone for OwnMlp {
     fn net_free<'a>(&'a self, w: &ParamVec) -> Box<dyn Net<Free> + 'a> {
         Box::new(self.net(w))
     }
-    fn probe_block(&self, part: Capability) -> Option<&str> {
+    fn probe_blocks(&self, part: PartId) -> Vec<&str> {
         match part {
-            Capability::VisualEncoder => Some("0.0.weight"),
-            Capability::Classifier => Some("1.weight"),
-            _ => None,
+            p if p.is::<VisualFeatures>() => vec!["0.0.0.weight"],
+            p if p.is::<ClassLogits>() => vec!["0.0.0.weight", "0.1.weight"],
+            p if p.is::<Projection>() => vec!["0.0.0.weight", "1.weight"],
+            _ => vec![],
         }
     }
 }
 
 /// One forward pass: a copy of the module holding `w`.
 pub struct MlpNet {
-    module: MlpModule,
+    module: ModelModule,
     refused: Option<String>,
 }
 
@@ -158,23 +164,31 @@ impl MlpNet {
         let x = self
             .device()
             .tensor_from_vec(visual.pixels.clone(), (b, Const::<64>));
-        Ok(self.module.0.forward(x.retaped::<T>()))
+        Ok(self.module.0 .0.forward(x.retaped::<T>()))
     }
 }
 
-impl<T: Tape<f32, Dev>> Net<T> for MlpNet {
+impl<T: AnyTape> Net<T> for MlpNet {
     fn dev(&self) -> &Dev {
         self.device()
     }
-    fn visual_features(&self, visual: &Visual) -> Result<Feats<T>> {
-        let h = self.trunk::<T>(visual)?;
-        let b = h.shape().0;
-        Ok(h.reshape_like(&(b, FEATURES)))
-    }
-    fn class_logits(&self, visual: &Visual) -> Result<Feats<T>> {
-        let logits = self.module.1.forward(self.trunk::<T>(visual)?);
-        let b = logits.shape().0;
-        Ok(logits.reshape_like(&(b, CLASSES)))
+    fn provide(&self, request: &mut Request<'_, T>) {
+        request
+            .serve::<VisualFeatures>(|visual| {
+                let h = self.trunk::<T>(visual)?;
+                let b = h.shape().0;
+                Ok(h.reshape_like(&(b, FEATURES)))
+            })
+            .serve::<ClassLogits>(|visual| {
+                let logits = self.module.0 .1.forward(self.trunk::<T>(visual)?);
+                let b = logits.shape().0;
+                Ok(logits.reshape_like(&(b, CLASSES)))
+            })
+            .serve::<Projection>(|visual| {
+                let z = self.module.1.forward(self.trunk::<T>(visual)?);
+                let b = z.shape().0;
+                Ok(z.reshape_like(&(b, PROJECTED)))
+            });
     }
 }
 
@@ -196,8 +210,8 @@ fn build(config: &serde_json::Value, seed: u64) -> Result<Box<dyn Backbone>> {
 }
 
 // Backbone files, checkpoints and `Trainer::resume` rebuild the model by kind.
-inventory::submit!(BackboneRegistration {
+meltr::inventory::submit!(BackboneRegistration {
     kind: KIND,
-    summary: "example: a dfdx MLP (64-64-32-10) on 8x8 grey images",
+    summary: "example: a dfdx MLP (64-64-32, heads 10 and 16) on 8x8 grey images",
     build,
 });

@@ -3,7 +3,8 @@
 //! (shortened) that resumes from its checkpoint.
 
 use meltr::aux_task::TaskSet;
-use meltr::backbone::{load_backbone, save_backbone, Backbone, Capability, ParamVec, Visual};
+use meltr::backbone::parts::{ClassLogits, RotationLogits, VisualFeatures};
+use meltr::backbone::{load_backbone, save_backbone, Backbone, ParamVec, Visual};
 use meltr::dataset::{dataset_by_name, Split};
 use meltr::dfdx::shapes::HasShape;
 use meltr::train::{Metrics, TrainConfig, Trainer};
@@ -30,11 +31,14 @@ fn the_model_keeps_its_parameters_in_one_flat_vector() {
     assert_eq!(model.layout().num_params(), model.params().len());
     assert_eq!(
         model.params().len(),
-        64 * 64 + 64 + 64 * 32 + 32 + 32 * 10 + 10
+        64 * 64 + 64 + 64 * 32 + 32 + 32 * 10 + 10 + 32 * 16 + 16
     );
+    let served: Vec<&str> = model.provides().iter().map(|p| p.name).collect();
+    assert_eq!(served, ["visual_features", "class_logits", "projection"]);
     for part in model.provides() {
-        let block = model.probe_block(part).unwrap();
-        assert!(model.layout().get(block).is_some(), "{part}: {block}");
+        for block in model.probe_blocks(part) {
+            assert!(model.layout().get(block).is_some(), "{part}: {block}");
+        }
     }
     assert_eq!(OwnMlp::new(3).params().to_vec(), model.params().to_vec());
     assert_ne!(OwnMlp::new(4).params().to_vec(), model.params().to_vec());
@@ -52,19 +56,21 @@ fn the_model_keeps_its_parameters_in_one_flat_vector() {
     let batch = data.batch(Split::Train, &[0, 1, 2]);
     let net = model.net_free(model.params());
     let v = batch.visual().unwrap();
-    assert_eq!(net.visual_features(v).unwrap().shape(), &(3, 32));
-    assert_eq!(net.class_logits(v).unwrap().shape(), &(3, 10));
+    assert_eq!(net.part::<VisualFeatures>(v).unwrap().shape(), &(3, 32));
+    assert_eq!(net.part::<ClassLogits>(v).unwrap().shape(), &(3, 10));
+    let z = net.part::<meltr_projection_contrast::Projection>(v).unwrap();
+    assert_eq!(z.shape(), &(3, 16));
     let rgb = Visual {
         pixels: vec![0.0; 3 * 64],
         channels: 3,
         ..v.clone()
     };
-    let e = net.class_logits(&rgb).err().unwrap().to_string();
+    let e = net.part::<ClassLogits>(&rgb).err().unwrap().to_string();
     assert!(e.contains("1x3x8x8"), "{e}");
-    let e = net.rotation_logits(v).err().unwrap().to_string();
-    assert!(e.contains(&Capability::RotationHead.to_string()), "{e}");
+    let e = net.part::<RotationLogits>(v).err().unwrap().to_string();
+    assert_eq!(e, "the backbone has no `rotation_logits`");
     let short = ParamVec::from_vec(&meltr::tensor::device(), vec![0.0; 5]);
-    assert!(model.net_free(&short).class_logits(v).is_err());
+    assert!(model.net_free(&short).part::<ClassLogits>(v).is_err());
 }
 
 #[test]
@@ -110,7 +116,7 @@ fn the_taped_gradient_matches_a_central_difference() {
 fn our_task_meets_the_task_contract() {
     // Registered, configurable, seeded, taped == free, gradient checked and
     // trainable, on the built-in backbones that have a classifier.
-    meltr::aux_task::testing::check_task(Box::new(Consistency::default()), 0.9);
+    meltr::aux_task::testing::check_task::<Consistency>(0.9);
 }
 
 /// The committed run file, shortened for a test.

@@ -8,15 +8,11 @@
 //! the positive and the rest of the batch as negatives. It uses no
 //! randomness: the seed is ignored.
 
-use meltr::aux_task::{symmetric_info_nce, AuxTask, Capability, TaskRegistration};
-use meltr::backbone::{Batch, Dev, Free, Loss, Net, Taped};
-use meltr::dfdx::prelude::*;
-use meltr::{Error, Result};
-use serde::{Deserialize, Serialize};
+use meltr::prelude::*;
 
 /// Symmetric video-text InfoNCE; see the crate docs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(crate = "meltr::serde", deny_unknown_fields, default)]
 pub struct Align {
     /// Softmax temperature of the cosine similarities.
     pub temperature: f32,
@@ -28,45 +24,30 @@ impl Default for Align {
     }
 }
 
-impl Align {
-    fn loss<T: Tape<f32, Dev>>(&self, net: &dyn Net<T>, batch: &Batch) -> Result<Loss<T>> {
+impl Task for Align {
+    const NAME: &'static str = "align";
+    const SUMMARY: &'static str = "symmetric video-text InfoNCE; the primary loss for text-to-video retrieval";
+
+    fn needs(&self) -> Vec<PartId> {
+        parts![TextEmbedding, VisualEmbedding]
+    }
+
+    fn validate(&self) -> Result<()> {
         if !(self.temperature.is_finite() && self.temperature > 0.0) {
-            return Err(Error::TaskConfig {
-                task: "align".into(),
-                message: format!("temperature = {} must be positive", self.temperature),
-            });
+            return Err(invalid("temperature", self.temperature, "must be positive"));
         }
-        let t = net.text_embedding(batch.text()?)?;
-        let v = net.visual_embedding(batch.visual()?)?;
+        Ok(())
+    }
+
+    fn loss<T: AnyTape>(&self, net: &dyn Net<T>, batch: &Batch, _: u64) -> Result<Loss<T>> {
+        let t = net.part::<TextEmbedding>(batch.text()?)?;
+        let v = net.part::<VisualEmbedding>(batch.visual()?)?;
         let logits = t.matmul(v.permute()) / self.temperature;
         Ok(symmetric_info_nce(logits))
     }
 }
 
-#[typetag::serde(name = "align")]
-impl AuxTask for Align {
-    fn name(&self) -> &str {
-        "align"
-    }
-    fn needs(&self) -> Vec<Capability> {
-        vec![
-            Capability::TextEncoder,
-            Capability::VisualEncoder,
-            Capability::Retrieval,
-        ]
-    }
-    fn loss_taped(&self, net: &dyn Net<Taped>, batch: &Batch, _seed: u64) -> Result<Loss<Taped>> {
-        self.loss(net, batch)
-    }
-    fn loss_free(&self, net: &dyn Net<Free>, batch: &Batch, _seed: u64) -> Result<Loss<Free>> {
-        self.loss(net, batch)
-    }
-}
-
-inventory::submit!(TaskRegistration::of::<Align>(
-    "align",
-    "symmetric video-text InfoNCE; the primary loss for text-to-video retrieval"
-));
+register_task!(Align);
 
 #[cfg(test)]
 mod tests {
@@ -74,6 +55,6 @@ mod tests {
 
     #[test]
     fn contract() {
-        meltr::aux_task::testing::check_task(Box::new(Align::default()), 0.8);
+        meltr::aux_task::testing::check_task::<Align>(0.8);
     }
 }

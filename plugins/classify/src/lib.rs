@@ -5,15 +5,11 @@
 //! label plus `s / classes` on every class, `s = label_smoothing`). No
 //! randomness: the seed is ignored.
 
-use meltr::aux_task::{AuxTask, Capability, TaskRegistration};
-use meltr::backbone::{Batch, Dev, Free, Loss, Net, Taped};
-use meltr::dfdx::prelude::*;
-use meltr::{Error, Result};
-use serde::{Deserialize, Serialize};
+use meltr::prelude::*;
 
 /// Classification with cross-entropy; see the crate docs.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(crate = "meltr::serde", deny_unknown_fields, default)]
 pub struct Classify {
     /// Probability mass spread evenly over all classes, in `[0, 1)`.
     pub label_smoothing: f32,
@@ -30,22 +26,30 @@ pub fn targets(labels: &[usize], classes: usize, smoothing: f32) -> Vec<f32> {
     t
 }
 
-impl Classify {
-    fn loss<T: Tape<f32, Dev>>(
+impl Task for Classify {
+    const NAME: &'static str = "classify";
+    const SUMMARY: &'static str = "cross-entropy of the backbone's class logits against the labels";
+
+    fn needs(&self) -> Vec<PartId> {
+        parts![ClassLogits]
+    }
+
+    fn validate(&self) -> Result<()> {
+        if !(0.0..1.0).contains(&self.label_smoothing) {
+            return Err(invalid("label_smoothing", self.label_smoothing, "must be in [0, 1)"));
+        }
+        Ok(())
+    }
+
+    fn loss<T: AnyTape>(
         &self,
         net: &dyn Net<T>,
         batch: &Batch,
         _seed: u64,
     ) -> Result<Loss<T>> {
         let s = self.label_smoothing;
-        if !(0.0..1.0).contains(&s) {
-            return Err(Error::TaskConfig {
-                task: "classify".into(),
-                message: format!("label_smoothing = {s} must be in [0, 1)"),
-            });
-        }
         let labels = batch.labels()?;
-        let logits = net.class_logits(batch.visual()?)?;
+        let logits = net.part::<ClassLogits>(batch.visual()?)?;
         let shape = *logits.shape();
         if shape != (labels.ids.len(), labels.classes) {
             return Err(Error::TaskConfig {
@@ -67,26 +71,7 @@ impl Classify {
     }
 }
 
-#[typetag::serde(name = "classify")]
-impl AuxTask for Classify {
-    fn name(&self) -> &str {
-        "classify"
-    }
-    fn needs(&self) -> Vec<Capability> {
-        vec![Capability::VisualEncoder, Capability::Classifier]
-    }
-    fn loss_taped(&self, net: &dyn Net<Taped>, batch: &Batch, seed: u64) -> Result<Loss<Taped>> {
-        self.loss(net, batch, seed)
-    }
-    fn loss_free(&self, net: &dyn Net<Free>, batch: &Batch, seed: u64) -> Result<Loss<Free>> {
-        self.loss(net, batch, seed)
-    }
-}
-
-inventory::submit!(TaskRegistration::of::<Classify>(
-    "classify",
-    "cross-entropy of the backbone's class logits against the labels"
-));
+register_task!(Classify);
 
 #[cfg(test)]
 mod tests {
@@ -101,6 +86,6 @@ mod tests {
 
     #[test]
     fn contract() {
-        meltr::aux_task::testing::check_task(Box::new(Classify::default()), 0.5);
+        meltr::aux_task::testing::check_task::<Classify>(0.5);
     }
 }

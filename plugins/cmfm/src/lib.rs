@@ -8,16 +8,11 @@
 //! frames in the batch. Loss: InfoNCE with the true frame as the positive.
 //! The masks come from the seed only.
 
-use meltr::aux_task::{info_nce, task_rng, AuxTask, Capability, TaskRegistration};
-use meltr::backbone::{Batch, Dev, Free, Loss, Net, Taped};
-use meltr::dfdx::prelude::*;
-use meltr::{Error, Result};
-use rand::Rng;
-use serde::{Deserialize, Serialize};
+use meltr::prelude::*;
 
 /// Conditioned masked frame modelling; see the crate docs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(crate = "meltr::serde", deny_unknown_fields, default)]
 pub struct Cmfm {
     /// Probability that a frame is masked.
     pub mask_prob: f64,
@@ -42,52 +37,36 @@ pub fn mask_frames(clips: usize, frames: usize, prob: f64, seed: u64) -> Vec<boo
     m
 }
 
-impl Cmfm {
-    fn loss<T: Tape<f32, Dev>>(
+impl Task for Cmfm {
+    const NAME: &'static str = "cmfm";
+    const SUMMARY: &'static str = "conditioned masked frame modelling: pick each masked frame's true features (NCE) with the text as context";
+
+    fn needs(&self) -> Vec<PartId> {
+        parts![MaskedFramePrediction]
+    }
+
+    fn validate(&self) -> Result<()> {
+        if !(0.0..=1.0).contains(&self.mask_prob) {
+            return Err(invalid("mask_prob", self.mask_prob, "must be in [0, 1]"));
+        }
+        Ok(())
+    }
+
+    fn loss<T: AnyTape>(
         &self,
         net: &dyn Net<T>,
         batch: &Batch,
         seed: u64,
     ) -> Result<Loss<T>> {
-        if !(0.0..=1.0).contains(&self.mask_prob) {
-            return Err(Error::TaskConfig {
-                task: "cmfm".into(),
-                message: format!("mask_prob = {} must be in [0, 1]", self.mask_prob),
-            });
-        }
         let visual = batch.visual()?;
         let masked = mask_frames(batch.size, visual.frames, self.mask_prob, seed);
-        let (pred, targets) = net.masked_frame_prediction(batch.text()?, visual, &masked)?;
+        let (pred, targets) = net.part::<MaskedFramePrediction>((batch.text()?, visual, &masked))?;
         let scale = 1.0 / (pred.shape().1 as f32).sqrt();
         Ok(info_nce(pred.matmul(targets.permute()) * scale))
     }
 }
 
-#[typetag::serde(name = "cmfm")]
-impl AuxTask for Cmfm {
-    fn name(&self) -> &str {
-        "cmfm"
-    }
-    fn needs(&self) -> Vec<Capability> {
-        vec![
-            Capability::TextEncoder,
-            Capability::VisualEncoder,
-            Capability::CrossEncoder,
-            Capability::FrameHead,
-        ]
-    }
-    fn loss_taped(&self, net: &dyn Net<Taped>, batch: &Batch, seed: u64) -> Result<Loss<Taped>> {
-        self.loss(net, batch, seed)
-    }
-    fn loss_free(&self, net: &dyn Net<Free>, batch: &Batch, seed: u64) -> Result<Loss<Free>> {
-        self.loss(net, batch, seed)
-    }
-}
-
-inventory::submit!(TaskRegistration::of::<Cmfm>(
-    "cmfm",
-    "conditioned masked frame modelling: pick each masked frame's true features (NCE) with the text as context"
-));
+register_task!(Cmfm);
 
 #[cfg(test)]
 mod tests {
@@ -103,6 +82,6 @@ mod tests {
 
     #[test]
     fn contract() {
-        meltr::aux_task::testing::check_task(Box::new(Cmfm::default()), 0.8);
+        meltr::aux_task::testing::check_task::<Cmfm>(0.8);
     }
 }

@@ -6,16 +6,11 @@
 //! the original tokens. Loss: mean cross-entropy over the masked positions.
 //! The masks are drawn from the seed only.
 
-use meltr::aux_task::{soft_cross_entropy, task_rng, AuxTask, Capability, TaskRegistration};
-use meltr::backbone::{Batch, Dev, Free, Loss, Net, Taped, Text};
-use meltr::dfdx::prelude::*;
-use meltr::{Error, Result};
-use rand::Rng;
-use serde::{Deserialize, Serialize};
+use meltr::prelude::*;
 
 /// Conditioned masked language modelling; see the crate docs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(crate = "meltr::serde", deny_unknown_fields, default)]
 pub struct Cmlm {
     /// Probability that a caption token is masked (BERT: 0.15).
     pub mask_prob: f64,
@@ -54,22 +49,30 @@ pub fn mask_tokens(text: &Text, prob: f64, seed: u64) -> (Text, Vec<usize>, Vec<
     (text.with_tokens(masked), rows, targets)
 }
 
-impl Cmlm {
-    fn loss<T: Tape<f32, Dev>>(
+impl Task for Cmlm {
+    const NAME: &'static str = "cmlm";
+    const SUMMARY: &'static str = "conditioned masked language modelling: predict masked caption tokens with the video as context";
+
+    fn needs(&self) -> Vec<PartId> {
+        parts![MaskedTokenLogits]
+    }
+
+    fn validate(&self) -> Result<()> {
+        if !(0.0..=1.0).contains(&self.mask_prob) {
+            return Err(invalid("mask_prob", self.mask_prob, "must be in [0, 1]"));
+        }
+        Ok(())
+    }
+
+    fn loss<T: AnyTape>(
         &self,
         net: &dyn Net<T>,
         batch: &Batch,
         seed: u64,
     ) -> Result<Loss<T>> {
-        if !(0.0..=1.0).contains(&self.mask_prob) {
-            return Err(Error::TaskConfig {
-                task: "cmlm".into(),
-                message: format!("mask_prob = {} must be in [0, 1]", self.mask_prob),
-            });
-        }
         let text = batch.text()?;
         let (masked, rows, targets) = mask_tokens(text, self.mask_prob, seed);
-        let logits = net.masked_token_logits(&masked, batch.visual()?, &rows)?;
+        let logits = net.part::<MaskedTokenLogits>((&masked, batch.visual()?, &rows))?;
         let mut onehot = vec![0.0; rows.len() * text.vocab];
         for (m, &t) in targets.iter().enumerate() {
             onehot[m * text.vocab + t] = 1.0;
@@ -78,31 +81,7 @@ impl Cmlm {
     }
 }
 
-#[typetag::serde(name = "cmlm")]
-impl AuxTask for Cmlm {
-    fn name(&self) -> &str {
-        "cmlm"
-    }
-    fn needs(&self) -> Vec<Capability> {
-        vec![
-            Capability::TextEncoder,
-            Capability::VisualEncoder,
-            Capability::CrossEncoder,
-            Capability::MaskedTokenHead,
-        ]
-    }
-    fn loss_taped(&self, net: &dyn Net<Taped>, batch: &Batch, seed: u64) -> Result<Loss<Taped>> {
-        self.loss(net, batch, seed)
-    }
-    fn loss_free(&self, net: &dyn Net<Free>, batch: &Batch, seed: u64) -> Result<Loss<Free>> {
-        self.loss(net, batch, seed)
-    }
-}
-
-inventory::submit!(TaskRegistration::of::<Cmlm>(
-    "cmlm",
-    "conditioned masked language modelling: predict masked caption tokens with the video as context"
-));
+register_task!(Cmlm);
 
 #[cfg(test)]
 mod tests {
@@ -128,6 +107,6 @@ mod tests {
 
     #[test]
     fn contract() {
-        meltr::aux_task::testing::check_task(Box::new(Cmlm::default()), 0.85);
+        meltr::aux_task::testing::check_task::<Cmlm>(0.85);
     }
 }

@@ -5,16 +5,11 @@
 //! decoder predicts every pixel from the image with those pixels hidden, and
 //! the loss is the mean squared error at the hidden pixels only.
 
-use meltr::aux_task::{task_rng, AuxTask, Capability, TaskRegistration};
-use meltr::backbone::{Batch, Dev, Free, Loss, Net, Taped};
-use meltr::dfdx::prelude::*;
-use meltr::{Error, Result};
-use rand::Rng;
-use serde::{Deserialize, Serialize};
+use meltr::prelude::*;
 
 /// Masked-pixel reconstruction; see the crate docs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(crate = "meltr::serde", deny_unknown_fields, default)]
 pub struct MaskedPixels {
     /// Probability that a pixel value is hidden, in `(0, 1]`.
     pub mask_prob: f64,
@@ -41,23 +36,31 @@ pub fn mask(examples: usize, per_example: usize, p: f64, seed: u64) -> Vec<bool>
     m
 }
 
-impl MaskedPixels {
-    fn loss<T: Tape<f32, Dev>>(
+impl Task for MaskedPixels {
+    const NAME: &'static str = "masked_pixels";
+    const SUMMARY: &'static str = "hide random pixels of each image and reconstruct them (mean squared error)";
+
+    fn needs(&self) -> Vec<PartId> {
+        parts![MaskedPixelPrediction]
+    }
+
+    fn validate(&self) -> Result<()> {
+        if !(self.mask_prob > 0.0 && self.mask_prob <= 1.0) {
+            return Err(invalid("mask_prob", self.mask_prob, "must be in (0, 1]"));
+        }
+        Ok(())
+    }
+
+    fn loss<T: AnyTape>(
         &self,
         net: &dyn Net<T>,
         batch: &Batch,
         seed: u64,
     ) -> Result<Loss<T>> {
         let p = self.mask_prob;
-        if !(p > 0.0 && p <= 1.0) {
-            return Err(Error::TaskConfig {
-                task: "masked_pixels".into(),
-                message: format!("mask_prob = {p} must be in (0, 1]"),
-            });
-        }
         let visual = batch.visual()?;
         let masked = mask(visual.examples(), visual.example_len(), p, seed);
-        let pred = net.masked_pixel_prediction(visual, &masked)?;
+        let pred = net.part::<MaskedPixelPrediction>((visual, &masked))?;
         let n = visual.pixels.len();
         if pred.shape().0 * pred.shape().1 != n {
             return Err(Error::Length {
@@ -79,26 +82,7 @@ impl MaskedPixels {
     }
 }
 
-#[typetag::serde(name = "masked_pixels")]
-impl AuxTask for MaskedPixels {
-    fn name(&self) -> &str {
-        "masked_pixels"
-    }
-    fn needs(&self) -> Vec<Capability> {
-        vec![Capability::VisualEncoder, Capability::PixelDecoder]
-    }
-    fn loss_taped(&self, net: &dyn Net<Taped>, batch: &Batch, seed: u64) -> Result<Loss<Taped>> {
-        self.loss(net, batch, seed)
-    }
-    fn loss_free(&self, net: &dyn Net<Free>, batch: &Batch, seed: u64) -> Result<Loss<Free>> {
-        self.loss(net, batch, seed)
-    }
-}
-
-inventory::submit!(TaskRegistration::of::<MaskedPixels>(
-    "masked_pixels",
-    "hide random pixels of each image and reconstruct them (mean squared error)"
-));
+register_task!(MaskedPixels);
 
 #[cfg(test)]
 mod tests {
@@ -116,6 +100,6 @@ mod tests {
 
     #[test]
     fn contract() {
-        meltr::aux_task::testing::check_task(Box::new(MaskedPixels::default()), 0.5);
+        meltr::aux_task::testing::check_task::<MaskedPixels>(0.5);
     }
 }

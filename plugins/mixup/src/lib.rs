@@ -16,17 +16,12 @@
 //! labels, else `captions`. The λs and the partner shift come from the seed
 //! only.
 
-use meltr::aux_task::{soft_cross_entropy, task_rng, AuxTask, Capability, TaskRegistration};
-use meltr::backbone::{Batch, Dev, Free, Loss, Net, Taped};
-use meltr::dfdx::prelude::*;
-use meltr::{Error, Result};
-use rand::Rng;
+use meltr::prelude::*;
 use rand_distr::{Beta, Distribution};
-use serde::{Deserialize, Serialize};
 
 /// Mixup with soft targets; see the crate docs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(crate = "meltr::serde", deny_unknown_fields, default)]
 pub struct Mixup {
     /// Beta distribution parameter of the mixing coefficient.
     pub alpha: f64,
@@ -37,7 +32,7 @@ pub struct Mixup {
 }
 
 /// The objective whose target mixup mixes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Objective {
     /// `classes` when the batch has labels, else `captions`.
@@ -70,19 +65,36 @@ pub fn plan(b: usize, alpha: f64, seed: u64) -> Result<(Vec<f32>, Vec<usize>)> {
     Ok((lambdas, (0..b).map(|i| (i + shift) % b).collect()))
 }
 
-impl Mixup {
-    fn loss<T: Tape<f32, Dev>>(
+impl Task for Mixup {
+    const NAME: &'static str = "mixup";
+    const SUMMARY: &'static str = "mix two images or clips with lambda ~ Beta(alpha, alpha); mix their class labels or captions as soft targets";
+
+    fn needs(&self) -> Vec<PartId> {
+        // With `auto`, the objective's own part is asked for at run time
+        // (and refused by name if the backbone lacks it).
+        match self.objective {
+            Objective::Auto => vec![],
+            Objective::Classes => parts![ClassLogits],
+            Objective::Captions => parts![VisualEmbedding, TextEmbedding],
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        if !(self.temperature.is_finite() && self.temperature > 0.0) {
+            return Err(invalid("temperature", self.temperature, "must be positive"));
+        }
+        if !(self.alpha.is_finite() && self.alpha > 0.0) {
+            return Err(invalid("alpha", self.alpha, "must be positive"));
+        }
+        Ok(())
+    }
+
+    fn loss<T: AnyTape>(
         &self,
         net: &dyn Net<T>,
         batch: &Batch,
         seed: u64,
     ) -> Result<Loss<T>> {
-        if !(self.temperature.is_finite() && self.temperature > 0.0) {
-            return Err(Error::TaskConfig {
-                task: "mixup".into(),
-                message: format!("temperature = {} must be positive", self.temperature),
-            });
-        }
         let b = batch.size;
         let (lambdas, partner) = plan(b, self.alpha, seed)?;
         let mixed = batch.visual()?.mixed(&lambdas, &partner);
@@ -99,7 +111,7 @@ impl Mixup {
                 target[i * c + labels.ids[i]] += lambdas[i];
                 target[i * c + labels.ids[partner[i]]] += 1.0 - lambdas[i];
             }
-            return Ok(soft_cross_entropy(net.class_logits(&mixed)?, target));
+            return Ok(soft_cross_entropy(net.part::<ClassLogits>(&mixed)?, target));
         }
         let mut target = vec![0.0; b * b];
         for i in 0..b {
@@ -107,43 +119,14 @@ impl Mixup {
             target[i * b + i] += l;
             target[i * b + p] += 1.0 - l;
         }
-        let v = net.visual_embedding(&mixed)?;
-        let t = net.text_embedding(batch.text()?)?;
+        let v = net.part::<VisualEmbedding>(&mixed)?;
+        let t = net.part::<TextEmbedding>(batch.text()?)?;
         let logits = v.matmul(t.permute()) / self.temperature;
         Ok(soft_cross_entropy(logits, target))
     }
 }
 
-#[typetag::serde(name = "mixup")]
-impl AuxTask for Mixup {
-    fn name(&self) -> &str {
-        "mixup"
-    }
-    fn needs(&self) -> Vec<Capability> {
-        // With `auto`, the objective's own part is asked for at run time
-        // (and refused by name if the backbone lacks it).
-        match self.objective {
-            Objective::Auto => vec![Capability::VisualEncoder],
-            Objective::Classes => vec![Capability::VisualEncoder, Capability::Classifier],
-            Objective::Captions => vec![
-                Capability::TextEncoder,
-                Capability::VisualEncoder,
-                Capability::Retrieval,
-            ],
-        }
-    }
-    fn loss_taped(&self, net: &dyn Net<Taped>, batch: &Batch, seed: u64) -> Result<Loss<Taped>> {
-        self.loss(net, batch, seed)
-    }
-    fn loss_free(&self, net: &dyn Net<Free>, batch: &Batch, seed: u64) -> Result<Loss<Free>> {
-        self.loss(net, batch, seed)
-    }
-}
-
-inventory::submit!(TaskRegistration::of::<Mixup>(
-    "mixup",
-    "mix two images or clips with lambda ~ Beta(alpha, alpha); mix their class labels or captions as soft targets"
-));
+register_task!(Mixup);
 
 #[cfg(test)]
 mod tests {
@@ -161,6 +144,6 @@ mod tests {
 
     #[test]
     fn contract() {
-        meltr::aux_task::testing::check_task(Box::new(Mixup::default()), 0.9);
+        meltr::aux_task::testing::check_task::<Mixup>(0.9);
     }
 }

@@ -7,16 +7,11 @@
 //! frames: the video-text world's clips (whose sky-to-ground background
 //! gradient makes the rotation visible) and the handwritten digits alike.
 
-use meltr::aux_task::{soft_cross_entropy, task_rng, AuxTask, Capability, TaskRegistration};
-use meltr::backbone::{Batch, Dev, Free, Loss, Net, Taped};
-use meltr::dfdx::prelude::*;
-use meltr::Result;
-use rand::Rng;
-use serde::{Deserialize, Serialize};
+use meltr::prelude::*;
 
 /// Rotation classification; see the crate docs.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(crate = "meltr::serde", deny_unknown_fields)]
 pub struct Rotation {}
 
 /// Rotation classes (0°, 90°, 180°, 270°).
@@ -28,8 +23,15 @@ pub fn angles(b: usize, seed: u64) -> Vec<usize> {
     (0..b).map(|_| rng.gen_range(0..ROTATIONS)).collect()
 }
 
-impl Rotation {
-    fn loss<T: Tape<f32, Dev>>(
+impl Task for Rotation {
+    const NAME: &'static str = "rotation";
+    const SUMMARY: &'static str = "rotate clips by 0/90/180/270 degrees and classify the rotation";
+
+    fn needs(&self) -> Vec<PartId> {
+        parts![RotationLogits]
+    }
+
+    fn loss<T: AnyTape>(
         &self,
         net: &dyn Net<T>,
         batch: &Batch,
@@ -41,30 +43,11 @@ impl Rotation {
         for (i, &r) in turns.iter().enumerate() {
             target[i * ROTATIONS + r] = 1.0;
         }
-        Ok(soft_cross_entropy(net.rotation_logits(&rotated)?, target))
+        Ok(soft_cross_entropy(net.part::<RotationLogits>(&rotated)?, target))
     }
 }
 
-#[typetag::serde(name = "rotation")]
-impl AuxTask for Rotation {
-    fn name(&self) -> &str {
-        "rotation"
-    }
-    fn needs(&self) -> Vec<Capability> {
-        vec![Capability::VisualEncoder, Capability::RotationHead]
-    }
-    fn loss_taped(&self, net: &dyn Net<Taped>, batch: &Batch, seed: u64) -> Result<Loss<Taped>> {
-        self.loss(net, batch, seed)
-    }
-    fn loss_free(&self, net: &dyn Net<Free>, batch: &Batch, seed: u64) -> Result<Loss<Free>> {
-        self.loss(net, batch, seed)
-    }
-}
-
-inventory::submit!(TaskRegistration::of::<Rotation>(
-    "rotation",
-    "rotate clips by 0/90/180/270 degrees and classify the rotation"
-));
+register_task!(Rotation);
 
 #[cfg(test)]
 mod tests {
@@ -78,6 +61,6 @@ mod tests {
 
     #[test]
     fn contract() {
-        meltr::aux_task::testing::check_task(Box::new(Rotation::default()), 0.6);
+        meltr::aux_task::testing::check_task::<Rotation>(0.6);
     }
 }

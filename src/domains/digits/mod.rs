@@ -13,7 +13,7 @@
 //! the other 547 the unlabelled pretraining pool.
 //!
 //! ```
-//! use meltr::backbone::Backbone;
+//! use meltr::backbone::{parts::ClassLogits, Backbone};
 //! use meltr::dataset::{Dataset, Split};
 //! use meltr::domains::digits::{DigitsData, ImageResNet, ResNetConfig};
 //! use meltr::dfdx::prelude::*;
@@ -22,7 +22,7 @@
 //! let batch = data.batch(Split::Train, &[0, 1, 2, 3]);
 //! let model = ImageResNet::new(ResNetConfig::default(), 0).unwrap();
 //! let net = model.net_taped(model.params());
-//! let logits = net.class_logits(batch.visual().unwrap()).unwrap(); // (4, 10)
+//! let logits = net.part::<ClassLogits>(batch.visual().unwrap()).unwrap(); // (4, 10)
 //! assert_eq!(*logits.shape(), (4, 10));
 //! let g = net.gradient(logits.square().sum());
 //! assert_eq!(g.len(), model.layout().num_params());
@@ -199,7 +199,7 @@ inventory::submit!(DatasetRegistration {
 mod tests {
     use super::data::{BUILTIN_PATH, TRAIN_PER_CLASS};
     use super::*;
-    use crate::backbone::{backbone_from_kind, load_backbone, save_backbone, Net};
+    use crate::backbone::{backbone_from_kind, load_backbone, save_backbone};
     use crate::dataset::dataset_by_name;
     use std::path::Path;
 
@@ -338,23 +338,24 @@ mod tests {
             0,
         )
         .unwrap();
+        use crate::backbone::parts::{ClassLogits, RotationLogits, VisualFeatures};
+        use crate::backbone::{Free, Net, PartId};
         assert_eq!(
             m.provides(),
-            vec![
-                crate::backbone::Capability::VisualEncoder,
-                crate::backbone::Capability::Classifier
-            ]
+            vec![PartId::of::<VisualFeatures>(), PartId::of::<ClassLogits>()]
         );
+        assert!(m.probe_blocks(PartId::of::<RotationLogits>()).is_empty());
         assert_eq!(
-            m.probe_block(crate::backbone::Capability::RotationHead),
-            None
-        );
-        assert_eq!(
-            m.probe_block(crate::backbone::Capability::Classifier),
-            Some("heads.class.weight")
+            m.probe_blocks(PartId::of::<ClassLogits>()),
+            vec!["stem.conv.weight", "heads.class.weight"]
         );
         let b = DigitsData::new().unwrap().batch(Split::Train, &[0]);
-        let e = m.net().rotation_logits(b.visual().unwrap()).err().unwrap();
-        assert!(matches!(e, Error::MissingPart { .. }), "{e}");
+        let net = m.net();
+        let net: &dyn Net<Free> = &net;
+        let e = net.part::<RotationLogits>(b.visual().unwrap()).unwrap_err();
+        assert!(
+            matches!(e, Error::MissingPart { part: "rotation_logits" }),
+            "{e}"
+        );
     }
 }

@@ -18,7 +18,7 @@
 use super::net::ResNetNet;
 use super::{CLASSES, PIXELS, ROTATIONS, SIDE};
 use crate::backbone::{
-    Backbone, BlockIndices, BufferCache, Capability, Free, Layout, Net, ParamVec, TapedNet,
+    Backbone, BlockIndices, BufferCache, Free, Layout, Net, ParamVec, PartId, TapedNet,
 };
 use crate::error::{Error, Result};
 use crate::tensor::Dev;
@@ -115,21 +115,6 @@ impl ResNetConfig {
             conv(&mut l, "heads.pixel", w, 1, 1);
         }
         l
-    }
-
-    /// What a network with these settings can serve.
-    pub fn provides(&self) -> Vec<Capability> {
-        let mut c = vec![Capability::VisualEncoder];
-        if self.classifier {
-            c.push(Capability::Classifier);
-        }
-        if self.rotation_head {
-            c.push(Capability::RotationHead);
-        }
-        if self.pixel_head {
-            c.push(Capability::PixelDecoder);
-        }
-        c
     }
 }
 
@@ -303,10 +288,6 @@ impl Backbone for ImageResNet {
         serde_json::to_value(self.config).expect("the config serialises")
     }
 
-    fn provides(&self) -> Vec<Capability> {
-        self.config.provides()
-    }
-
     fn layout(&self) -> &Layout {
         &self.layout
     }
@@ -327,14 +308,19 @@ impl Backbone for ImageResNet {
         Box::new(ResNetNet::free(self, w))
     }
 
-    fn probe_block(&self, part: Capability) -> Option<&str> {
-        self.provides().contains(&part).then_some(match part {
-            Capability::VisualEncoder => "stem.conv.weight",
-            Capability::Classifier => "heads.class.weight",
-            Capability::RotationHead => "heads.rotation.weight",
-            Capability::PixelDecoder => "heads.pixel.weight",
-            _ => return None,
-        })
+    fn probe_blocks(&self, part: PartId) -> Vec<&str> {
+        use crate::backbone::parts::*;
+        const STEM: &str = "stem.conv.weight";
+        if !self.provides().contains(&part) {
+            return vec![];
+        }
+        match part {
+            p if p.is::<VisualFeatures>() => vec![STEM],
+            p if p.is::<ClassLogits>() => vec![STEM, "heads.class.weight"],
+            p if p.is::<RotationLogits>() => vec![STEM, "heads.rotation.weight"],
+            p if p.is::<MaskedPixelPrediction>() => vec![STEM, "heads.pixel.weight"],
+            _ => vec![],
+        }
     }
 
     fn release_buffers(&self) {

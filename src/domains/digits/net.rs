@@ -14,7 +14,10 @@
 
 use super::model::ImageResNet;
 use super::{PIXELS, SIDE};
-use crate::backbone::{Feats, FlatParams, Free, Loss, Net, ParamVec, Taped, TapedNet, Visual};
+use crate::backbone::parts::{ClassLogits, MaskedPixelPrediction, RotationLogits, VisualFeatures};
+use crate::backbone::{
+    AnyTape, Feats, FlatParams, Free, Loss, Net, ParamVec, Request, Taped, TapedNet, Visual,
+};
 use crate::error::{Error, Result};
 use crate::tensor::Dev;
 use dfdx::prelude::*;
@@ -202,39 +205,31 @@ impl<'m, T: Tape<f32, Dev>> ResNetNet<'m, T> {
     }
 }
 
-impl<T: Tape<f32, Dev>> Net<T> for ResNetNet<'_, T> {
+impl<T: AnyTape> Net<T> for ResNetNet<'_, T> {
     fn dev(&self) -> &Dev {
         self.p.dev()
     }
 
-    fn visual_features(&self, visual: &Visual) -> Result<Feats<T>> {
-        Ok(self.features(images(visual)?))
-    }
-
-    fn class_logits(&self, visual: &Visual) -> Result<Feats<T>> {
-        if !self.model.settings().classifier {
-            return Err(Error::MissingPart {
-                part: crate::backbone::Capability::Classifier,
+    fn provide(&self, r: &mut Request<'_, T>) {
+        r.serve::<VisualFeatures>(|v| Ok(self.features(images(v)?)));
+        let heads = self.model.settings();
+        if heads.classifier {
+            r.serve::<ClassLogits>(|v| Ok(self.linear(self.features(images(v)?), "heads.class")));
+        }
+        if heads.rotation_head {
+            r.serve::<RotationLogits>(|v| {
+                Ok(self.linear(self.features(images(v)?), "heads.rotation"))
             });
         }
-        Ok(self.linear(self.features(images(visual)?), "heads.class"))
-    }
-
-    fn rotation_logits(&self, visual: &Visual) -> Result<Feats<T>> {
-        if !self.model.settings().rotation_head {
-            return Err(Error::MissingPart {
-                part: crate::backbone::Capability::RotationHead,
-            });
+        if heads.pixel_head {
+            r.serve::<MaskedPixelPrediction>(|(v, m)| self.masked_pixel_prediction(v, m));
         }
-        Ok(self.linear(self.features(images(visual)?), "heads.rotation"))
     }
+}
 
+impl<T: Tape<f32, Dev>> ResNetNet<'_, T> {
+    /// [`MaskedPixelPrediction`]: every pixel predicted with the masked ones hidden.
     fn masked_pixel_prediction(&self, visual: &Visual, masked: &[bool]) -> Result<Feats<T>> {
-        if !self.model.settings().pixel_head {
-            return Err(Error::MissingPart {
-                part: crate::backbone::Capability::PixelDecoder,
-            });
-        }
         let pixels = images(visual)?;
         if masked.len() != pixels.len() {
             return Err(Error::Length {
@@ -348,8 +343,8 @@ mod tests {
         for (i, &c) in labels.ids.iter().enumerate() {
             onehot[i * CLASSES + c] = 1.0;
         }
-        fn loss<T: Tape<f32, Dev>>(net: &dyn Net<T>, v: &Visual, target: &[f32]) -> Loss<T> {
-            let logits = net.class_logits(v).unwrap();
+        fn loss<T: AnyTape>(net: &dyn Net<T>, v: &Visual, target: &[f32]) -> Loss<T> {
+            let logits = net.part::<ClassLogits>(v).unwrap();
             let shape = *logits.shape();
             let t = net.dev().tensor_from_vec(target.to_vec(), shape);
             cross_entropy_with_logits_loss(logits, t)
@@ -386,7 +381,7 @@ mod tests {
         let v = batch.visual().unwrap();
         let masked: Vec<bool> = (0..v.pixels.len()).map(|i| i % 5 == 0).collect();
         let net = m.net_taped(m.params());
-        let pred = net.masked_pixel_prediction(v, &masked).unwrap();
+        let pred = net.part::<MaskedPixelPrediction>((v, &masked)).unwrap();
         assert_eq!(*pred.shape(), (2, PIXELS));
         let g = net.gradient(pred.square().sum()).to_vec();
         for name in [
@@ -402,7 +397,10 @@ mod tests {
                 "{name}"
             );
         }
-        let e = net.masked_pixel_prediction(v, &masked[1..]).err().unwrap();
+        let e = net
+            .part::<MaskedPixelPrediction>((v, &masked[1..].to_vec()))
+            .err()
+            .unwrap();
         assert!(e.to_string().contains("pixel mask"), "{e}");
     }
 
@@ -416,14 +414,15 @@ mod tests {
             height: 16,
             width: 16,
         };
-        let e = m.net().visual_features(&v).err().unwrap().to_string();
+        let net = m.net();
+        let net: &dyn Net<Free> = &net;
+        let e = net.part::<VisualFeatures>(&v).err().unwrap().to_string();
         assert!(
             e.contains("(2, 3, 16, 16)") && e.contains("(1, 1, 8, 8)"),
             "{e}"
         );
-        let f = m
-            .net()
-            .rotation_logits(&Visual {
+        let f = net
+            .part::<RotationLogits>(&Visual {
                 pixels: vec![0.0; 2 * PIXELS],
                 frames: 1,
                 channels: 1,

@@ -7,14 +7,14 @@
 //! `video_text`.
 //!
 //! ```
-//! use meltr::backbone::Backbone;
+//! use meltr::backbone::{parts::TextEmbedding, Backbone};
 //! use meltr::domains::video_text::{BackboneConfig, VideoText};
 //! use meltr::domains::video_text::world::World;
 //! use meltr::dfdx::prelude::*;
 //! let model = VideoText::new(BackboneConfig::default(), 0);
 //! let batch = World::new(0).pretrain_batch(0, 4);
 //! let net = model.net_taped(model.params());
-//! let e = net.text_embedding(batch.text().unwrap()).unwrap(); // (4, D_MODEL), unit rows
+//! let e = net.part::<TextEmbedding>(batch.text().unwrap()).unwrap(); // (4, D_MODEL), unit rows
 //! let g = net.gradient(e.sum::<Rank0, _>());
 //! assert_eq!(g.len(), model.layout().num_params());
 //! ```

@@ -12,7 +12,7 @@ use super::net::VtNet;
 use super::world::{FRAMES, FRAME_LEN, MAX_TOKENS, VOCAB_SIZE};
 use super::{D_MODEL, FF_WIDTH, ROTATIONS};
 use crate::backbone::{
-    Backbone, BlockIndices, BufferCache, Capability, Free, Layout, Net, ParamVec, TapedNet,
+    Backbone, BlockIndices, BufferCache, Free, Layout, Net, ParamVec, PartId, TapedNet,
 };
 use crate::tensor::Dev;
 use rand::{Rng, SeedableRng};
@@ -82,26 +82,6 @@ impl BackboneConfig {
             linear(&mut l, "heads.rotation", d, ROTATIONS);
         }
         l
-    }
-
-    /// What a backbone with this configuration can serve.
-    pub fn provides(&self) -> Vec<Capability> {
-        let mut c = vec![
-            Capability::TextEncoder,
-            Capability::VisualEncoder,
-            Capability::CrossEncoder,
-            Capability::Retrieval,
-        ];
-        if self.mlm_head {
-            c.push(Capability::MaskedTokenHead);
-        }
-        if self.frame_head {
-            c.push(Capability::FrameHead);
-        }
-        if self.rotation_head {
-            c.push(Capability::RotationHead);
-        }
-        c
     }
 }
 
@@ -198,10 +178,6 @@ impl Backbone for VideoText {
         serde_json::to_value(self.config).expect("the config serialises")
     }
 
-    fn provides(&self) -> Vec<Capability> {
-        self.config.provides()
-    }
-
     fn layout(&self) -> &Layout {
         &self.layout
     }
@@ -222,17 +198,24 @@ impl Backbone for VideoText {
         Box::new(VtNet::free(self, w))
     }
 
-    fn probe_block(&self, part: Capability) -> Option<&str> {
-        self.provides().contains(&part).then_some(match part {
-            Capability::TextEncoder => "text.token_embedding",
-            Capability::VisualEncoder => "video.frame_embedding.weight",
-            Capability::CrossEncoder => "cross.layer.ff1.weight",
-            Capability::Retrieval => "align.video_proj.weight",
-            Capability::MaskedTokenHead => "heads.mlm.weight",
-            Capability::FrameHead => "heads.frame.weight",
-            Capability::RotationHead => "heads.rotation.weight",
-            Capability::Classifier | Capability::PixelDecoder => return None,
-        })
+    fn probe_blocks(&self, part: PartId) -> Vec<&str> {
+        use crate::backbone::parts::*;
+        const TEXT: &str = "text.token_embedding";
+        const VIDEO: &str = "video.frame_embedding.weight";
+        const CROSS: &str = "cross.layer.ff1.weight";
+        if !self.provides().contains(&part) {
+            return vec![];
+        }
+        match part {
+            p if p.is::<VisualFeatures>() => vec![VIDEO],
+            p if p.is::<TextFeatures>() => vec![TEXT],
+            p if p.is::<VisualEmbedding>() => vec![VIDEO, "align.video_proj.weight"],
+            p if p.is::<TextEmbedding>() => vec![TEXT, "align.text_proj.weight"],
+            p if p.is::<RotationLogits>() => vec![VIDEO, "heads.rotation.weight"],
+            p if p.is::<MaskedTokenLogits>() => vec![TEXT, VIDEO, CROSS, "heads.mlm.weight"],
+            p if p.is::<MaskedFramePrediction>() => vec![TEXT, VIDEO, CROSS, "heads.frame.weight"],
+            _ => vec![],
+        }
     }
 
     fn release_buffers(&self) {

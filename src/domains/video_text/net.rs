@@ -15,8 +15,13 @@
 
 use super::world::{FRAMES, FRAME_LEN, MAX_TOKENS, VOCAB_SIZE};
 use super::{VideoText, D_MODEL, FF_WIDTH, HEADS, ROTATIONS};
+use super::BackboneConfig;
+use crate::backbone::parts::{
+    MaskedFramePrediction, MaskedTokenLogits, RotationLogits, TextEmbedding, TextFeatures,
+    VisualEmbedding, VisualFeatures,
+};
 use crate::backbone::{
-    Feats, FlatParams, Free, Loss, Net, ParamVec, Taped, TapedNet, Text, Visual,
+    AnyTape, Feats, FlatParams, Free, Loss, Net, ParamVec, Request, Taped, TapedNet, Text, Visual,
 };
 use crate::error::Result;
 use crate::tensor::Dev;
@@ -43,6 +48,8 @@ pub fn cross_video_row(i: usize, f: usize) -> usize {
 /// The backbone's forward pass at one parameter vector; see the module docs.
 pub struct VtNet<'m, T> {
     p: FlatParams<'m, T>,
+    /// Which optional heads the model has (the parts it serves).
+    heads: BackboneConfig,
 }
 
 impl<'m> VtNet<'m, Taped> {
@@ -50,6 +57,7 @@ impl<'m> VtNet<'m, Taped> {
     pub fn taped(model: &'m VideoText, w: &ParamVec) -> Self {
         VtNet {
             p: FlatParams::taped(model.layout_ref(), model.indices(), w),
+            heads: *model.settings(),
         }
     }
 }
@@ -59,6 +67,7 @@ impl<'m> VtNet<'m, Free> {
     pub fn free(model: &'m VideoText, w: &ParamVec) -> Self {
         VtNet {
             p: FlatParams::free(model.layout_ref(), model.indices(), w),
+            heads: *model.settings(),
         }
     }
 }
@@ -81,6 +90,7 @@ impl<'m, T: Tape<f32, Dev>> VtNet<'m, T> {
     pub fn detached(&self) -> VtNet<'m, Free> {
         VtNet {
             p: self.p.detached(),
+            heads: self.heads,
         }
     }
 
@@ -321,11 +331,30 @@ fn tokens(text: &Text) -> Result<&[usize]> {
     Ok(&text.tokens)
 }
 
-impl<T: Tape<f32, Dev>> Net<T> for VtNet<'_, T> {
+impl<T: AnyTape> Net<T> for VtNet<'_, T> {
     fn dev(&self) -> &Dev {
         self.p.dev()
     }
 
+    fn provide(&self, r: &mut Request<'_, T>) {
+        r.serve::<VisualFeatures>(|v| self.visual_features(v))
+            .serve::<TextFeatures>(|t| self.text_features(t))
+            .serve::<VisualEmbedding>(|v| self.visual_embedding(v))
+            .serve::<TextEmbedding>(|t| self.text_embedding(t));
+        if self.heads.rotation_head {
+            r.serve::<RotationLogits>(|v| self.rotation_logits(v));
+        }
+        if self.heads.mlm_head {
+            r.serve::<MaskedTokenLogits>(|(m, v, p)| self.masked_token_logits(m, v, p));
+        }
+        if self.heads.frame_head {
+            r.serve::<MaskedFramePrediction>(|(t, v, m)| self.masked_frame_prediction(t, v, m));
+        }
+    }
+}
+
+/// The parts, each at its own method.
+impl<T: Tape<f32, Dev>> VtNet<'_, T> {
     fn visual_features(&self, visual: &Visual) -> Result<Feats<T>> {
         Ok(feats(self.pool(self.encode_video(clips(visual)?), FRAMES)))
     }

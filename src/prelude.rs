@@ -1,0 +1,16 @@
+//! Everything a task crate needs, in one import: `use meltr::prelude::*;`
+//! (see [`crate::aux_task`] for a whole task). The tensor operations come
+//! from [`dfdx::prelude`]; the names below take precedence over its.
+
+pub use crate::aux_task::{
+    info_nce, invalid, soft_cross_entropy, symmetric_info_nce, task_rng, Task,
+};
+pub use crate::backbone::parts::*;
+pub use crate::backbone::{
+    AnyTape, Batch, Dev, Feats, Free, Labels, Loss, Net, Part, PartId, Request, Taped, Text, Visual,
+};
+pub use crate::error::{Error, Result};
+pub use crate::{parts, register_task};
+pub use dfdx::prelude::*;
+pub use rand::Rng;
+pub use serde::Deserialize;

@@ -129,7 +129,7 @@ pub fn check_task<T: Task>(ratio: f32) {
     }
     let mut table = toml::Table::new();
     table.insert("type".into(), toml::Value::String(name.into()));
-    let text = format!("tasks = [{table}]");
+    let text = format!("tasks = [{}]", toml::Value::Table(table));
     let set = TaskSet::new(vec![task]);
     let mut served = 0;
     for d in registered_datasets() {

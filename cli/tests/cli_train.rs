@@ -110,6 +110,38 @@ fn tiny_run_writes_log_checkpoint_head_and_summary() {
     assert!(r["median_rank"].as_f64().unwrap() >= 1.0);
 }
 
+#[test]
+fn tasks_are_tables_with_settings_in_a_training_run_file() {
+    let d = dir("tables");
+    let first_losses = |tasks: &str, name: &str| {
+        let cfg = run_file(&d, 1, tasks);
+        let out = d.join(name);
+        ok(&meltr(&["train", "--config", s(&cfg), "--out", s(&out), "--quiet"]));
+        let log = std::fs::read_to_string(out.join("log.jsonl")).unwrap();
+        let lines: Vec<serde_json::Value> = log
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines[0]["tasks"], serde_json::json!(["align", "cmlm", "rotation"]));
+        let step = lines.iter().find(|l| l["kind"] == "step").unwrap();
+        step["losses"].clone()
+    };
+    let names = first_losses("tasks = [\"align\", \"cmlm\", \"rotation\"]\n", "names");
+    let defaults = first_losses(
+        "tasks = [\"align\", { type = \"cmlm\", mask_prob = 0.15 }, \"rotation\"]\n",
+        "defaults",
+    );
+    let more = first_losses(
+        "tasks = [\"align\", { type = \"cmlm\", mask_prob = 0.5 }, \"rotation\"]\n",
+        "more",
+    );
+    // The default written out is the bare name; another setting masks
+    // other tokens, and only cmlm's loss moves.
+    assert_eq!(names, defaults);
+    assert_eq!(names[0], more[0]);
+    assert_ne!(names[1], more[1]);
+}
+
 /// Head updates leave nothing behind in dfdx's buffer cache: 200 warm-start
 /// steps of a UniVL-size head (2 MB per parameter vector) once piled up
 /// 2 GB there (docs/design.md §8).
@@ -236,6 +268,14 @@ fn bad_run_files_name_the_file_field_and_line() {
         (
             "preset = \"tiny\"\n[strategy]\ntype = \"neumann\"\nalpha = -1.0\n",
             "alpha",
+        ),
+        (
+            "preset = \"tiny\"\ntasks = [\"align\", { type = \"cmlm\", mask_prob = 1.5 }, \"rotation\"]\n",
+            "bad7.toml: tasks: task `cmlm`: mask_prob = 1.5: must be in [0, 1]",
+        ),
+        (
+            "preset = \"tiny\"\n[[tasks]]\ntype = \"align\"\n[[tasks]]\ntype = \"cmlm\"\nmask_prb = 0.2\n",
+            "bad8.toml: tasks: task `cmlm`: unknown field `mask_prb`",
         ),
     ];
     for (i, (text, needle)) in cases.iter().enumerate() {

@@ -9,30 +9,35 @@ use crate::meta_loss::Sum;
 use crate::tensor::{Adam, AdamConfig};
 use crate::train::backbone_step;
 
-/// For each part the task needs: its gradient block is non-zero, and the
-/// central difference of the loss along that block (`v = g_B`, best of steps
-/// `{1e-2, 1e-3, 1e-4}·‖w‖/‖v‖`) matches `‖g_B‖²` to 5 %.
+/// For each parameter block of the parts the task needs (the whole vector
+/// for a task that names no part up front): its gradient block is non-zero,
+/// and the central difference of the loss along that block (`v = g_B`, best
+/// of steps `{1e-2, 1e-3, 1e-4}·‖w‖/‖v‖`) matches `‖g_B‖²` to 5 %.
 fn check_gradient(set: &TaskSet, model: &dyn Backbone, batch: &Batch, g: &ParamVec, on: &str) {
     let name = set.names()[0].clone();
     let w = model.params();
     let gv = g.to_vec();
-    let needed = set.tasks()[0].needs();
-    let blocks = needed.iter().flat_map(|&c| {
-        let blocks = model.probe_blocks(c);
-        assert!(!blocks.is_empty(), "{on}: backbone names no block for {c}");
-        blocks.into_iter().map(move |b| (c, b))
-    });
-    for (c, block) in blocks {
-        let p = model.layout().get(block).expect("probe block exists");
+    // (what the block is for, its name, offset and length)
+    let mut blocks: Vec<(String, String, usize, usize)> = vec![];
+    for c in set.tasks()[0].needs() {
+        let names = model.probe_blocks(c);
+        assert!(!names.is_empty(), "{on}: backbone names no block for {c}");
+        for b in names {
+            let p = model.layout().get(b).expect("probe block exists");
+            blocks.push((c.to_string(), b.to_string(), p.offset, p.block.len()));
+        }
+    }
+    if blocks.is_empty() {
+        blocks.push(("the loss".into(), "all parameters".into(), 0, gv.len()));
+    }
+    for (c, block, offset, len) in blocks {
         let mut v = vec![0.0f32; gv.len()];
-        v[p.offset..p.offset + p.block.len()]
-            .copy_from_slice(&gv[p.offset..p.offset + p.block.len()]);
+        v[offset..offset + len].copy_from_slice(&gv[offset..offset + len]);
         let v = ParamVec::from_vec(w.tensor().device(), v);
         let exact = v.dot(&v);
         assert!(
             exact > 0.0,
-            "{name} on {on}: no gradient reaches {} (needed for {c})",
-            p.block.name
+            "{name} on {on}: no gradient reaches {block} (needed for {c})"
         );
         // The best of three steps: f32 round-off spoils small steps,
         // curvature large ones; a wrong gradient disagrees at every step.
@@ -53,8 +58,7 @@ fn check_gradient(set: &TaskSet, model: &dyn Backbone, batch: &Batch, g: &ParamV
             .expect("three steps");
         assert!(
             rel < 0.05,
-            "{name} on {on}: along {}: central difference {fd}, gradient says {exact} ({rel:.3} rel)",
-            p.block.name
+            "{name} on {on}: along {block}: central difference {fd}, gradient says {exact} ({rel:.3} rel)"
         );
     }
 }

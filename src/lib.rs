@@ -47,11 +47,11 @@ pub use error::{Error, Result};
 
 /// The tensor library, re-exported so task crates use the same version and features.
 pub use dfdx;
+#[doc(hidden)]
+pub use inventory;
 /// Re-exported for task crates: `#[serde(crate = "meltr::serde")]` on a
 /// task's settings, and what [`register_task!`] expands to.
 pub use serde;
-#[doc(hidden)]
-pub use inventory;
 #[cfg(feature = "viewer")]
 pub mod export;
 #[cfg(feature = "viewer")]

@@ -8,14 +8,14 @@ struct NoisyViews {
 impl Task for NoisyViews {
     const NAME: &'static str = "noisy_views";
     const SUMMARY: &'static str = "match two noisy views of each image or clip";
-    fn needs(&self) -> Vec<PartId> {
-        parts![VisualFeatures]
-    }
+    type Needs = (VisualFeatures,);
     fn loss<T: AnyTape>(&self, net: &dyn Net<T>, b: &Batch, seed: u64) -> Result<Loss<T>> {
         let mut rng = task_rng(seed); // every random choice comes from the seed
-        let noisy = b.visual()?.map_pixels(|x| x + self.noise * rng.gen_range(-1.0..1.0));
-        let a = net.part::<VisualFeatures>(b.visual()?)?;
-        Ok(info_nce(a.matmul(net.part::<VisualFeatures>(&noisy)?.permute())))
+        let clean = b.visual()?;
+        let noisy = clean.map_pixels(|x| x + self.noise * rng.gen_range(-1.0..1.0));
+        let a = net.part::<VisualFeatures>(clean)?;
+        let b = net.part::<VisualFeatures>(&noisy)?;
+        Ok(info_nce(a.matmul(b.permute())))
     }
 }
 register_task!(NoisyViews);

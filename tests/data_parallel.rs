@@ -3,8 +3,8 @@
 //! rank holds the same parameters.
 
 use meltr::backbone::backbone_from_kind;
-use meltr::prelude::*;
 use meltr::distributed::{Communicator, LocalGroup};
+use meltr::prelude::*;
 use meltr::train::{Checkpoint, TrainConfig, Trainer};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,9 +22,7 @@ macro_rules! mean_square_task {
         impl Task for $ty {
             const NAME: &'static str = $name;
             const SUMMARY: &'static str = "data-parallel test task";
-            fn needs(&self) -> Vec<PartId> {
-                parts![$part]
-            }
+            type Needs = ($part,);
             fn loss<T: AnyTape>(&self, net: &dyn Net<T>, b: &Batch, _: u64) -> Result<Loss<T>> {
                 Ok(net.part::<$part>(b.visual()?)?.square().mean())
             }

@@ -18,9 +18,7 @@ struct Spin {
 impl Task for Spin {
     const NAME: &'static str = "spin";
     const SUMMARY: &'static str = "test task";
-    fn needs(&self) -> Vec<PartId> {
-        parts![RotationLogits]
-    }
+    type Needs = (RotationLogits,);
     fn validate(&self) -> Result<()> {
         if !self.scale.is_finite() {
             return Err(invalid("scale", self.scale, "must be a number"));
@@ -98,10 +96,18 @@ fn training_run_files_take_names_and_tables_checked_when_read() {
         e.to_string(),
         "run.toml: tasks: task `spin`: scale = NaN: must be a number"
     );
-    let e = run(r#"tasks = [{ type = "spin", scael = 1.0 }]"#).unwrap_err().to_string();
-    assert!(e.starts_with("run.toml: tasks: task `spin`: unknown field `scael`"), "{e}");
+    let e = run(r#"tasks = [{ type = "spin", scael = 1.0 }]"#)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("run.toml: tasks: task `spin`: unknown field `scael`"),
+        "{e}"
+    );
     let e = run(r#"tasks = [{ scale = 1.0 }]"#).unwrap_err().to_string();
-    assert!(e.contains("run.toml") && e.contains("missing `type`"), "{e}");
+    assert!(
+        e.contains("run.toml") && e.contains("missing `type`"),
+        "{e}"
+    );
 }
 
 #[test]

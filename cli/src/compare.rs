@@ -97,9 +97,13 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 let mut runs = vec![];
                 for &seed in &a.seeds {
                     let dir = a.out.join(format!("grid{aux}-seed{seed}"));
-                    let text =
-                        fixed_weights_run_file(&base, &config.task_names(), &config.primary, seed, aux)
-                            + &extra;
+                    let text = fixed_weights_run_file(
+                        &base,
+                        &config.task_names(),
+                        &config.primary,
+                        seed,
+                        aux,
+                    ) + &extra;
                     eprintln!("fixed weights, auxiliary {aux} (seed {seed}) ...");
                     runs.push(run_or_reuse(&dir, &text)?);
                 }
@@ -119,7 +123,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         let mut runs = vec![];
         for &seed in &a.seeds {
             let dir = a.out.join(format!("{}-seed{seed}", m.name));
-            let text = run_file(&base, *m, &config.task_names(), &config.primary, seed, head) + &extra;
+            let text =
+                run_file(&base, *m, &config.task_names(), &config.primary, seed, head) + &extra;
             eprintln!("{} (seed {seed}) ...", m.label);
             runs.push(run_or_reuse(&dir, &text)?);
         }

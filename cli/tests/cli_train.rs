@@ -116,13 +116,23 @@ fn tasks_are_tables_with_settings_in_a_training_run_file() {
     let first_losses = |tasks: &str, name: &str| {
         let cfg = run_file(&d, 1, tasks);
         let out = d.join(name);
-        ok(&meltr(&["train", "--config", s(&cfg), "--out", s(&out), "--quiet"]));
+        ok(&meltr(&[
+            "train",
+            "--config",
+            s(&cfg),
+            "--out",
+            s(&out),
+            "--quiet",
+        ]));
         let log = std::fs::read_to_string(out.join("log.jsonl")).unwrap();
         let lines: Vec<serde_json::Value> = log
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
-        assert_eq!(lines[0]["tasks"], serde_json::json!(["align", "cmlm", "rotation"]));
+        assert_eq!(
+            lines[0]["tasks"],
+            serde_json::json!(["align", "cmlm", "rotation"])
+        );
         let step = lines.iter().find(|l| l["kind"] == "step").unwrap();
         step["losses"].clone()
     };

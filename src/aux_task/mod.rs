@@ -25,7 +25,7 @@
 //! impl Task for Shrink {
 //!     const NAME: &'static str = "shrink";
 //!     const SUMMARY: &'static str = "toy: shrink visual features";
-//!     fn needs(&self) -> Vec<PartId> { parts![VisualFeatures] }
+//!     type Needs = (VisualFeatures,);
 //!     fn loss<T: AnyTape>(&self, net: &dyn Net<T>, b: &Batch, _seed: u64) -> Result<Loss<T>> {
 //!         Ok(net.part::<VisualFeatures>(b.visual()?)?.square().mean())
 //!     }
@@ -48,7 +48,7 @@ pub use registry::{build_task, find_task, registered_tasks, TaskRegistration};
 pub use set::{task_seed, TapedLosses, TaskSet};
 pub use spec::TaskSpec;
 
-use crate::backbone::{AnyTape, Batch, Free, Loss, Net, PartId, Taped};
+use crate::backbone::{AnyTape, Batch, Free, Loss, Net, PartId, PartList, Taped};
 use crate::error::{Error, Result};
 
 /// The random generator a task draws its choices from: a pure function of `seed`.
@@ -68,10 +68,16 @@ pub trait Task: serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 's
     /// One line for `meltr tasks`.
     const SUMMARY: &'static str;
 
-    /// The parts of the backbone the loss reads (checked before the first
-    /// step, so that a backbone without them is refused by name):
-    /// `parts![VisualFeatures, ClassLogits]`.
-    fn needs(&self) -> Vec<PartId>;
+    /// The parts of the backbone the loss reads, as a tuple type:
+    /// `(VisualFeatures, ClassLogits)` (checked before the first step, so
+    /// that a backbone without them is refused by name).
+    type Needs: PartList;
+
+    /// The parts the loss reads with these settings: [`Task::Needs`]
+    /// unless a task overrides it.
+    fn needs(&self) -> Vec<PartId> {
+        Self::Needs::ids()
+    }
 
     /// Refuses settings out of range when the run file is read: an
     /// [`invalid`] error naming the field. Accepts everything by default.

@@ -73,11 +73,27 @@ impl std::fmt::Display for PartId {
     }
 }
 
-/// The parts' identities: `parts![VisualFeatures, ClassLogits]`.
-#[macro_export]
-macro_rules! parts {
-    ($($p:ty),* $(,)?) => { vec![$($crate::backbone::PartId::of::<$p>()),*] };
+/// A list of parts as a tuple type, `(VisualFeatures, ClassLogits)`: what
+/// a task needs ([`crate::aux_task::Task::Needs`]).
+pub trait PartList {
+    /// The parts' identities, in order.
+    fn ids() -> Vec<PartId>;
 }
+
+macro_rules! part_list {
+    ($($p:ident),*) => {
+        impl<$($p: Part),*> PartList for ($($p,)*) {
+            fn ids() -> Vec<PartId> {
+                vec![$(PartId::of::<$p>()),*]
+            }
+        }
+    };
+}
+part_list!();
+part_list!(A);
+part_list!(A, B);
+part_list!(A, B, C);
+part_list!(A, B, C, D);
 
 /// A part's arguments: a single type, or a tuple of two or three. Each
 /// argument is passed as a reference (`&Visual`, `(&Text, &Visual,
@@ -191,10 +207,9 @@ impl<'r, T: AnyTape> Request<'r, T> {
         match &mut self.kind {
             Kind::Census(v) => v.push(PartId::of::<P>()),
             Kind::Call { part, args, answer } if *part == TypeId::of::<P>() => {
-                if let (Some(a), Some(slot)) = (
-                    P::Args::restore(args),
-                    answer.downcast_mut::<Slot<P, T>>(),
-                ) {
+                if let (Some(a), Some(slot)) =
+                    (P::Args::restore(args), answer.downcast_mut::<Slot<P, T>>())
+                {
                     *slot = Some(f(a));
                 }
             }

@@ -762,7 +762,7 @@ mod tests {
     use super::*;
     use crate::aux_task::Task;
     use crate::backbone::parts::VisualFeatures;
-    use crate::backbone::{Loss, Net, PartId};
+    use crate::backbone::{Loss, Net};
     use dfdx::prelude::*;
 
     /// The plugins live outside the core crate: a one-line task stands in.
@@ -772,9 +772,7 @@ mod tests {
     impl Task for Probe {
         const NAME: &'static str = "trainer_probe";
         const SUMMARY: &'static str = "test task";
-        fn needs(&self) -> Vec<PartId> {
-            crate::parts![VisualFeatures]
-        }
+        type Needs = (VisualFeatures,);
         fn loss<T: crate::backbone::AnyTape>(
             &self,
             net: &dyn Net<T>,
@@ -796,9 +794,7 @@ mod tests {
             impl Task for NanEvery<$n> {
                 const NAME: &'static str = $name;
                 const SUMMARY: &'static str = "test task";
-                fn needs(&self) -> Vec<PartId> {
-                    crate::parts![VisualFeatures]
-                }
+                type Needs = (VisualFeatures,);
                 fn loss<T: crate::backbone::AnyTape>(
                     &self,
                     net: &dyn Net<T>,

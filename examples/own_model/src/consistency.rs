@@ -62,9 +62,7 @@ impl Task for Consistency {
     const SUMMARY: &'static str =
         "example: match the class distributions of an image and a shifted, noised view";
 
-    fn needs(&self) -> Vec<PartId> {
-        parts![ClassLogits]
-    }
+    type Needs = (ClassLogits,);
 
     fn validate(&self) -> Result<()> {
         if !(self.noise.is_finite() && self.noise >= 0.0) {

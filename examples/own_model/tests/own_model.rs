@@ -58,7 +58,9 @@ fn the_model_keeps_its_parameters_in_one_flat_vector() {
     let v = batch.visual().unwrap();
     assert_eq!(net.part::<VisualFeatures>(v).unwrap().shape(), &(3, 32));
     assert_eq!(net.part::<ClassLogits>(v).unwrap().shape(), &(3, 10));
-    let z = net.part::<meltr_projection_contrast::Projection>(v).unwrap();
+    let z = net
+        .part::<meltr_projection_contrast::Projection>(v)
+        .unwrap();
     assert_eq!(z.shape(), &(3, 16));
     let rgb = Visual {
         pixels: vec![0.0; 3 * 64],

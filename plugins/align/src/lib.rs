@@ -26,11 +26,10 @@ impl Default for Align {
 
 impl Task for Align {
     const NAME: &'static str = "align";
-    const SUMMARY: &'static str = "symmetric video-text InfoNCE; the primary loss for text-to-video retrieval";
+    const SUMMARY: &'static str =
+        "symmetric video-text InfoNCE; the primary loss for text-to-video retrieval";
 
-    fn needs(&self) -> Vec<PartId> {
-        parts![TextEmbedding, VisualEmbedding]
-    }
+    type Needs = (TextEmbedding, VisualEmbedding);
 
     fn validate(&self) -> Result<()> {
         if !(self.temperature.is_finite() && self.temperature > 0.0) {

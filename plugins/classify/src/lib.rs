@@ -30,23 +30,20 @@ impl Task for Classify {
     const NAME: &'static str = "classify";
     const SUMMARY: &'static str = "cross-entropy of the backbone's class logits against the labels";
 
-    fn needs(&self) -> Vec<PartId> {
-        parts![ClassLogits]
-    }
+    type Needs = (ClassLogits,);
 
     fn validate(&self) -> Result<()> {
         if !(0.0..1.0).contains(&self.label_smoothing) {
-            return Err(invalid("label_smoothing", self.label_smoothing, "must be in [0, 1)"));
+            return Err(invalid(
+                "label_smoothing",
+                self.label_smoothing,
+                "must be in [0, 1)",
+            ));
         }
         Ok(())
     }
 
-    fn loss<T: AnyTape>(
-        &self,
-        net: &dyn Net<T>,
-        batch: &Batch,
-        _seed: u64,
-    ) -> Result<Loss<T>> {
+    fn loss<T: AnyTape>(&self, net: &dyn Net<T>, batch: &Batch, _seed: u64) -> Result<Loss<T>> {
         let s = self.label_smoothing;
         let labels = batch.labels()?;
         let logits = net.part::<ClassLogits>(batch.visual()?)?;

@@ -41,9 +41,7 @@ impl Task for Cmfm {
     const NAME: &'static str = "cmfm";
     const SUMMARY: &'static str = "conditioned masked frame modelling: pick each masked frame's true features (NCE) with the text as context";
 
-    fn needs(&self) -> Vec<PartId> {
-        parts![MaskedFramePrediction]
-    }
+    type Needs = (MaskedFramePrediction,);
 
     fn validate(&self) -> Result<()> {
         if !(0.0..=1.0).contains(&self.mask_prob) {
@@ -52,15 +50,11 @@ impl Task for Cmfm {
         Ok(())
     }
 
-    fn loss<T: AnyTape>(
-        &self,
-        net: &dyn Net<T>,
-        batch: &Batch,
-        seed: u64,
-    ) -> Result<Loss<T>> {
+    fn loss<T: AnyTape>(&self, net: &dyn Net<T>, batch: &Batch, seed: u64) -> Result<Loss<T>> {
         let visual = batch.visual()?;
         let masked = mask_frames(batch.size, visual.frames, self.mask_prob, seed);
-        let (pred, targets) = net.part::<MaskedFramePrediction>((batch.text()?, visual, &masked))?;
+        let (pred, targets) =
+            net.part::<MaskedFramePrediction>((batch.text()?, visual, &masked))?;
         let scale = 1.0 / (pred.shape().1 as f32).sqrt();
         Ok(info_nce(pred.matmul(targets.permute()) * scale))
     }

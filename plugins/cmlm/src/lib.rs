@@ -53,9 +53,7 @@ impl Task for Cmlm {
     const NAME: &'static str = "cmlm";
     const SUMMARY: &'static str = "conditioned masked language modelling: predict masked caption tokens with the video as context";
 
-    fn needs(&self) -> Vec<PartId> {
-        parts![MaskedTokenLogits]
-    }
+    type Needs = (MaskedTokenLogits,);
 
     fn validate(&self) -> Result<()> {
         if !(0.0..=1.0).contains(&self.mask_prob) {
@@ -64,12 +62,7 @@ impl Task for Cmlm {
         Ok(())
     }
 
-    fn loss<T: AnyTape>(
-        &self,
-        net: &dyn Net<T>,
-        batch: &Batch,
-        seed: u64,
-    ) -> Result<Loss<T>> {
+    fn loss<T: AnyTape>(&self, net: &dyn Net<T>, batch: &Batch, seed: u64) -> Result<Loss<T>> {
         let text = batch.text()?;
         let (masked, rows, targets) = mask_tokens(text, self.mask_prob, seed);
         let logits = net.part::<MaskedTokenLogits>((&masked, batch.visual()?, &rows))?;

@@ -38,11 +38,10 @@ pub fn mask(examples: usize, per_example: usize, p: f64, seed: u64) -> Vec<bool>
 
 impl Task for MaskedPixels {
     const NAME: &'static str = "masked_pixels";
-    const SUMMARY: &'static str = "hide random pixels of each image and reconstruct them (mean squared error)";
+    const SUMMARY: &'static str =
+        "hide random pixels of each image and reconstruct them (mean squared error)";
 
-    fn needs(&self) -> Vec<PartId> {
-        parts![MaskedPixelPrediction]
-    }
+    type Needs = (MaskedPixelPrediction,);
 
     fn validate(&self) -> Result<()> {
         if !(self.mask_prob > 0.0 && self.mask_prob <= 1.0) {
@@ -51,12 +50,7 @@ impl Task for MaskedPixels {
         Ok(())
     }
 
-    fn loss<T: AnyTape>(
-        &self,
-        net: &dyn Net<T>,
-        batch: &Batch,
-        seed: u64,
-    ) -> Result<Loss<T>> {
+    fn loss<T: AnyTape>(&self, net: &dyn Net<T>, batch: &Batch, seed: u64) -> Result<Loss<T>> {
         let p = self.mask_prob;
         let visual = batch.visual()?;
         let masked = mask(visual.examples(), visual.example_len(), p, seed);

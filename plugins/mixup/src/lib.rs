@@ -69,13 +69,15 @@ impl Task for Mixup {
     const NAME: &'static str = "mixup";
     const SUMMARY: &'static str = "mix two images or clips with lambda ~ Beta(alpha, alpha); mix their class labels or captions as soft targets";
 
+    type Needs = ();
+
     fn needs(&self) -> Vec<PartId> {
         // With `auto`, the objective's own part is asked for at run time
         // (and refused by name if the backbone lacks it).
         match self.objective {
             Objective::Auto => vec![],
-            Objective::Classes => parts![ClassLogits],
-            Objective::Captions => parts![VisualEmbedding, TextEmbedding],
+            Objective::Classes => <(ClassLogits,)>::ids(),
+            Objective::Captions => <(VisualEmbedding, TextEmbedding)>::ids(),
         }
     }
 
@@ -89,12 +91,7 @@ impl Task for Mixup {
         Ok(())
     }
 
-    fn loss<T: AnyTape>(
-        &self,
-        net: &dyn Net<T>,
-        batch: &Batch,
-        seed: u64,
-    ) -> Result<Loss<T>> {
+    fn loss<T: AnyTape>(&self, net: &dyn Net<T>, batch: &Batch, seed: u64) -> Result<Loss<T>> {
         let b = batch.size;
         let (lambdas, partner) = plan(b, self.alpha, seed)?;
         let mixed = batch.visual()?.mixed(&lambdas, &partner);

@@ -51,9 +51,7 @@ impl Task for ProjectionContrast {
     const SUMMARY: &'static str =
         "example: contrast two noisy views of each image through the backbone's projection head";
 
-    fn needs(&self) -> Vec<PartId> {
-        parts![Projection]
-    }
+    type Needs = (Projection,);
 
     fn validate(&self) -> Result<()> {
         if !(self.temperature.is_finite() && self.temperature > 0.0) {
@@ -69,7 +67,10 @@ impl Task for ProjectionContrast {
         let mut rng = task_rng(seed);
         let clean = batch.visual()?;
         let mut view = || {
-            let noisy = clean.pixels.iter().map(|x| x + self.noise * rng.gen_range(-1.0f32..=1.0));
+            let noisy = clean
+                .pixels
+                .iter()
+                .map(|x| x + self.noise * rng.gen_range(-1.0f32..=1.0));
             clean.with_pixels(noisy.collect())
         };
         let (a, b) = (view(), view());
@@ -97,7 +98,10 @@ mod tests {
             "task `projection_contrast`: missing field `temperature`"
         );
         let e = build_task("projection_contrast", &settings("temperature = -1.0")).unwrap_err();
-        assert!(e.to_string().contains("temperature = -1: must be positive"), "{e}");
+        assert!(
+            e.to_string().contains("temperature = -1: must be positive"),
+            "{e}"
+        );
         build_task("projection_contrast", &settings("temperature = 0.2")).unwrap();
     }
 

@@ -27,23 +27,19 @@ impl Task for Rotation {
     const NAME: &'static str = "rotation";
     const SUMMARY: &'static str = "rotate clips by 0/90/180/270 degrees and classify the rotation";
 
-    fn needs(&self) -> Vec<PartId> {
-        parts![RotationLogits]
-    }
+    type Needs = (RotationLogits,);
 
-    fn loss<T: AnyTape>(
-        &self,
-        net: &dyn Net<T>,
-        batch: &Batch,
-        seed: u64,
-    ) -> Result<Loss<T>> {
+    fn loss<T: AnyTape>(&self, net: &dyn Net<T>, batch: &Batch, seed: u64) -> Result<Loss<T>> {
         let turns = angles(batch.size, seed);
         let rotated = batch.visual()?.rotated(&turns)?;
         let mut target = vec![0.0; batch.size * ROTATIONS];
         for (i, &r) in turns.iter().enumerate() {
             target[i * ROTATIONS + r] = 1.0;
         }
-        Ok(soft_cross_entropy(net.part::<RotationLogits>(&rotated)?, target))
+        Ok(soft_cross_entropy(
+            net.part::<RotationLogits>(&rotated)?,
+            target,
+        ))
     }
 }
 

@@ -354,7 +354,12 @@ mod tests {
         let net: &dyn Net<Free> = &net;
         let e = net.part::<RotationLogits>(b.visual().unwrap()).unwrap_err();
         assert!(
-            matches!(e, Error::MissingPart { part: "rotation_logits" }),
+            matches!(
+                e,
+                Error::MissingPart {
+                    part: "rotation_logits"
+                }
+            ),
             "{e}"
         );
     }

@@ -14,8 +14,8 @@
 //! dropout=0, batch_first=True)`: `x = LN1(x + MHA(x)); x = LN2(x + FF(x))`.
 
 use super::world::{FRAMES, FRAME_LEN, MAX_TOKENS, VOCAB_SIZE};
-use super::{VideoText, D_MODEL, FF_WIDTH, HEADS, ROTATIONS};
 use super::BackboneConfig;
+use super::{VideoText, D_MODEL, FF_WIDTH, HEADS, ROTATIONS};
 use crate::backbone::parts::{
     MaskedFramePrediction, MaskedTokenLogits, RotationLogits, TextEmbedding, TextFeatures,
     VisualEmbedding, VisualFeatures,

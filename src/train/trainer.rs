@@ -333,7 +333,7 @@ impl Trainer {
         };
         if self.position.step == 0 {
             write_log(
-                json!({"kind": "run", "tasks": self.config.tasks, "primary": self.config.primary,
+                json!({"kind": "run", "tasks": self.config.task_names(), "primary": self.config.primary,
                     "ranks": self.comm.size(), "transport": self.comm.name()}),
             )?;
         }

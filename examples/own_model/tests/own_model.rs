@@ -80,8 +80,16 @@ fn the_taped_gradient_matches_a_central_difference() {
     let model = OwnMlp::new(1);
     let data = dataset_by_name("digits", 0).unwrap();
     let batch = data.batch(Split::Train, &(0..16).collect::<Vec<_>>());
-    // The sum of the built-in classification loss and our own task's.
-    let tasks = TaskSet::from_names(&["classify", "consistency"]).unwrap();
+    // The sum of the built-in classification loss, our own task's, and the
+    // plugin task's that reads our projection head.
+    let run: TrainConfig = TrainConfig::from_toml(
+        "preset = \"digits-tiny\"\nprimary = \"classify\"\n\
+         tasks = [\"classify\", \"consistency\", { type = \"projection_contrast\", temperature = 0.5 }]\n\
+         [meta_loss]\ntype = \"sum\"\n",
+        "run.toml".as_ref(),
+    )
+    .unwrap();
+    let tasks = TaskSet::from_specs(&run.tasks).unwrap();
     let loss = |w: &ParamVec| -> f64 {
         let l = tasks.losses_at(&model, w, &batch, 7).unwrap();
         l.iter().map(|&x| x as f64).sum()
@@ -90,7 +98,7 @@ fn the_taped_gradient_matches_a_central_difference() {
     let g = tasks
         .forward_taped(&model, &w, &batch, 7)
         .unwrap()
-        .backward(&[1.0, 1.0])
+        .backward(&[1.0, 1.0, 1.0])
         .unwrap();
     let mut rng = rand::rngs::StdRng::seed_from_u64(0);
     let v: Vec<f32> = (0..w.len()).map(|_| rng.gen_range(-1.0..1.0)).collect();

@@ -281,11 +281,11 @@ fn bad_run_files_name_the_file_field_and_line() {
         ),
         (
             "preset = \"tiny\"\ntasks = [\"align\", { type = \"cmlm\", mask_prob = 1.5 }, \"rotation\"]\n",
-            "bad7.toml: tasks: task `cmlm`: mask_prob = 1.5: must be in [0, 1]",
+            "bad6.toml: tasks: task `cmlm`: mask_prob = 1.5: must be in [0, 1]",
         ),
         (
             "preset = \"tiny\"\n[[tasks]]\ntype = \"align\"\n[[tasks]]\ntype = \"cmlm\"\nmask_prb = 0.2\n",
-            "bad8.toml: tasks: task `cmlm`: unknown field `mask_prb`",
+            "bad7.toml: tasks: task `cmlm`: unknown field `mask_prb`",
         ),
     ];
     for (i, (text, needle)) in cases.iter().enumerate() {
@@ -518,7 +518,7 @@ fn the_same_commands_run_on_the_digits_and_report_accuracy() {
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("task `align`") && err.contains("text_encoder"),
+        err.contains("task `align` needs the backbone's `text_embedding`"),
         "{err}"
     );
 }

@@ -284,7 +284,8 @@ fn bad_run_files_name_the_file_field_and_line() {
             "bad6.toml: tasks: task `cmlm`: mask_prob = 1.5: must be in [0, 1]",
         ),
         (
-            "preset = \"tiny\"\n[[tasks]]\ntype = \"align\"\n[[tasks]]\ntype = \"cmlm\"\nmask_prb = 0.2\n",
+            "preset = \"tiny\"\n[[tasks]]\ntype = \"align\"\n[[tasks]]\ntype = \"cmlm\"\nmask_prb = 0.2\n\
+             [[tasks]]\ntype = \"rotation\"\n",
             "bad7.toml: tasks: task `cmlm`: unknown field `mask_prb`",
         ),
     ];

@@ -41,6 +41,8 @@ pub mod meta_loss;
 pub mod prelude;
 pub mod pretrain;
 pub mod tensor;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -40,8 +40,6 @@ mod contrastive;
 mod registry;
 mod set;
 mod spec;
-#[cfg(feature = "testing")]
-pub mod testing;
 
 pub use contrastive::{info_nce, soft_cross_entropy, symmetric_info_nce, Logits};
 pub use registry::{build_task, find_task, registered_tasks, TaskRegistration};

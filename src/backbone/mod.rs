@@ -93,7 +93,7 @@ pub trait Backbone: std::fmt::Debug {
     fn net_free<'a>(&'a self, w: &ParamVec) -> Box<dyn Net<Free> + 'a>;
 
     /// Parameter blocks that `part` reads (a task's gradient must reach
-    /// each; `aux_task::testing::check_task` checks this). Empty when the
+    /// each; `testing::check_task` checks this). Empty when the
     /// backbone does not have the part.
     fn probe_blocks(&self, part: PartId) -> Vec<&str>;
 

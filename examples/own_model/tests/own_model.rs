@@ -126,7 +126,7 @@ fn the_taped_gradient_matches_a_central_difference() {
 fn our_task_meets_the_task_contract() {
     // Registered, configurable, seeded, taped == free, gradient checked and
     // trainable, on the built-in backbones that have a classifier.
-    meltr::aux_task::testing::check_task::<Consistency>(0.9);
+    meltr::testing::check_task::<Consistency>(0.9);
 }
 
 /// The committed run file, shortened for a test.

@@ -54,6 +54,6 @@ mod tests {
 
     #[test]
     fn contract() {
-        meltr::aux_task::testing::check_task::<Align>(0.8);
+        meltr::testing::check_task::<Align>(0.8);
     }
 }

@@ -83,6 +83,6 @@ mod tests {
 
     #[test]
     fn contract() {
-        meltr::aux_task::testing::check_task::<Classify>(0.5);
+        meltr::testing::check_task::<Classify>(0.5);
     }
 }

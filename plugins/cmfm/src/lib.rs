@@ -76,6 +76,6 @@ mod tests {
 
     #[test]
     fn contract() {
-        meltr::aux_task::testing::check_task::<Cmfm>(0.8);
+        meltr::testing::check_task::<Cmfm>(0.8);
     }
 }

@@ -100,6 +100,6 @@ mod tests {
 
     #[test]
     fn contract() {
-        meltr::aux_task::testing::check_task::<Cmlm>(0.85);
+        meltr::testing::check_task::<Cmlm>(0.85);
     }
 }

@@ -94,6 +94,6 @@ mod tests {
 
     #[test]
     fn contract() {
-        meltr::aux_task::testing::check_task::<MaskedPixels>(0.5);
+        meltr::testing::check_task::<MaskedPixels>(0.5);
     }
 }

@@ -141,6 +141,6 @@ mod tests {
 
     #[test]
     fn contract() {
-        meltr::aux_task::testing::check_task::<Mixup>(0.9);
+        meltr::testing::check_task::<Mixup>(0.9);
     }
 }

@@ -57,6 +57,6 @@ mod tests {
 
     #[test]
     fn contract() {
-        meltr::aux_task::testing::check_task::<Rotation>(0.6);
+        meltr::testing::check_task::<Rotation>(0.6);
     }
 }

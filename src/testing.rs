@@ -1,7 +1,7 @@
 //! The contract every task crate tests: [`check_task`] (cargo feature
 //! `testing`, which a task crate enables in its dev-dependencies).
 
-use super::{find_task, Task, TaskSet, TaskSpec};
+use crate::aux_task::{build_task, find_task, Task, TaskSet, TaskSpec};
 use crate::backbone::{backbone_from_kind, Backbone, Batch, ParamVec};
 use crate::dataset::{mix64, registered_datasets, Dataset, Split};
 use crate::distributed::SingleProcess;
@@ -122,7 +122,7 @@ pub fn check_task<T: Task>(ratio: f32) {
     assert_eq!(task.name(), name, "registered name differs from Task::NAME");
     let mut bad = toml::Table::new();
     bad.insert("no_such_field".into(), toml::Value::Integer(1));
-    let err = super::build_task(name, &bad)
+    let err = build_task(name, &bad)
         .expect_err("an unknown field must be refused")
         .to_string();
     assert!(err.contains("no_such_field") && err.contains(name), "{err}");

@@ -4,7 +4,7 @@
 //! accuracy.
 
 use crate::backbone::Backbone;
-use crate::dataset::{Dataset, Evaluation, Split};
+use crate::dataset::{Dataset, Scoring, Split};
 use crate::error::Result;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -108,8 +108,8 @@ pub fn evaluate(
     let n = data.len(split).min(limit.unwrap_or(usize::MAX));
     let net = model.net_free(model.params());
     let chunks = (0..n).collect::<Vec<_>>();
-    let metrics = match data.evaluation() {
-        Evaluation::Retrieval => {
+    let metrics = match data.scoring() {
+        Scoring::Retrieval => {
             let (mut text, mut video) = (vec![], vec![]);
             for idx in chunks.chunks(200) {
                 let b = data.batch(split, idx);
@@ -127,7 +127,7 @@ pub fn evaluate(
             }
             Metrics::Retrieval(metrics(&ranks(&sim, n)))
         }
-        Evaluation::Classification => {
+        Scoring::Classification => {
             let mut right = 0usize;
             for idx in chunks.chunks(200) {
                 let b = data.batch(split, idx);

@@ -4,7 +4,7 @@
 //!
 //! A data set has a downstream train, validation and test split, an
 //! unbounded pretraining stream, the metric that fits its primary task
-//! ([`Evaluation`]), and the backbone kind it is meant for. The built-in
+//! ([`Scoring`]), and the backbone kind it is meant for. The built-in
 //! ones (`meltr::domains`) register themselves; a data set of your own
 //! implements [`Dataset`] and is handed to the trainer directly, or
 //! registered the same way.
@@ -39,7 +39,7 @@ pub enum Split {
 /// How a backbone is scored on a data set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Evaluation {
+pub enum Scoring {
     /// Text-to-visual retrieval: R@1, R@5, R@10, median rank.
     Retrieval,
     /// Classification of the visual input: accuracy.
@@ -63,7 +63,7 @@ pub trait Dataset: std::fmt::Debug + Send + Sync {
     fn pretrain_batch(&self, step: u64, size: usize) -> Batch;
 
     /// The metric that fits the primary task.
-    fn evaluation(&self) -> Evaluation;
+    fn scoring(&self) -> Scoring;
 
     /// The kind of the built-in backbone this data is meant for.
     fn backbone_kind(&self) -> &str;

@@ -44,20 +44,6 @@ pub fn launched_by_mpi() -> bool {
         .any(|n| n.trim().parse::<usize>().is_ok_and(|n| n > 1))
 }
 
-/// This process's rank among the ranks `mpirun` started on this machine (0
-/// when it was not started by a launcher that says).
-pub fn local_rank() -> usize {
-    [
-        "OMPI_COMM_WORLD_LOCAL_RANK",
-        "MPI_LOCALRANKID",
-        "SLURM_LOCALID",
-    ]
-    .iter()
-    .filter_map(|v| std::env::var(v).ok())
-    .find_map(|n| n.trim().parse().ok())
-    .unwrap_or(0)
-}
-
 /// The collective operations data parallelism needs. Every rank must call
 /// the same operations in the same order with buffers of the same length.
 pub trait Communicator {

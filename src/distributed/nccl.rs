@@ -43,7 +43,7 @@ impl Nccl {
         // NCCL refuses two ranks on one GPU ("duplicate GPU"): say so on
         // every rank, before any rank waits for the others in NCCL.
         let gpus = cuda_device_count();
-        let mut without = [(super::local_rank() >= gpus) as u8 as f32];
+        let mut without = [(crate::tensor::local_rank() >= gpus) as u8 as f32];
         mpi.all_reduce_sum(&mut without)?;
         if without[0] > 0.0 {
             return Err(Error::Backend(format!(

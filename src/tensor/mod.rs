@@ -46,12 +46,26 @@ fn new_device() -> Dev {
         .unwrap_or_else(|e| panic!("cannot start CUDA device {ordinal}: {e:?}"))
 }
 
+/// This process's rank among the ranks `mpirun` started on this machine (0
+/// when it was not started by a launcher that says).
+pub fn local_rank() -> usize {
+    [
+        "OMPI_COMM_WORLD_LOCAL_RANK",
+        "MPI_LOCALRANKID",
+        "SLURM_LOCALID",
+    ]
+    .iter()
+    .filter_map(|v| std::env::var(v).ok())
+    .find_map(|n| n.trim().parse().ok())
+    .unwrap_or(0)
+}
+
 /// The GPU this process computes on: its rank among the processes `mpirun`
 /// started on this machine, modulo the GPUs it sees (0 when it is alone), so
 /// the ranks of a data-parallel run spread over a machine's GPUs.
 #[cfg(feature = "cuda")]
 pub fn cuda_ordinal() -> usize {
-    crate::distributed::local_rank() % cuda_device_count().max(1)
+    local_rank() % cuda_device_count().max(1)
 }
 
 /// How many GPUs this process sees (0 when CUDA cannot say).

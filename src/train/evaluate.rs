@@ -5,7 +5,7 @@
 
 use crate::backbone::parts::{ClassLogits, TextEmbedding, VisualEmbedding};
 use crate::backbone::Backbone;
-use crate::dataset::{Dataset, Evaluation, Split};
+use crate::dataset::{Dataset, Scoring, Split};
 use crate::error::Result;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -109,8 +109,8 @@ pub fn evaluate(
     let n = data.len(split).min(limit.unwrap_or(usize::MAX));
     let net = model.net_free(model.params());
     let chunks = (0..n).collect::<Vec<_>>();
-    let metrics = match data.evaluation() {
-        Evaluation::Retrieval => {
+    let metrics = match data.scoring() {
+        Scoring::Retrieval => {
             let (mut text, mut video) = (vec![], vec![]);
             for idx in chunks.chunks(200) {
                 let b = data.batch(split, idx);
@@ -128,7 +128,7 @@ pub fn evaluate(
             }
             Metrics::Retrieval(metrics(&ranks(&sim, n)))
         }
-        Evaluation::Classification => {
+        Scoring::Classification => {
             let mut right = 0usize;
             for idx in chunks.chunks(200) {
                 let b = data.batch(split, idx);

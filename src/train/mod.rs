@@ -6,11 +6,9 @@
 
 pub mod bench;
 mod checkpoint;
-pub mod compare;
 mod config;
 mod evaluate;
 mod recipe;
-mod stats;
 mod step;
 mod task_model;
 pub mod tensorboard;
@@ -20,7 +18,6 @@ pub use checkpoint::{Checkpoint, RunPosition};
 pub use config::{config_diff, TrainConfig, PRESETS};
 pub use evaluate::{evaluate, metrics, ranks, Classification, Metrics, Retrieval};
 pub use recipe::{lr_factor, ClipMode, LrSchedule, OptimizerConfig};
-pub use stats::{t_cdf, t_quantile, MeanCi, Paired};
 pub use step::{backbone_step, StepOutcome, StepTimes};
 pub use task_model::TaskModel;
 pub use trainer::{

@@ -1,4 +1,4 @@
-"""Reference values for src/train/stats.rs's tests (scipy 1.x, f64).
+"""Reference values for cli/src/compare/stats.rs's tests (scipy 1.x, f64).
 
     python3 tests/reference/t_distribution.py
 """

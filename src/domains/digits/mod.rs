@@ -39,7 +39,7 @@ pub use model::{
 pub use net::{images, ResNetNet, INPUT_SHIFT};
 
 use crate::backbone::{Backbone, BackboneRegistration, Batch, Labels, Visual};
-use crate::dataset::{mix64, Dataset, DatasetRegistration, Evaluation, Split};
+use crate::dataset::{mix64, Dataset, DatasetRegistration, Scoring, Split};
 use crate::error::{Error, Result};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -157,8 +157,8 @@ impl Dataset for DigitsData {
         self.batch_of(&rows, false)
     }
 
-    fn evaluation(&self) -> Evaluation {
-        Evaluation::Classification
+    fn scoring(&self) -> Scoring {
+        Scoring::Classification
     }
 
     fn backbone_kind(&self) -> &str {
@@ -275,7 +275,7 @@ mod tests {
         let data = dataset_by_name("digits", 5).unwrap();
         assert_eq!(data.name(), "digits");
         assert_eq!(data.backbone_kind(), KIND);
-        assert_eq!(data.evaluation(), Evaluation::Classification);
+        assert_eq!(data.scoring(), Scoring::Classification);
         assert_eq!(data.pretrain_tasks(), vec!["rotation", "masked_pixels"]);
         let b = data.batch(Split::Val, &[0, 149]);
         b.validate().unwrap();

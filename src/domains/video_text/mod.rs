@@ -27,7 +27,7 @@ pub use model::{BackboneConfig, VideoText, KIND};
 pub use net::{cross_text_row, cross_video_row, Rows, VtNet, CROSS_LEN};
 
 use crate::backbone::{Backbone, BackboneRegistration, Batch};
-use crate::dataset::{Dataset, DatasetRegistration, Evaluation, Split};
+use crate::dataset::{Dataset, DatasetRegistration, Scoring, Split};
 use crate::error::{Error, Result};
 use std::sync::{Arc, OnceLock};
 use world::{batch_of, Example, World};
@@ -90,8 +90,8 @@ impl Dataset for VideoTextData {
         self.world.pretrain_batch(step, size)
     }
 
-    fn evaluation(&self) -> Evaluation {
-        Evaluation::Retrieval
+    fn scoring(&self) -> Scoring {
+        Scoring::Retrieval
     }
 
     fn backbone_kind(&self) -> &str {

@@ -5,9 +5,12 @@
 
 use anyhow::Context;
 use meltr::backbone::save_backbone;
-use meltr::train::compare::{
-    fixed_weights_run_file, markdown, methods_by_name, rows, run_file, write, GRID,
-};
+mod methods;
+mod stats;
+mod table;
+
+use methods::{fixed_weights_run_file, methods_by_name, run_file, GRID};
+use table::{markdown, rows, write};
 use meltr::train::{starting_backbone, RunSummary, TrainConfig};
 use std::path::{Path, PathBuf};
 use std::process::Command;

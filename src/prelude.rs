@@ -2,6 +2,7 @@
 //! (see [`crate::aux_task`] for a whole task). The tensor operations come
 //! from [`dfdx::prelude`]; the names below take precedence over its.
 
+pub use super::register_task;
 pub use crate::aux_task::{
     info_nce, invalid, soft_cross_entropy, symmetric_info_nce, task_rng, Task,
 };
@@ -11,7 +12,6 @@ pub use crate::backbone::{
     Text, Visual,
 };
 pub use crate::error::{Error, Result};
-pub use crate::register_task;
 pub use dfdx::prelude::*;
 pub use rand::Rng;
 pub use serde::Deserialize;

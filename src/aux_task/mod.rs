@@ -42,6 +42,8 @@ mod set;
 mod spec;
 
 pub use contrastive::{info_nce, soft_cross_entropy, symmetric_info_nce, Logits};
+#[doc(hidden)]
+pub use registry::submit;
 pub use registry::{build_task, find_task, registered_tasks, TaskRegistration};
 pub use set::{task_seed, TapedLosses, TaskSet};
 pub use spec::TaskSpec;

@@ -39,11 +39,15 @@ impl TaskRegistration {
     }
 }
 
+/// What [`register_task!`](crate::register_task) expands to.
+#[doc(hidden)]
+pub use inventory::submit;
+
 /// Registers task type `T` under [`Task::NAME`]: `register_task!(MyTask);`.
 #[macro_export]
 macro_rules! register_task {
     ($t:ty) => {
-        $crate::inventory::submit!($crate::aux_task::TaskRegistration::of::<$t>());
+        $crate::aux_task::submit!($crate::aux_task::TaskRegistration::of::<$t>());
     };
 }
 

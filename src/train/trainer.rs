@@ -782,7 +782,7 @@ mod tests {
             Ok(net.part::<VisualFeatures>(b.visual()?)?.square().mean())
         }
     }
-    crate::register_task!(Probe);
+    inventory::submit!(crate::aux_task::TaskRegistration::of::<Probe>());
 
     /// A loss that is NaN for one step seed in `N` (every step when 1) and,
     /// when `N > 2`, +inf for another.
@@ -809,7 +809,7 @@ mod tests {
                     Ok(net.part::<VisualFeatures>(b.visual()?)?.square().mean() * factor)
                 }
             }
-            crate::register_task!(NanEvery<$n>);
+            inventory::submit!(crate::aux_task::TaskRegistration::of::<NanEvery<$n>>());
         };
     }
     nan_task!(3, "nan_every_third");

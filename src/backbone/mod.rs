@@ -65,7 +65,8 @@ pub trait Backbone: std::fmt::Debug {
     /// in backbone files and checkpoints; [`backbone_from_kind`] takes them back.
     fn config(&self) -> serde_json::Value;
 
-    /// The parts it serves (by default, those its tape-free net serves).
+    /// The parts it serves: by default, those a tape-free net at its
+    /// parameters serves (a census of [`Net::provide`]).
     fn provides(&self) -> Vec<PartId> {
         self.net_free(self.params()).parts()
     }

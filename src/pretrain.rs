@@ -25,12 +25,13 @@
 
 use crate::aux_task::{tasks_from_toml, TaskSet};
 use crate::backbone::{backbone_from_kind, Backbone};
-use crate::dataset::{dataset_by_name, mix64};
+use crate::dataset::dataset_by_name;
 use crate::distributed::SingleProcess;
 use crate::error::{Error, Result};
 use crate::meta_loss::Sum;
 use crate::tensor::{Adam, AdamConfig};
-use crate::train::backbone_step;
+use crate::train::step::StepOutcome;
+use crate::train::{Event, Means, Observer, Observers, Progress, Seeds, SkipPolicy, StepAt, Stepper};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::time::Instant;
@@ -62,6 +63,18 @@ pub struct PretrainConfig {
     /// The backbone's settings (for the video-text backbone, which
     /// optional heads it has); `null` for its defaults.
     pub backbone: serde_json::Value,
+    /// Stop with an error after this many steps in a row were skipped for
+    /// non-finite values (default 50) instead of spinning.
+    #[serde(default = "fifty", skip_serializing_if = "is_fifty")]
+    pub max_skips_in_a_row: u64,
+}
+
+fn fifty() -> u64 {
+    50
+}
+
+fn is_fifty(n: &u64) -> bool {
+    *n == 50
 }
 
 impl Default for PretrainConfig {
@@ -90,6 +103,7 @@ impl PretrainConfig {
             eval_size: 128,
             log_every: 100,
             backbone: serde_json::Value::Null,
+            max_skips_in_a_row: 50,
         };
         match name {
             "tiny" => Ok(PretrainConfig {
@@ -138,6 +152,9 @@ impl PretrainConfig {
         if self.batch_size == 0 {
             return bad("batch_size", "0".into(), "must be at least 1");
         }
+        if self.max_skips_in_a_row == 0 {
+            return bad("max_skips_in_a_row", "0".into(), "must be at least 1");
+        }
         if self.eval_size == 0 {
             return bad("eval_size", "0".into(), "must be at least 1");
         }
@@ -172,6 +189,7 @@ struct RunFile {
     eval_size: Option<usize>,
     log_every: Option<u64>,
     backbone: Option<serde_json::Value>,
+    max_skips_in_a_row: Option<u64>,
 }
 
 /// One line for a TOML error: the line number and text it points at, and the message.
@@ -214,6 +232,7 @@ impl PretrainRun {
         c.eval_size = f.eval_size.unwrap_or(c.eval_size);
         c.log_every = f.log_every.unwrap_or(c.log_every);
         c.backbone = f.backbone.unwrap_or(c.backbone);
+        c.max_skips_in_a_row = f.max_skips_in_a_row.unwrap_or(c.max_skips_in_a_row);
         let data = dataset_by_name(&c.data, c.data_seed).map_err(|e| cfg_err(e.to_string()))?;
         let tasks = match &f.tasks {
             None => TaskSet::from_names(&data.pretrain_tasks())?,
@@ -234,17 +253,6 @@ impl PretrainRun {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         Self::from_toml(&text, path)
     }
-}
-
-/// One finished step, for progress displays.
-#[derive(Debug, Clone)]
-pub struct StepReport {
-    /// Zero-based step index.
-    pub step: u64,
-    /// Total steps.
-    pub steps: u64,
-    /// Each task's loss on this step's batch (in task order).
-    pub losses: Vec<f32>,
 }
 
 /// What a pretraining run did.
@@ -283,23 +291,24 @@ pub fn default_tasks(config: &PretrainConfig) -> Result<TaskSet> {
     TaskSet::from_names(&dataset_by_name(&config.data, config.data_seed)?.pretrain_tasks())
 }
 
-/// Pretrains a fresh backbone; calls `on_step` after every step. Logs the
-/// mean loss of each task every `log_every` steps (tracing, level info).
+/// Pretrains a fresh backbone with the fine-tuning loop's step and skip
+/// policy, the plain sum and no meta step; tells `on_event` each step (a
+/// progress display: epoch 0, `of` = `steps`). Logs the mean loss of each
+/// task every `log_every` steps (tracing, level info).
 pub fn pretrain(
     config: &PretrainConfig,
     tasks: &TaskSet,
-    mut on_step: impl FnMut(&StepReport),
+    on_event: impl FnMut(&Event),
 ) -> Result<(Box<dyn Backbone>, PretrainReport)> {
     config.check()?;
     let data = dataset_by_name(&config.data, config.data_seed)?;
     let mut model = backbone_from_kind(data.backbone_kind(), &config.backbone, config.seed)?;
     tasks.check_served(&*model)?;
     let names = tasks.names();
-    let k = tasks.len();
+    let seeds = Seeds(config.seed);
     // The held-out batch: stream indices far beyond any training run.
     let eval = data.pretrain_batch(u64::MAX / 2 / config.eval_size as u64, config.eval_size);
-    let eval_seed = mix64(config.seed ^ 0xE7A1);
-    let eval_before = tasks.losses_at(&*model, model.params(), &eval, eval_seed)?;
+    let eval_before = tasks.losses_at(&*model, model.params(), &eval, seeds.pretrain_eval())?;
     tracing::info!("held-out before: {}", pairs(&names, &eval_before));
 
     let adam_cfg = AdamConfig {
@@ -307,66 +316,37 @@ pub fn pretrain(
         weight_decay: config.weight_decay,
         ..Default::default()
     };
-    let mut adam = Adam::new(adam_cfg, model.params());
-    let window = config.log_every.max(1);
-    let report_window = window.min((config.steps / 5).max(1));
-    let (mut first, mut last) = (vec![0.0f64; k], vec![0.0f64; k]);
-    let (mut first_n, mut last_n) = (0u64, 0u64);
-    let mut log_sum = vec![0.0f64; k];
-    let mut log_n = 0u64;
+    let mut optimizer = Adam::new(adam_cfg, model.params());
+    let mut windows = LossWindows::new(config, names.clone());
+    let mut observers = Observers::default();
+    observers.push(&mut windows);
+    observers.push(Progress(on_event));
+    let mut stepper = Stepper {
+        tasks,
+        model: &mut *model,
+        optimizer: &mut optimizer,
+        combinator: &mut Sum {},
+        comm: &SingleProcess,
+    };
+    let mut skips = SkipPolicy::new(config.max_skips_in_a_row);
     let mut skipped = 0u64;
     let start = Instant::now();
     for step in 0..config.steps {
-        let batch = data.pretrain_batch(step, config.batch_size);
-        let seed = mix64(config.seed ^ mix64(step));
-        let Some(done) = backbone_step(
-            tasks,
-            &mut *model,
-            &mut adam,
-            &Sum {},
-            &batch,
-            seed,
-            &SingleProcess,
-            None,
-        )?
-        else {
-            skipped += 1;
-            continue;
-        };
-        let losses = done.losses;
-        for i in 0..k {
-            let l = losses[i] as f64;
-            log_sum[i] += l;
-            if step < report_window {
-                first[i] += l;
-            }
-            if step >= config.steps.saturating_sub(report_window) {
-                last[i] += l;
-            }
-        }
-        first_n += (step < report_window) as u64;
-        last_n += (step >= config.steps.saturating_sub(report_window)) as u64;
-        log_n += 1;
-        if (step + 1) % window == 0 || step + 1 == config.steps {
-            let mean: Vec<f32> = log_sum.iter().map(|s| (s / log_n as f64) as f32).collect();
-            tracing::info!(step = step + 1, "train loss: {}", pairs(&names, &mean));
-            log_sum.iter_mut().for_each(|s| *s = 0.0);
-            log_n = 0;
-        }
-        on_step(&StepReport {
+        let at = StepAt {
+            epoch: 0,
             step,
-            steps: config.steps,
-            losses,
-        });
+            index: step as usize + 1,
+            of: config.steps as usize,
+        };
+        let batch = data.pretrain_batch(step, config.batch_size);
+        let done = stepper.step(&at, &batch, seeds.pretrain_step(step), &mut observers)?;
+        skipped += u64::from(done.is_none());
+        skips.record(done.is_some(), step + 1, "")?;
     }
     let seconds = start.elapsed().as_secs_f64();
-    let eval_after = tasks.losses_at(&*model, model.params(), &eval, eval_seed)?;
+    drop(observers);
+    let eval_after = tasks.losses_at(&*model, model.params(), &eval, seeds.pretrain_eval())?;
     tracing::info!("held-out after: {}", pairs(&names, &eval_after));
-    let mean = |v: Vec<f64>, n: u64| {
-        v.into_iter()
-            .map(|s| (s / n.max(1) as f64) as f32)
-            .collect()
-    };
     Ok((
         model,
         PretrainReport {
@@ -374,10 +354,59 @@ pub fn pretrain(
             steps: config.steps,
             skipped,
             seconds,
-            first: mean(first, first_n),
-            last: mean(last, last_n),
+            first: windows.first.means(),
+            last: windows.last.means(),
             eval_before,
             eval_after,
         },
     ))
+}
+
+/// Pretraining's figures of the taken steps: each task's mean loss per
+/// `log_every` steps (logged), over the first and over the last window.
+struct LossWindows {
+    names: Vec<String>,
+    steps: u64,
+    /// Steps per logged mean.
+    log_every: u64,
+    /// Steps of the first and last windows.
+    report: u64,
+    log: Means,
+    first: Means,
+    last: Means,
+}
+
+impl LossWindows {
+    fn new(config: &PretrainConfig, names: Vec<String>) -> LossWindows {
+        let log_every = config.log_every.max(1);
+        let k = names.len();
+        LossWindows {
+            names,
+            steps: config.steps,
+            log_every,
+            report: log_every.min((config.steps / 5).max(1)),
+            log: Means::new(k),
+            first: Means::new(k),
+            last: Means::new(k),
+        }
+    }
+}
+
+impl Observer for LossWindows {
+    fn step(&mut self, at: &StepAt, done: &StepOutcome) -> Result<()> {
+        let (step, losses) = (at.step, &done.losses);
+        self.log.add(losses);
+        if step < self.report {
+            self.first.add(losses);
+        }
+        if step >= self.steps.saturating_sub(self.report) {
+            self.last.add(losses);
+        }
+        if (step + 1) % self.log_every == 0 || step + 1 == self.steps {
+            let mean = self.log.means();
+            tracing::info!(step = step + 1, "train loss: {}", pairs(&self.names, &mean));
+            self.log = Means::new(self.names.len());
+        }
+        Ok(())
+    }
 }

@@ -31,6 +31,7 @@ use crate::error::{Error, Result};
 use crate::meta_loss::Sum;
 use crate::tensor::{Adam, AdamConfig};
 use crate::train::step::StepOutcome;
+use crate::train::RunFile;
 use crate::train::{Event, Means, Observer, Observers, Progress, Seeds, SkipPolicy, StepAt, Stepper};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -141,6 +142,16 @@ impl PretrainConfig {
         }
     }
 
+    /// The settings as a TOML table (a `null` backbone left out: TOML has
+    /// no null, and it is the default).
+    fn as_table(&self) -> toml::Table {
+        let mut json = serde_json::to_value(self).expect("settings serialise");
+        if let serde_json::Value::Object(m) = &mut json {
+            m.retain(|_, v| !v.is_null());
+        }
+        toml::Table::try_from(json).expect("settings are TOML")
+    }
+
     fn check(&self) -> Result<()> {
         let bad = |field: &str, value: String, reason: &str| {
             Err(Error::InvalidSetting {
@@ -172,38 +183,6 @@ impl PretrainConfig {
     }
 }
 
-/// A run file: a preset, settings that override it (all optional), tasks.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RunFile {
-    preset: Option<String>,
-    data: Option<String>,
-    tasks: Option<Vec<toml::Value>>,
-    steps: Option<u64>,
-    batch_size: Option<usize>,
-    lr: Option<f32>,
-    weight_decay: Option<f32>,
-    seed: Option<u64>,
-    #[serde(alias = "world_seed")]
-    data_seed: Option<u64>,
-    eval_size: Option<usize>,
-    log_every: Option<u64>,
-    backbone: Option<serde_json::Value>,
-    max_skips_in_a_row: Option<u64>,
-}
-
-/// One line for a TOML error: the line number and text it points at, and the message.
-pub(crate) fn toml_error_line(text: &str, e: &toml::de::Error) -> String {
-    match e.span() {
-        Some(span) => {
-            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-            let src = text.lines().nth(line - 1).unwrap_or("").trim();
-            format!("line {line} (`{src}`): {}", e.message().trim())
-        }
-        None => e.message().trim().to_string(),
-    }
-}
-
 /// A parsed pretraining run file.
 #[derive(Debug)]
 pub struct PretrainRun {
@@ -214,29 +193,21 @@ pub struct PretrainRun {
 }
 
 impl PretrainRun {
-    /// Parses run-file text; `path` is only used in error messages.
+    /// Parses run-file text; `path` is only used in error messages. The
+    /// file is laid over its `preset` as a training run file is
+    /// (`train/run_file.rs`).
     pub fn from_toml(text: &str, path: &Path) -> Result<PretrainRun> {
-        let cfg_err = |message: String| Error::Config {
-            path: path.into(),
-            message,
-        };
-        let f: RunFile = toml::from_str(text).map_err(|e| cfg_err(toml_error_line(text, &e)))?;
-        let mut c = PretrainConfig::preset(f.preset.as_deref().unwrap_or("quick"))?;
-        c.data = f.data.unwrap_or(c.data);
-        c.steps = f.steps.unwrap_or(c.steps);
-        c.batch_size = f.batch_size.unwrap_or(c.batch_size);
-        c.lr = f.lr.unwrap_or(c.lr);
-        c.weight_decay = f.weight_decay.unwrap_or(c.weight_decay);
-        c.seed = f.seed.unwrap_or(c.seed);
-        c.data_seed = f.data_seed.unwrap_or(c.data_seed);
-        c.eval_size = f.eval_size.unwrap_or(c.eval_size);
-        c.log_every = f.log_every.unwrap_or(c.log_every);
-        c.backbone = f.backbone.unwrap_or(c.backbone);
-        c.max_skips_in_a_row = f.max_skips_in_a_row.unwrap_or(c.max_skips_in_a_row);
+        let mut file = RunFile::parse(text, path)?;
+        let name = file.take_preset()?.unwrap_or_else(|| "quick".into());
+        let tasks = file.take("tasks");
+        let preset = PretrainConfig::preset(&name)?.as_table();
+        let c: PretrainConfig = file.over(preset, &[], &[("world_seed", "data_seed")])?;
+        let cfg_err = |message: String| file.error(message);
         let data = dataset_by_name(&c.data, c.data_seed).map_err(|e| cfg_err(e.to_string()))?;
-        let tasks = match &f.tasks {
+        let tasks = match tasks {
             None => TaskSet::from_names(&data.pretrain_tasks())?,
-            Some(a) => TaskSet::new(tasks_from_toml(a)?),
+            Some(toml::Value::Array(a)) => TaskSet::new(tasks_from_toml(&a)?),
+            Some(v) => return Err(cfg_err(format!("tasks = {v}: expected [[tasks]] tables"))),
         };
         if tasks.is_empty() {
             return Err(cfg_err("`tasks` is empty; list at least one task".into()));

@@ -169,7 +169,7 @@ pub fn profile_step(
     }
     let tasks = TaskSet::from_names(&config.tasks)?;
     tasks.check_served(&*model)?;
-    let (mut head, strategy) = config.fresh_head_and_strategy()?;
+    let (mut head, strategy) = config.build()?;
     let mut learner = MetaLearner::new(&*head, Some(strategy), config.meta.clone());
     let data = dataset_by_name(&config.data, config.data_seed)?;
     let len = data.len(Split::Train);

@@ -118,8 +118,8 @@ impl Trainer {
     ) -> Result<Trainer> {
         let tasks = TaskSet::from_names(&config.tasks)?;
         tasks.check_served(&*model)?;
-        let config_text = config.to_toml();
-        let (mut head, strategy) = config.fresh_head_and_strategy()?;
+        let (mut head, strategy) = config.build()?;
+        let config_text = config.canonical_toml(&*head, &*strategy)?;
         if let Some(info) = head.head_info_mut() {
             info.task_names = config.tasks.clone();
             info.primary = Some(config.primary_index());
@@ -205,7 +205,7 @@ impl Trainer {
     /// Loads a checkpoint's state into this freshly built run (for a
     /// backbone or data set of your own; [`Trainer::resume`] otherwise).
     pub fn restore(&mut self, ck: &Checkpoint, path: &Path) -> Result<()> {
-        let diff = config_diff(&ck.config, &self.config.to_toml());
+        let diff = config_diff(&ck.config, &self.config_text);
         if !diff.is_empty() {
             return Err(Error::InvalidSetting {
                 field: "resume".into(),
@@ -889,7 +889,10 @@ mod tests {
             );
             let meta = text(1, m).replace("type = \"none\"", "type = \"identity\"");
             let e = TrainConfig::from_toml(&meta, Path::new("run.toml"))
-                .unwrap_err()
+                .unwrap()
+                .build()
+                .err()
+                .unwrap()
                 .to_string();
             assert!(e.contains("strategy") && e.contains("none"), "{e}");
         }
@@ -914,7 +917,7 @@ mod tests {
         assert!((h.min_total.unwrap() - 0.004).abs() < 1e-7, "{h:?}");
         let log = std::fs::read_to_string(dir.join("log.jsonl")).unwrap();
         assert!(log.contains("\"kind\":\"weight_health\""), "{log}");
-        let sum = tiny("").unwrap().config.meta_loss.eval(&[1.0]).unwrap();
+        let sum = tiny("").unwrap().head().eval(&[1.0]).unwrap();
         let mut healthy = WeightHealth::default();
         healthy.see(&sum.weights);
         assert!(!healthy.alarmed());

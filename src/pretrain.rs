@@ -3,12 +3,15 @@
 //! Trains a fresh backbone of the data set's kind on its pretraining
 //! stream with the plain sum of its tasks (by default the data set's own:
 //! the five pretext tasks on the video-text world, rotation and masked
-//! pixels on the digits), Adam, one new batch per step. Batch `t` is the
-//! stream's batch `t`, and step `t`'s task randomness is seeded from
-//! `(seed, t)`, so a run is reproducible. Before and after training, every
-//! task's loss is measured on a fixed held-out batch.
+//! pixels on the digits), Adam, one new batch per step, with fine-tuning's
+//! step and skip policy (`train/stepper.rs`, `max_skips_in_a_row`) and no
+//! meta step. Batch `t` is the stream's batch `t`, and step `t`'s task
+//! randomness is seeded from `(seed, t)`, so a run is reproducible. Before
+//! and after training, every task's loss is measured on a fixed held-out
+//! batch.
 //!
-//! A run file names a preset, overrides settings and lists the tasks:
+//! A run file names a preset, overrides settings and lists the tasks; it
+//! is laid over its preset as a training run file is (`train/run_file.rs`):
 //!
 //! ```toml
 //! preset = "quick"      # or "long", "tiny"; "digits", "digits-tiny"

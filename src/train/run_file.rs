@@ -82,11 +82,11 @@ impl RunFile {
             .map_err(|e: toml::de::Error| self.error(self.locate(&e)))
     }
 
-    /// An error about this file.
+    /// An error about this file, on one line.
     pub fn error(&self, message: String) -> Error {
         Error::Config {
             path: self.path.clone(),
-            message,
+            message: message.trim_end().replace('\n', " | "),
         }
     }
 
@@ -205,7 +205,7 @@ mod tests {
             ("n = 1\n[settings]\nc = 1\n", "line 3 (`c = 1`): unknown field `c`"),
             ("nn = 1\n", "line 1 (`nn = 1`): unknown field `nn`"),
             ("n = 1\n[settings]\na = -1\n", "line 3 (`a = -1`)"),
-            ("n = [1\n", "line 1"),
+            ("n = [1\n", "invalid array | expected `]`"),
             ("n = 1\nwhole = 3\n", "line 2 (`whole = 3`)"),
             ("n = 1\n[settings]\na = 1\nb = 1\nc = 1\n[whole]\n", "line 5 (`c = 1`)"),
         ] {

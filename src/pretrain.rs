@@ -35,7 +35,9 @@ use crate::meta_loss::Sum;
 use crate::tensor::{Adam, AdamConfig};
 use crate::train::step::StepOutcome;
 use crate::train::RunFile;
-use crate::train::{Event, Means, Observer, Observers, Progress, Seeds, SkipPolicy, StepAt, Stepper};
+use crate::train::{
+    Event, Means, Observer, Observers, Progress, Seeds, SkipPolicy, StepAt, Stepper,
+};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::time::Instant;
@@ -382,5 +384,59 @@ impl Observer for LossWindows {
             self.log = Means::new(self.names.len());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pretraining_stops_after_max_skips_in_a_row_non_finite_steps() {
+        // `nan_always` (a test task of train/trainer.rs) is NaN on every step.
+        let text = "preset = \"digits-tiny\"\nmax_skips_in_a_row = 3\n\
+                    [[tasks]]\ntype = \"nan_always\"\n";
+        let run = PretrainRun::from_toml(text, Path::new("run.toml")).unwrap();
+        assert_eq!(run.config.max_skips_in_a_row, 3);
+        let mut steps = 0;
+        let err = pretrain(&run.config, &run.tasks, |_| steps += 1)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("step 3") && err.contains("last 3 steps were all skipped"),
+            "{err}"
+        );
+        assert_eq!(steps, 0);
+        // The default is written nowhere: backbone files keep their metadata.
+        let default = PretrainConfig::preset("tiny").unwrap();
+        assert!(!serde_json::to_string(&default)
+            .unwrap()
+            .contains("max_skips"));
+    }
+
+    #[test]
+    fn a_pretraining_run_file_is_laid_over_its_preset_and_errors_name_the_line() {
+        let run = PretrainRun::from_toml(
+            "preset = \"tiny\"\nworld_seed = 4\nlr = 0.01\n[[tasks]]\ntype = \"trainer_probe\"\n",
+            Path::new("run.toml"),
+        )
+        .unwrap();
+        let tiny = PretrainConfig::preset("tiny").unwrap();
+        assert_eq!(
+            run.config,
+            PretrainConfig {
+                data_seed: 4,
+                lr: 0.01,
+                ..tiny
+            }
+        );
+        let e = PretrainRun::from_toml("preset = \"tiny\"\n\nsteps = -1\n", Path::new("run.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("run.toml") && e.contains("line 3 (`steps = -1`)"),
+            "{e}"
+        );
     }
 }

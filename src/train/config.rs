@@ -137,13 +137,19 @@ impl Spec {
         t.insert("type".into(), self.kind.clone().into());
         toml::Value::Table(t)
             .try_into()
-            .map_err(|e: toml::de::Error| Error::Backend(e.message().trim().to_string()))
+            .map_err(|e: toml::de::Error| Error::InvalidSetting {
+                field: "type".into(),
+                value: format!("{:?}", self.kind),
+                reason: e.message().trim().replace('\n', " | "),
+            })
     }
 
     /// The spec of a built object, every setting written out.
     pub fn of<T: Serialize + ?Sized>(object: &T) -> Result<Spec> {
         let value = toml::Value::try_from(object).map_err(|e| Error::Backend(e.to_string()))?;
-        value.try_into().map_err(|e: toml::de::Error| Error::Backend(e.to_string()))
+        value
+            .try_into()
+            .map_err(|e: toml::de::Error| Error::Backend(e.to_string()))
     }
 }
 
@@ -365,6 +371,50 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("run.toml") && e.contains("type"), "{e}");
+    }
+
+    #[test]
+    fn parsing_reads_no_file_and_building_names_the_run_file_and_table() {
+        let text = "preset = \"tiny\"\n[meta_loss]\ntype = \"meltr\"\npreset = \"allinone\"\n\
+                    tasks = 3\nweights = \"/no/such/head.safetensors\"\n";
+        let c = run(text).unwrap();
+        assert_eq!(c.clone(), c);
+        assert_eq!(c.meta_loss.kind, "meltr");
+        let e = c.build().err().unwrap().to_string();
+        assert!(
+            e.contains("run.toml") && e.contains("[meta_loss]") && e.contains("/no/such"),
+            "{e}"
+        );
+        let e =
+            run("preset = \"tiny\"\n[meta_loss]\ntype = \"sum\"\n[strategy]\ntype = \"nope\"\n")
+                .unwrap()
+                .build()
+                .err()
+                .unwrap()
+                .to_string();
+        assert!(e.contains("[strategy]") && e.contains("nope"), "{e}");
+        let e = run("preset = \"tiny\"\n[meta_loss]\ntype = \"weighted\"\nweights = [1.0]\n")
+            .unwrap()
+            .build()
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("meta_loss.tasks = 1") && e.contains("3 tasks"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_checkpoints_run_file_writes_the_built_objects_settings_out() {
+        let c = run("preset = \"tiny\"\n").unwrap();
+        let (head, strategy) = c.build().unwrap();
+        let text = c.canonical_toml(&*head, &*strategy).unwrap();
+        let back = run(&text).unwrap();
+        // Defaults the run file left out are written (`seed`, `dropout`).
+        assert_eq!(back.meta_loss.settings.get("seed"), Some(&0.into()));
+        assert_eq!(back.tasks, c.tasks);
+        assert!(config_diff(&text, &back.canonical_toml(&*head, &*strategy).unwrap()).is_empty());
     }
 
     #[test]

@@ -43,7 +43,12 @@ pub trait Observer {
         Ok(())
     }
     /// An epoch ended: its figures, its weights' health and the run's state.
-    fn epoch(&mut self, _report: &EpochReport, _health: &WeightHealth, _run: &Trainer) -> Result<()> {
+    fn epoch(
+        &mut self,
+        _report: &EpochReport,
+        _health: &WeightHealth,
+        _run: &Trainer,
+    ) -> Result<()> {
         Ok(())
     }
     /// The run ended.

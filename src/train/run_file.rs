@@ -202,12 +202,18 @@ mod tests {
     fn errors_name_the_file_and_the_line_of_the_files_key() {
         for (text, needle) in [
             ("n = 1\n\nm = \"x\"\n", "line 3 (`m = \"x\"`): invalid type"),
-            ("n = 1\n[settings]\nc = 1\n", "line 3 (`c = 1`): unknown field `c`"),
+            (
+                "n = 1\n[settings]\nc = 1\n",
+                "line 3 (`c = 1`): unknown field `c`",
+            ),
             ("nn = 1\n", "line 1 (`nn = 1`): unknown field `nn`"),
             ("n = 1\n[settings]\na = -1\n", "line 3 (`a = -1`)"),
             ("n = [1\n", "invalid array | expected `]`"),
             ("n = 1\nwhole = 3\n", "line 2 (`whole = 3`)"),
-            ("n = 1\n[settings]\na = 1\nb = 1\nc = 1\n[whole]\n", "line 5 (`c = 1`)"),
+            (
+                "n = 1\n[settings]\na = 1\nb = 1\nc = 1\n[whole]\n",
+                "line 5 (`c = 1`)",
+            ),
         ] {
             let e = over(text).unwrap_err().to_string();
             assert!(e.contains("run.toml") && e.contains(needle), "{text}: {e}");

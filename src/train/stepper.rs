@@ -68,7 +68,13 @@ impl Stepper<'_> {
     fn task_grad_norms(&self, batch: &Batch, seed: u64) -> Result<Vec<f32>> {
         let w = self.model.params();
         let mut norms = (0..self.tasks.len())
-            .map(|k| Ok(self.tasks.task_grad(&*self.model, w, batch, seed, k)?.1.norm()))
+            .map(|k| {
+                Ok(self
+                    .tasks
+                    .task_grad(&*self.model, w, batch, seed, k)?
+                    .1
+                    .norm())
+            })
             .collect::<Result<Vec<f32>>>()?;
         self.comm
             .all_reduce_weighted_mean(&mut norms, batch.size as f32)?;

@@ -17,9 +17,7 @@ use super::stepper::Stepper;
 use super::tally::{EpochTally, WeightHealth};
 use super::task_model::TaskModel;
 use crate::aux_task::TaskSet;
-use crate::backbone::{
-    backbone_from_kind, load_backbone, Backbone, Batch, ParamVec,
-};
+use crate::backbone::{backbone_from_kind, load_backbone, Backbone, Batch, ParamVec};
 use crate::dataset::{dataset_by_name, Dataset, Split};
 use crate::distributed::{shard_of, Communicator, Sharded, SingleProcess};
 use crate::error::{Error, Result};
@@ -742,6 +740,63 @@ mod tests {
         let config = TrainConfig::from_toml(&format!("{run}{extra}"), Path::new("run.toml"))?;
         let model = backbone_from_kind("video_text", &serde_json::Value::Null, 0)?;
         Trainer::new(config, model)
+    }
+
+    /// Counts the events and reads the checkpoint as each epoch ends.
+    #[derive(Default)]
+    struct Recorder {
+        steps: u64,
+        metas: u64,
+        checkpointed: Vec<Option<usize>>,
+        ended: bool,
+    }
+
+    impl crate::train::Observer for Recorder {
+        fn step(&mut self, at: &StepAt, _: &crate::train::StepOutcome) -> Result<()> {
+            self.steps += 1;
+            assert_eq!(at.step, self.steps);
+            Ok(())
+        }
+        fn meta_step(&mut self, _: &StepAt, outcome: &MetaOutcome) -> Result<()> {
+            self.metas += u64::from(matches!(outcome, MetaOutcome::Updated { .. }));
+            Ok(())
+        }
+        fn epoch(&mut self, _: &EpochReport, _: &WeightHealth, run: &Trainer) -> Result<()> {
+            let out = std::env::temp_dir().join(format!("meltr-observed-{}", std::process::id()));
+            let ck = Checkpoint::load(&out.join("checkpoint.safetensors")).ok();
+            self.checkpointed.push(ck.map(|c| c.position.epochs_done));
+            assert_eq!(run.position().step, self.steps);
+            Ok(())
+        }
+        fn end(&mut self, summary: &RunSummary) -> Result<()> {
+            self.ended = summary.epochs.len() == 3;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn observers_see_every_event_and_the_checkpoint_policy_picks_the_epochs() {
+        let text = "preset = \"tiny\"\nepochs = 3\ntasks = [\"trainer_probe\"]\n\
+                    primary = \"trainer_probe\"\n[meta_loss]\ntype = \"sum\"\n";
+        let config = TrainConfig::from_toml(text, Path::new("run.toml")).unwrap();
+        let model = backbone_from_kind("video_text", &serde_json::Value::Null, 0).unwrap();
+        let mut t = Trainer::new(config, model).unwrap();
+        let out = std::env::temp_dir().join(format!("meltr-observed-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        t.set_checkpoint_policy(CheckpointPolicy { every: 2 });
+        let mut recorder = Recorder::default();
+        let mut observers = t.observers(&out).unwrap();
+        observers.push(&mut recorder);
+        t.run_with(&mut observers).unwrap();
+        drop(observers);
+        // After epoch 1 none yet; after epoch 2 (every 2nd); after the last.
+        assert_eq!(recorder.checkpointed, [None, Some(2), Some(3)]);
+        let log = std::fs::read_to_string(out.join("log.jsonl")).unwrap();
+        let count = |kind: &str| log.lines().filter(|l| l.contains(kind)).count() as u64;
+        assert_eq!(recorder.steps, count("\"kind\":\"step\""));
+        assert_eq!(recorder.metas, count("\"kind\":\"meta\""));
+        assert!(recorder.steps == 3 * t.steps_per_epoch() as u64 && recorder.ended);
+        assert!(out.join("summary.json").exists());
     }
 
     #[test]

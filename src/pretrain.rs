@@ -89,8 +89,9 @@ impl Default for PretrainConfig {
     }
 }
 
-/// Names of the presets.
-pub const PRESETS: [&str; 5] = ["tiny", "quick", "long", "digits", "digits-tiny"];
+/// Names of the pretraining presets (`preset = ...` in a pretraining run
+/// file, `pretrain_preset = ...` in a training one).
+pub const PRETRAIN_PRESETS: [&str; 5] = ["tiny", "quick", "long", "digits", "digits-tiny"];
 
 impl PretrainConfig {
     /// A named preset: on the video-text world `tiny` (seconds, for tests),
@@ -142,7 +143,7 @@ impl PretrainConfig {
             other => Err(Error::InvalidSetting {
                 field: "preset".into(),
                 value: other.into(),
-                reason: format!("known presets: {}", PRESETS.join(", ")),
+                reason: format!("known presets: {}", PRETRAIN_PRESETS.join(", ")),
             }),
         }
     }

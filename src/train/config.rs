@@ -38,8 +38,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// Names of the built-in presets.
-pub const PRESETS: [&str; 5] = ["quick", "few", "tiny", "digits", "digits-tiny"];
+/// Names of the fine-tuning run-file presets (`preset = ...` in a
+/// training run file; not the head's size preset of `[meta_loss]`).
+pub const TRAIN_PRESETS: [&str; 5] = ["quick", "few", "tiny", "digits", "digits-tiny"];
 
 fn preset_text(name: &str) -> Result<&'static str> {
     match name {
@@ -51,7 +52,7 @@ fn preset_text(name: &str) -> Result<&'static str> {
         other => Err(Error::InvalidSetting {
             field: "preset".into(),
             value: other.into(),
-            reason: format!("known presets: {}", PRESETS.join(", ")),
+            reason: format!("known presets: {}", TRAIN_PRESETS.join(", ")),
         }),
     }
 }

@@ -27,7 +27,7 @@ mod trainer;
 
 pub use checkpoint::{Checkpoint, RunPosition};
 pub use checkpointer::{CheckpointPolicy, Checkpointer};
-pub use config::{config_diff, Spec, TrainConfig, PRESETS};
+pub use config::{config_diff, Spec, TrainConfig, TRAIN_PRESETS};
 pub use evaluate::{evaluate, metrics, ranks, Classification, Metrics, Retrieval};
 pub use observer::{Event, Observer, Observers, Progress, StepAt};
 pub use rank_check::RankCheck;

@@ -95,10 +95,15 @@ fn modules_use_only_the_ones_below_them() {
     let mut wrong = Vec::new();
     for file in &files {
         let rel = file.strip_prefix(&src).unwrap();
-        let Some(from) = top_module(rel) else { continue };
+        let Some(from) = top_module(rel) else {
+            continue;
+        };
         seen.insert(from.clone());
         let Some(from_rank) = rank(&from) else {
-            wrong.push(format!("{}: module `{from}` is not in ORDER", rel.display()));
+            wrong.push(format!(
+                "{}: module `{from}` is not in ORDER",
+                rel.display()
+            ));
             continue;
         };
         let text = std::fs::read_to_string(file).unwrap();
@@ -123,7 +128,11 @@ fn modules_use_only_the_ones_below_them() {
         seen.len() >= 10,
         "read too few modules: {seen:?} (is src/ where the test looks?)"
     );
-    assert!(wrong.is_empty(), "module order broken:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "module order broken:\n{}",
+        wrong.join("\n")
+    );
 }
 
 #[test]

@@ -4,7 +4,6 @@
 //! [`crate::backbone::Backbone`] and [`crate::dataset::Dataset`]: it names
 //! no model and no data set.
 
-pub mod bench;
 mod checkpoint;
 mod checkpointer;
 mod config;

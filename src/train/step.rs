@@ -2,7 +2,7 @@
 //! losses, backward `Σ_k a_k l_k`, update — or skip, changing nothing,
 //! when a loss, a weight or the gradient is not finite. Fine-tuning,
 //! pretraining and the task contract test call [`backbone_step`]; `meltr
-//! bench step` times the same phases one by one (`train/bench.rs`).
+//! bench step` times the same phases one by one (`cli/src/bench/step_profile.rs`).
 
 use crate::aux_task::{TapedLosses, TaskSet};
 use crate::backbone::{Backbone, Batch, ParamVec};

@@ -9,11 +9,11 @@ mod methods;
 mod stats;
 mod table;
 
-use methods::{fixed_weights_run_file, methods_by_name, run_file, GRID};
-use table::{markdown, rows, write};
 use meltr::train::{starting_backbone, RunSummary, TrainConfig};
+use methods::{fixed_weights_run_file, methods_by_name, run_file, GRID};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use table::{markdown, rows, write};
 
 /// Arguments of `meltr compare`.
 #[derive(Debug, clap::Args)]

@@ -3,20 +3,19 @@
 //! against a plain sum (`meltr bench step`).
 //!
 //! Every phase runs on the same two batches, after one warm-up round; the
-//! backbone step is the trainer's own phases ([`super::step`], timed one by
+//! backbone step is the trainer's own phases ([`meltr::train::step`], timed one by
 //! one by [`timed_step`]), so the backbone and the head move a little between
 //! repetitions, as in training. Each timing ends with a value read back to
 //! the host, so on a GPU the queued kernels are included.
 
-use super::task_model::TaskModel;
-use super::{step, TrainConfig};
-use crate::aux_task::TaskSet;
-use crate::backbone::Backbone;
-use crate::dataset::{dataset_by_name, Split};
-use crate::error::{Error, Result};
-use crate::hypergrad::{MetaLearner, MetaOutcome, PassCount};
-use crate::meta_loss::{MetaLoss, Sum};
-use crate::tensor::Adam;
+use meltr::aux_task::TaskSet;
+use meltr::backbone::Backbone;
+use meltr::dataset::{dataset_by_name, Split};
+use meltr::error::{Error, Result};
+use meltr::hypergrad::{MetaLearner, MetaOutcome, PassCount};
+use meltr::meta_loss::{MetaLoss, Sum};
+use meltr::tensor::Adam;
+use meltr::train::{step, TaskModel, TrainConfig};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
@@ -303,10 +302,10 @@ pub fn timed_step(
     model: &mut dyn Backbone,
     optimizer: &mut Adam,
     combinator: &dyn MetaLoss,
-    batch: &crate::backbone::Batch,
+    batch: &meltr::backbone::Batch,
     seed: u64,
 ) -> Result<StepTimes> {
-    let comm = crate::distributed::SingleProcess;
+    let comm = meltr::distributed::SingleProcess;
     let ms = |s: Instant| s.elapsed().as_secs_f64() * 1e3;
     let mut times = StepTimes::default();
     let s = Instant::now();

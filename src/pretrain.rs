@@ -3,12 +3,15 @@
 //! Trains a fresh backbone of the data set's kind on its pretraining
 //! stream with the plain sum of its tasks (by default the data set's own:
 //! the five pretext tasks on the video-text world, rotation and masked
-//! pixels on the digits), Adam, one new batch per step. Batch `t` is the
-//! stream's batch `t`, and step `t`'s task randomness is seeded from
-//! `(seed, t)`, so a run is reproducible. Before and after training, every
-//! task's loss is measured on a fixed held-out batch.
+//! pixels on the digits), Adam, one new batch per step, with fine-tuning's
+//! step and skip policy (`train/stepper.rs`, `max_skips_in_a_row`) and no
+//! meta step. Batch `t` is the stream's batch `t`, and step `t`'s task
+//! randomness is seeded from `(seed, t)`, so a run is reproducible. Before
+//! and after training, every task's loss is measured on a fixed held-out
+//! batch.
 //!
-//! A run file names a preset, overrides settings and lists the tasks:
+//! A run file names a preset, overrides settings and lists the tasks; it
+//! is laid over its preset as a training run file is (`train/run_file.rs`):
 //!
 //! ```toml
 //! preset = "quick"      # or "long", "tiny"; "digits", "digits-tiny"
@@ -25,12 +28,16 @@
 
 use crate::aux_task::{TaskSet, TaskSpec};
 use crate::backbone::{backbone_from_kind, Backbone};
-use crate::dataset::{dataset_by_name, mix64};
+use crate::dataset::dataset_by_name;
 use crate::distributed::SingleProcess;
 use crate::error::{Error, Result};
 use crate::meta_loss::Sum;
 use crate::tensor::{Adam, AdamConfig};
-use crate::train::backbone_step;
+use crate::train::step::StepOutcome;
+use crate::train::RunFile;
+use crate::train::{
+    Event, Means, Observer, Observers, Progress, Seeds, SkipPolicy, StepAt, Stepper,
+};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::time::Instant;
@@ -62,6 +69,18 @@ pub struct PretrainConfig {
     /// The backbone's settings (for the video-text backbone, which
     /// optional heads it has); `null` for its defaults.
     pub backbone: serde_json::Value,
+    /// Stop with an error after this many steps in a row were skipped for
+    /// non-finite values (default 50) instead of spinning.
+    #[serde(default = "fifty", skip_serializing_if = "is_fifty")]
+    pub max_skips_in_a_row: u64,
+}
+
+fn fifty() -> u64 {
+    50
+}
+
+fn is_fifty(n: &u64) -> bool {
+    *n == 50
 }
 
 impl Default for PretrainConfig {
@@ -70,8 +89,9 @@ impl Default for PretrainConfig {
     }
 }
 
-/// Names of the presets.
-pub const PRESETS: [&str; 5] = ["tiny", "quick", "long", "digits", "digits-tiny"];
+/// Names of the pretraining presets (`preset = ...` in a pretraining run
+/// file, `pretrain_preset = ...` in a training one).
+pub const PRETRAIN_PRESETS: [&str; 5] = ["tiny", "quick", "long", "digits", "digits-tiny"];
 
 impl PretrainConfig {
     /// A named preset: on the video-text world `tiny` (seconds, for tests),
@@ -90,6 +110,7 @@ impl PretrainConfig {
             eval_size: 128,
             log_every: 100,
             backbone: serde_json::Value::Null,
+            max_skips_in_a_row: 50,
         };
         match name {
             "tiny" => Ok(PretrainConfig {
@@ -122,9 +143,19 @@ impl PretrainConfig {
             other => Err(Error::InvalidSetting {
                 field: "preset".into(),
                 value: other.into(),
-                reason: format!("known presets: {}", PRESETS.join(", ")),
+                reason: format!("known presets: {}", PRETRAIN_PRESETS.join(", ")),
             }),
         }
+    }
+
+    /// The settings as a TOML table (a `null` backbone left out: TOML has
+    /// no null, and it is the default).
+    fn as_table(&self) -> toml::Table {
+        let mut json = serde_json::to_value(self).expect("settings serialise");
+        if let serde_json::Value::Object(m) = &mut json {
+            m.retain(|_, v| !v.is_null());
+        }
+        toml::Table::try_from(json).expect("settings are TOML")
     }
 
     fn check(&self) -> Result<()> {
@@ -137,6 +168,9 @@ impl PretrainConfig {
         };
         if self.batch_size == 0 {
             return bad("batch_size", "0".into(), "must be at least 1");
+        }
+        if self.max_skips_in_a_row == 0 {
+            return bad("max_skips_in_a_row", "0".into(), "must be at least 1");
         }
         if self.eval_size == 0 {
             return bad("eval_size", "0".into(), "must be at least 1");
@@ -155,37 +189,6 @@ impl PretrainConfig {
     }
 }
 
-/// A run file: a preset, settings that override it (all optional), tasks.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RunFile {
-    preset: Option<String>,
-    data: Option<String>,
-    tasks: Option<Vec<TaskSpec>>,
-    steps: Option<u64>,
-    batch_size: Option<usize>,
-    lr: Option<f32>,
-    weight_decay: Option<f32>,
-    seed: Option<u64>,
-    #[serde(alias = "world_seed")]
-    data_seed: Option<u64>,
-    eval_size: Option<usize>,
-    log_every: Option<u64>,
-    backbone: Option<serde_json::Value>,
-}
-
-/// One line for a TOML error: the line number and text it points at, and the message.
-pub(crate) fn toml_error_line(text: &str, e: &toml::de::Error) -> String {
-    match e.span() {
-        Some(span) => {
-            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-            let src = text.lines().nth(line - 1).unwrap_or("").trim();
-            format!("line {line} (`{src}`): {}", e.message().trim())
-        }
-        None => e.message().trim().to_string(),
-    }
-}
-
 /// A parsed pretraining run file.
 #[derive(Debug)]
 pub struct PretrainRun {
@@ -196,28 +199,25 @@ pub struct PretrainRun {
 }
 
 impl PretrainRun {
-    /// Parses run-file text; `path` is only used in error messages.
+    /// Parses run-file text; `path` is only used in error messages. The
+    /// file is laid over its `preset` as a training run file is
+    /// (`train/run_file.rs`).
     pub fn from_toml(text: &str, path: &Path) -> Result<PretrainRun> {
-        let cfg_err = |message: String| Error::Config {
-            path: path.into(),
-            message,
-        };
-        let f: RunFile = toml::from_str(text).map_err(|e| cfg_err(toml_error_line(text, &e)))?;
-        let mut c = PretrainConfig::preset(f.preset.as_deref().unwrap_or("quick"))?;
-        c.data = f.data.unwrap_or(c.data);
-        c.steps = f.steps.unwrap_or(c.steps);
-        c.batch_size = f.batch_size.unwrap_or(c.batch_size);
-        c.lr = f.lr.unwrap_or(c.lr);
-        c.weight_decay = f.weight_decay.unwrap_or(c.weight_decay);
-        c.seed = f.seed.unwrap_or(c.seed);
-        c.data_seed = f.data_seed.unwrap_or(c.data_seed);
-        c.eval_size = f.eval_size.unwrap_or(c.eval_size);
-        c.log_every = f.log_every.unwrap_or(c.log_every);
-        c.backbone = f.backbone.unwrap_or(c.backbone);
+        let mut file = RunFile::parse(text, path)?;
+        let name = file.take_preset()?.unwrap_or_else(|| "quick".into());
+        let tasks = file.take("tasks");
+        let preset = PretrainConfig::preset(&name)?.as_table();
+        let c: PretrainConfig = file.over(preset, &[], &[("world_seed", "data_seed")])?;
+        let cfg_err = |message: String| file.error(message);
         let data = dataset_by_name(&c.data, c.data_seed).map_err(|e| cfg_err(e.to_string()))?;
-        let tasks = match &f.tasks {
+        let tasks = match tasks {
             None => TaskSet::from_names(&data.pretrain_tasks())?,
-            Some(a) => TaskSet::from_specs(a).map_err(|e| cfg_err(format!("tasks: {e}")))?,
+            Some(v) => {
+                let specs: Vec<TaskSpec> = v
+                    .try_into()
+                    .map_err(|e: toml::de::Error| cfg_err(format!("tasks: {}", e.message())))?;
+                TaskSet::from_specs(&specs).map_err(|e| cfg_err(format!("tasks: {e}")))?
+            }
         };
         if tasks.is_empty() {
             return Err(cfg_err("`tasks` is empty; list at least one task".into()));
@@ -234,17 +234,6 @@ impl PretrainRun {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         Self::from_toml(&text, path)
     }
-}
-
-/// One finished step, for progress displays.
-#[derive(Debug, Clone)]
-pub struct StepReport {
-    /// Zero-based step index.
-    pub step: u64,
-    /// Total steps.
-    pub steps: u64,
-    /// Each task's loss on this step's batch (in task order).
-    pub losses: Vec<f32>,
 }
 
 /// What a pretraining run did.
@@ -283,23 +272,24 @@ pub fn default_tasks(config: &PretrainConfig) -> Result<TaskSet> {
     TaskSet::from_names(&dataset_by_name(&config.data, config.data_seed)?.pretrain_tasks())
 }
 
-/// Pretrains a fresh backbone; calls `on_step` after every step. Logs the
-/// mean loss of each task every `log_every` steps (tracing, level info).
+/// Pretrains a fresh backbone with the fine-tuning loop's step and skip
+/// policy, the plain sum and no meta step; tells `on_event` each step (a
+/// progress display: epoch 0, `of` = `steps`). Logs the mean loss of each
+/// task every `log_every` steps (tracing, level info).
 pub fn pretrain(
     config: &PretrainConfig,
     tasks: &TaskSet,
-    mut on_step: impl FnMut(&StepReport),
+    on_event: impl FnMut(&Event),
 ) -> Result<(Box<dyn Backbone>, PretrainReport)> {
     config.check()?;
     let data = dataset_by_name(&config.data, config.data_seed)?;
     let mut model = backbone_from_kind(data.backbone_kind(), &config.backbone, config.seed)?;
     tasks.check_served(&*model)?;
     let names = tasks.names();
-    let k = tasks.len();
+    let seeds = Seeds(config.seed);
     // The held-out batch: stream indices far beyond any training run.
     let eval = data.pretrain_batch(u64::MAX / 2 / config.eval_size as u64, config.eval_size);
-    let eval_seed = mix64(config.seed ^ 0xE7A1);
-    let eval_before = tasks.losses_at(&*model, model.params(), &eval, eval_seed)?;
+    let eval_before = tasks.losses_at(&*model, model.params(), &eval, seeds.pretrain_eval())?;
     tracing::info!("held-out before: {}", pairs(&names, &eval_before));
 
     let adam_cfg = AdamConfig {
@@ -307,66 +297,37 @@ pub fn pretrain(
         weight_decay: config.weight_decay,
         ..Default::default()
     };
-    let mut adam = Adam::new(adam_cfg, model.params());
-    let window = config.log_every.max(1);
-    let report_window = window.min((config.steps / 5).max(1));
-    let (mut first, mut last) = (vec![0.0f64; k], vec![0.0f64; k]);
-    let (mut first_n, mut last_n) = (0u64, 0u64);
-    let mut log_sum = vec![0.0f64; k];
-    let mut log_n = 0u64;
+    let mut optimizer = Adam::new(adam_cfg, model.params());
+    let mut windows = LossWindows::new(config, names.clone());
+    let mut observers = Observers::default();
+    observers.push(&mut windows);
+    observers.push(Progress(on_event));
+    let mut stepper = Stepper {
+        tasks,
+        model: &mut *model,
+        optimizer: &mut optimizer,
+        combinator: &mut Sum {},
+        comm: &SingleProcess,
+    };
+    let mut skips = SkipPolicy::new(config.max_skips_in_a_row);
     let mut skipped = 0u64;
     let start = Instant::now();
     for step in 0..config.steps {
-        let batch = data.pretrain_batch(step, config.batch_size);
-        let seed = mix64(config.seed ^ mix64(step));
-        let Some(done) = backbone_step(
-            tasks,
-            &mut *model,
-            &mut adam,
-            &Sum {},
-            &batch,
-            seed,
-            &SingleProcess,
-            None,
-        )?
-        else {
-            skipped += 1;
-            continue;
-        };
-        let losses = done.losses;
-        for i in 0..k {
-            let l = losses[i] as f64;
-            log_sum[i] += l;
-            if step < report_window {
-                first[i] += l;
-            }
-            if step >= config.steps.saturating_sub(report_window) {
-                last[i] += l;
-            }
-        }
-        first_n += (step < report_window) as u64;
-        last_n += (step >= config.steps.saturating_sub(report_window)) as u64;
-        log_n += 1;
-        if (step + 1) % window == 0 || step + 1 == config.steps {
-            let mean: Vec<f32> = log_sum.iter().map(|s| (s / log_n as f64) as f32).collect();
-            tracing::info!(step = step + 1, "train loss: {}", pairs(&names, &mean));
-            log_sum.iter_mut().for_each(|s| *s = 0.0);
-            log_n = 0;
-        }
-        on_step(&StepReport {
+        let at = StepAt {
+            epoch: 0,
             step,
-            steps: config.steps,
-            losses,
-        });
+            index: step as usize + 1,
+            of: config.steps as usize,
+        };
+        let batch = data.pretrain_batch(step, config.batch_size);
+        let done = stepper.step(&at, &batch, seeds.pretrain_step(step), &mut observers)?;
+        skipped += u64::from(done.is_none());
+        skips.record(done.is_some(), step + 1, "")?;
     }
     let seconds = start.elapsed().as_secs_f64();
-    let eval_after = tasks.losses_at(&*model, model.params(), &eval, eval_seed)?;
+    drop(observers);
+    let eval_after = tasks.losses_at(&*model, model.params(), &eval, seeds.pretrain_eval())?;
     tracing::info!("held-out after: {}", pairs(&names, &eval_after));
-    let mean = |v: Vec<f64>, n: u64| {
-        v.into_iter()
-            .map(|s| (s / n.max(1) as f64) as f32)
-            .collect()
-    };
     Ok((
         model,
         PretrainReport {
@@ -374,10 +335,113 @@ pub fn pretrain(
             steps: config.steps,
             skipped,
             seconds,
-            first: mean(first, first_n),
-            last: mean(last, last_n),
+            first: windows.first.means(),
+            last: windows.last.means(),
             eval_before,
             eval_after,
         },
     ))
+}
+
+/// Pretraining's figures of the taken steps: each task's mean loss per
+/// `log_every` steps (logged), over the first and over the last window.
+struct LossWindows {
+    names: Vec<String>,
+    steps: u64,
+    /// Steps per logged mean.
+    log_every: u64,
+    /// Steps of the first and last windows.
+    report: u64,
+    log: Means,
+    first: Means,
+    last: Means,
+}
+
+impl LossWindows {
+    fn new(config: &PretrainConfig, names: Vec<String>) -> LossWindows {
+        let log_every = config.log_every.max(1);
+        let k = names.len();
+        LossWindows {
+            names,
+            steps: config.steps,
+            log_every,
+            report: log_every.min((config.steps / 5).max(1)),
+            log: Means::new(k),
+            first: Means::new(k),
+            last: Means::new(k),
+        }
+    }
+}
+
+impl Observer for LossWindows {
+    fn step(&mut self, at: &StepAt, done: &StepOutcome) -> Result<()> {
+        let (step, losses) = (at.step, &done.losses);
+        self.log.add(losses);
+        if step < self.report {
+            self.first.add(losses);
+        }
+        if step >= self.steps.saturating_sub(self.report) {
+            self.last.add(losses);
+        }
+        if (step + 1) % self.log_every == 0 || step + 1 == self.steps {
+            let mean = self.log.means();
+            tracing::info!(step = step + 1, "train loss: {}", pairs(&self.names, &mean));
+            self.log = Means::new(self.names.len());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pretraining_stops_after_max_skips_in_a_row_non_finite_steps() {
+        // `nan_always` (a test task of train/trainer.rs) is NaN on every step.
+        let text = "preset = \"digits-tiny\"\nmax_skips_in_a_row = 3\n\
+                    [[tasks]]\ntype = \"nan_always\"\n";
+        let run = PretrainRun::from_toml(text, Path::new("run.toml")).unwrap();
+        assert_eq!(run.config.max_skips_in_a_row, 3);
+        let mut steps = 0;
+        let err = pretrain(&run.config, &run.tasks, |_| steps += 1)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("step 3") && err.contains("last 3 steps were all skipped"),
+            "{err}"
+        );
+        assert_eq!(steps, 0);
+        // The default is written nowhere: backbone files keep their metadata.
+        let default = PretrainConfig::preset("tiny").unwrap();
+        assert!(!serde_json::to_string(&default)
+            .unwrap()
+            .contains("max_skips"));
+    }
+
+    #[test]
+    fn a_pretraining_run_file_is_laid_over_its_preset_and_errors_name_the_line() {
+        let run = PretrainRun::from_toml(
+            "preset = \"tiny\"\nworld_seed = 4\nlr = 0.01\n[[tasks]]\ntype = \"trainer_probe\"\n",
+            Path::new("run.toml"),
+        )
+        .unwrap();
+        let tiny = PretrainConfig::preset("tiny").unwrap();
+        assert_eq!(
+            run.config,
+            PretrainConfig {
+                data_seed: 4,
+                lr: 0.01,
+                ..tiny
+            }
+        );
+        let e = PretrainRun::from_toml("preset = \"tiny\"\n\nsteps = -1\n", Path::new("run.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("run.toml") && e.contains("line 3 (`steps = -1`)"),
+            "{e}"
+        );
+    }
 }

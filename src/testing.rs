@@ -211,7 +211,6 @@ fn check_on(
             &train(t),
             seed,
             &SingleProcess,
-            None,
         )
         .unwrap_or_else(|e| panic!("{name} on {on}: {e}"));
     }

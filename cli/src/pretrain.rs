@@ -7,6 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use meltr::aux_task::TaskSet;
 use meltr::backbone::backbone_to_bytes;
 use meltr::pretrain::{default_tasks, pretrain, PretrainConfig, PretrainRun};
+use meltr::train::Event;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
@@ -137,10 +138,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         config.batch_size,
         tasks.names().join(", ")
     );
-    let (model, report) = pretrain(&config, &tasks, |s| {
-        bar.set_position(s.step + 1);
-        let total: f32 = s.losses.iter().sum();
-        bar.set_message(format!("sum {total:.3}"));
+    let (model, report) = pretrain(&config, &tasks, |e| {
+        if let Event::Step { index, losses, .. } = e {
+            bar.set_position(*index as u64);
+            let total: f32 = losses.iter().sum();
+            bar.set_message(format!("sum {total:.3}"));
+        }
     })?;
     bar.finish_and_clear();
 

@@ -73,6 +73,9 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     if let Some(b) = &a.backbone {
         config.backbone = Some(b.clone());
     }
+    // The combinator and strategy are built before any pretraining: a
+    // wrong setting stops here.
+    config.build()?;
     meltr::tensor::threads::use_default_threads(config.batch_size);
     let ck = a.out.join("checkpoint.safetensors");
     let mut trainer = if a.resume && ck.exists() {

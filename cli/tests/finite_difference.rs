@@ -59,7 +59,6 @@ fn the_default_step_gives_c_within_one_percent_of_k_backward_passes_on_undetache
                 &b,
                 s as u64,
                 &SingleProcess,
-                None,
             )
             .unwrap();
         }

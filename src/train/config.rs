@@ -6,9 +6,16 @@
 //! In the settings tables (`[optimizer]`, `[meta]`, `[schedule]`) a run file
 //! overrides single keys and keeps the preset's others; `[meta_loss]` and
 //! `[strategy]` name a `type`, and a run file that has them replaces them
-//! whole. `tasks` lists bare names (default settings) or tables naming the
-//! task in `type` with its settings (`[[tasks]]`), validated when the file
-//! is read.
+//! whole (`run_file.rs` lays a file over its preset, for pretraining too).
+//! `tasks` lists bare names (default settings) or tables naming the task in
+//! `type` with its settings (`[[tasks]]`), validated when the file is read.
+//!
+//! A parsed run file is plain data: `[meta_loss]` and `[strategy]` stay
+//! [`Spec`]s, built into a combinator and a strategy by
+//! [`TrainConfig::build`] (which reads a head's `weights` file), never while
+//! parsing. Here `preset` is the run file's preset; `[meta_loss] preset`
+//! is the MELTR head's size preset (`univl`, `allinone`, ...), a setting of
+//! the combinator; `pretrain_preset` names a pretraining preset.
 //!
 //! ```toml
 //! preset = "quick"
@@ -25,15 +32,18 @@
 //! ```
 
 use super::recipe::OptimizerConfig;
+use super::run_file::RunFile;
 use crate::aux_task::{find_task, TaskSpec};
 use crate::error::{Error, Result};
 use crate::hypergrad::{HypergradStrategy, MetaSchedule, MetaSettings};
 use crate::meta_loss::MetaLoss;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// Names of the built-in presets.
-pub const PRESETS: [&str; 5] = ["quick", "few", "tiny", "digits", "digits-tiny"];
+/// Names of the fine-tuning run-file presets (`preset = ...` in a
+/// training run file; not the head's size preset of `[meta_loss]`).
+pub const TRAIN_PRESETS: [&str; 5] = ["quick", "few", "tiny", "digits", "digits-tiny"];
 
 fn preset_text(name: &str) -> Result<&'static str> {
     match name {
@@ -45,13 +55,13 @@ fn preset_text(name: &str) -> Result<&'static str> {
         other => Err(Error::InvalidSetting {
             field: "preset".into(),
             value: other.into(),
-            reason: format!("known presets: {}", PRESETS.join(", ")),
+            reason: format!("known presets: {}", TRAIN_PRESETS.join(", ")),
         }),
     }
 }
 
-/// Everything a fine-tuning run needs.
-#[derive(Debug, Serialize, Deserialize)]
+/// Everything a fine-tuning run needs, as plain data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainConfig {
     /// The registered data set (`video_text`, `digits`); its backbone kind
@@ -91,10 +101,11 @@ pub struct TrainConfig {
     pub pretrain_preset: String,
     /// The backbone's optimiser, schedule and clipping.
     pub optimizer: OptimizerConfig,
-    /// The loss combinator.
-    pub meta_loss: Box<dyn MetaLoss>,
-    /// The hypergradient strategy.
-    pub strategy: Box<dyn HypergradStrategy>,
+    /// The loss combinator (a registered `MetaLoss` type and its settings).
+    pub meta_loss: Spec,
+    /// The hypergradient strategy (a registered `HypergradStrategy` type
+    /// and its settings).
+    pub strategy: Spec,
     /// Meta-learner settings.
     #[serde(default)]
     pub meta: MetaSettings,
@@ -105,6 +116,45 @@ pub struct TrainConfig {
     /// `log.jsonl` (`train/tensorboard.rs`; default off).
     #[serde(default, skip_serializing_if = "is_false")]
     pub tensorboard: bool,
+    /// The run file it was read from (for errors; not a setting).
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+/// A typed settings table as written (`[meta_loss]`, `[strategy]`): the
+/// registered `type` and its other keys, plain data until built.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Spec {
+    /// The registered type name.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Its settings.
+    #[serde(flatten)]
+    pub settings: toml::Table,
+}
+
+impl Spec {
+    /// The object it describes (a `Box<dyn MetaLoss>` or `Box<dyn
+    /// HypergradStrategy>`): its settings are checked here.
+    pub fn build<T: DeserializeOwned>(&self) -> Result<T> {
+        let mut t = self.settings.clone();
+        t.insert("type".into(), self.kind.clone().into());
+        toml::Value::Table(t)
+            .try_into()
+            .map_err(|e: toml::de::Error| Error::InvalidSetting {
+                field: "type".into(),
+                value: format!("{:?}", self.kind),
+                reason: e.message().trim().replace('\n', " | "),
+            })
+    }
+
+    /// The spec of a built object, every setting written out.
+    pub fn of<T: Serialize + ?Sized>(object: &T) -> Result<Spec> {
+        let value = toml::Value::try_from(object).map_err(|e| Error::Backend(e.to_string()))?;
+        value
+            .try_into()
+            .map_err(|e: toml::de::Error| Error::Backend(e.to_string()))
+    }
 }
 
 impl TrainConfig {
@@ -119,44 +169,13 @@ impl TrainConfig {
     /// Parses a run file's text; `path` names it in errors. Every field
     /// defaults to the named `preset` (`quick` when none is named).
     pub fn from_toml(text: &str, path: &Path) -> Result<TrainConfig> {
-        let cfg_err = |message: String| Error::Config {
-            path: path.into(),
-            message: message.trim_end().replace('\n', " | "),
-        };
-        // Parsed straight from the user's text, so errors carry its lines.
-        let o: Overrides = toml::from_str(text).map_err(|e| cfg_err(e.to_string()))?;
-        let name = o.preset.as_deref().unwrap_or("quick");
-        let preset = preset_text(name)?;
-        let mut c: TrainConfig = toml::from_str(preset).expect("presets parse");
-        macro_rules! take {
-            ($($f:ident),*) => { $(if let Some(v) = o.$f { c.$f = v; })* };
-        }
-        take!(
-            data,
-            tasks,
-            primary,
-            epochs,
-            batch_size,
-            seed,
-            data_seed,
-            pretrain_preset,
-            meta_loss,
-            strategy
-        );
-        // Settings tables: the preset's keys, then the run file's.
-        let (preset, user) = (table(preset), table(text));
-        macro_rules! merge {
-            ($($f:ident),*) => { $(if o.$f.is_some() {
-                c.$f = merged(&preset, &user, stringify!($f)).map_err(|e| cfg_err(e.to_string()))?;
-            })* };
-        }
-        merge!(optimizer, meta, schedule);
-        c.train_limit = o.train_limit.or(c.train_limit);
-        c.eval_limit = o.eval_limit.or(c.eval_limit);
-        c.eval_every = o.eval_every.unwrap_or(c.eval_every);
-        c.max_skips_in_a_row = o.max_skips_in_a_row.unwrap_or(c.max_skips_in_a_row);
-        c.backbone = o.backbone.or(c.backbone);
-        c.tensorboard = o.tensorboard.unwrap_or(c.tensorboard);
+        let mut file = RunFile::parse(text, path)?;
+        let name = file.take_preset()?.unwrap_or_else(|| "quick".into());
+        let preset = preset_text(&name)?.parse().expect("presets parse");
+        let settings_tables = ["optimizer", "meta", "schedule"];
+        let mut c: TrainConfig =
+            file.over(preset, &settings_tables, &[("world_seed", "data_seed")])?;
+        c.source = Some(path.into());
         c.check(path)?;
         Ok(c)
     }
@@ -180,17 +199,55 @@ impl TrainConfig {
         self.tasks.iter().map(|t| t.name.clone()).collect()
     }
 
-    /// A fresh combinator and strategy as this run file describes them
-    /// (trait objects cannot be cloned: they are rebuilt from its TOML).
-    pub fn fresh_head_and_strategy(
-        &self,
-    ) -> Result<(Box<dyn MetaLoss>, Box<dyn HypergradStrategy>)> {
-        let copy: TrainConfig =
-            toml::from_str(&self.to_toml()).map_err(|e| Error::Backend(e.to_string()))?;
-        Ok((copy.meta_loss, copy.strategy))
+    /// The combinator and the strategy the run file describes, checked
+    /// against each other and the tasks; errors name the run file and the
+    /// table.
+    pub fn build(&self) -> Result<(Box<dyn MetaLoss>, Box<dyn HypergradStrategy>)> {
+        let bad = |message: String| Error::Config {
+            path: self.source.clone().unwrap_or_else(|| "(run file)".into()),
+            message,
+        };
+        let head: Box<dyn MetaLoss> = self
+            .meta_loss
+            .build()
+            .map_err(|e| bad(format!("[meta_loss]: {e}")))?;
+        let strategy: Box<dyn HypergradStrategy> = self
+            .strategy
+            .build()
+            .map_err(|e| bad(format!("[strategy]: {e}")))?;
+        if let Some(k) = head.num_tasks() {
+            if k != self.tasks.len() {
+                return Err(bad(format!(
+                    "meta_loss.tasks = {k}: the run lists {} tasks",
+                    self.tasks.len()
+                )));
+            }
+        }
+        if head.adapts_itself() && self.strategy.kind != "none" {
+            return Err(bad(
+                "strategy = (a meta step): this meta_loss adapts its own weights: \
+                 use [strategy] type = \"none\""
+                    .into(),
+            ));
+        }
+        Ok((head, strategy))
     }
 
-    /// The run file as TOML (what checkpoints store to compare on resume).
+    /// The run file as TOML with its combinator and strategy written out
+    /// whole as `build` made them (what checkpoints store to compare on
+    /// resume).
+    pub fn canonical_toml(
+        &self,
+        head: &dyn MetaLoss,
+        strategy: &dyn HypergradStrategy,
+    ) -> Result<String> {
+        let mut c = self.clone();
+        c.meta_loss = Spec::of(head)?;
+        c.strategy = Spec::of(strategy)?;
+        Ok(c.to_toml())
+    }
+
+    /// The run file as TOML.
     pub fn to_toml(&self) -> String {
         toml::to_string(self).expect("configs serialise")
     }
@@ -221,15 +278,6 @@ impl TrainConfig {
                 format!("must be one of {:?}", self.task_names()),
             );
         }
-        if let Some(k) = self.meta_loss.num_tasks() {
-            if k != self.tasks.len() {
-                return bad(
-                    "meta_loss.tasks",
-                    k.to_string(),
-                    format!("the run lists {} tasks", self.tasks.len()),
-                );
-            }
-        }
         if self.batch_size < 2 {
             return bad(
                 "batch_size",
@@ -248,17 +296,6 @@ impl TrainConfig {
                 "max_skips_in_a_row",
                 "0".into(),
                 "must be at least 1".into(),
-            );
-        }
-        if self.meta_loss.adapts_itself()
-            && !toml::to_string(&self.strategy)
-                .unwrap_or_default()
-                .contains("type = \"none\"")
-        {
-            return bad(
-                "strategy",
-                "(a meta step)".into(),
-                "this meta_loss adapts its own weights: use [strategy] type = \"none\"".into(),
             );
         }
         self.optimizer.check().map_err(|e| Error::Config {
@@ -295,54 +332,6 @@ fn is_one(n: &usize) -> bool {
 
 fn is_false(b: &bool) -> bool {
     !*b
-}
-
-/// A TOML text already known to parse, as a table.
-fn table(text: &str) -> toml::Table {
-    text.parse().expect("parsed before")
-}
-
-/// The table `key` of `base` with the keys of `over`'s table `key` laid over it.
-fn merged<T: serde::de::DeserializeOwned>(
-    base: &toml::Table,
-    over: &toml::Table,
-    key: &str,
-) -> std::result::Result<T, toml::de::Error> {
-    let mut t = match base.get(key) {
-        Some(toml::Value::Table(t)) => t.clone(),
-        _ => toml::Table::new(),
-    };
-    if let Some(toml::Value::Table(o)) = over.get(key) {
-        t.extend(o.clone());
-    }
-    toml::Value::Table(t).try_into()
-}
-
-/// A run file as written: any field may be left to the preset.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Overrides {
-    preset: Option<String>,
-    data: Option<String>,
-    tasks: Option<Vec<TaskSpec>>,
-    primary: Option<String>,
-    epochs: Option<usize>,
-    batch_size: Option<usize>,
-    seed: Option<u64>,
-    #[serde(alias = "world_seed")]
-    data_seed: Option<u64>,
-    train_limit: Option<usize>,
-    eval_limit: Option<usize>,
-    eval_every: Option<usize>,
-    max_skips_in_a_row: Option<u64>,
-    backbone: Option<PathBuf>,
-    pretrain_preset: Option<String>,
-    optimizer: Option<OptimizerConfig>,
-    meta_loss: Option<Box<dyn MetaLoss>>,
-    strategy: Option<Box<dyn HypergradStrategy>>,
-    meta: Option<MetaSettings>,
-    schedule: Option<MetaSchedule>,
-    tensorboard: Option<bool>,
 }
 
 /// The top-level keys whose values differ between two run files (for
@@ -395,10 +384,55 @@ mod tests {
     fn a_typed_table_is_replaced_whole() {
         let c = run("preset = \"few\"\n[strategy]\ntype = \"identity\"\n").unwrap();
         assert_eq!(c.to_toml().contains("unrolled"), false);
+        assert_eq!(c.strategy.kind, "identity");
         let e = run("preset = \"few\"\n[strategy]\nlr = 0.1\n")
             .unwrap_err()
             .to_string();
         assert!(e.contains("run.toml") && e.contains("type"), "{e}");
+    }
+
+    #[test]
+    fn parsing_reads_no_file_and_building_names_the_run_file_and_table() {
+        let text = "preset = \"tiny\"\n[meta_loss]\ntype = \"meltr\"\npreset = \"allinone\"\n\
+                    tasks = 3\nweights = \"/no/such/head.safetensors\"\n";
+        let c = run(text).unwrap();
+        assert_eq!(c.clone(), c);
+        assert_eq!(c.meta_loss.kind, "meltr");
+        let e = c.build().err().unwrap().to_string();
+        assert!(
+            e.contains("run.toml") && e.contains("[meta_loss]") && e.contains("/no/such"),
+            "{e}"
+        );
+        let e =
+            run("preset = \"tiny\"\n[meta_loss]\ntype = \"sum\"\n[strategy]\ntype = \"nope\"\n")
+                .unwrap()
+                .build()
+                .err()
+                .unwrap()
+                .to_string();
+        assert!(e.contains("[strategy]") && e.contains("nope"), "{e}");
+        let e = run("preset = \"tiny\"\n[meta_loss]\ntype = \"weighted\"\nweights = [1.0]\n")
+            .unwrap()
+            .build()
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("meta_loss.tasks = 1") && e.contains("3 tasks"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_checkpoints_run_file_writes_the_built_objects_settings_out() {
+        let c = run("preset = \"tiny\"\n").unwrap();
+        let (head, strategy) = c.build().unwrap();
+        let text = c.canonical_toml(&*head, &*strategy).unwrap();
+        let back = run(&text).unwrap();
+        // Defaults the run file left out are written (`seed`, `dropout`).
+        assert_eq!(back.meta_loss.settings.get("seed"), Some(&0.into()));
+        assert_eq!(back.tasks, c.tasks);
+        assert!(config_diff(&text, &back.canonical_toml(&*head, &*strategy).unwrap()).is_empty());
     }
 
     #[test]

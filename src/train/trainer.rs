@@ -1,48 +1,33 @@
 //! The fine-tuning loop: every step a backbone update on `f_φ(l)`; every
-//! `meta_every` steps a meta step on the head (docs/design.md §1). Writes a JSON-lines
-//! log, a checkpoint per epoch, and the trained head.
+//! `meta_every` steps a meta step on the head (docs/design.md §1). The loop
+//! only trains; what it does is told to [`Observer`]s: the log
+//! (`run_log.rs`), checkpoints (`checkpointer.rs`), the rank-agreement
+//! check (`rank_check.rs`) and progress displays.
 
 use super::checkpoint::{Checkpoint, RunPosition};
+use super::checkpointer::{CheckpointPolicy, Checkpointer};
 use super::config::{config_diff, TrainConfig};
 use super::evaluate::{evaluate, Metrics};
-use super::step::backbone_step;
+use super::observer::{Event, Observers, Progress, StepAt};
+use super::rank_check::RankCheck;
+use super::run_log::RunLog;
+use super::seeds::{Seeds, StepSeeds};
+use super::skip_policy::SkipPolicy;
+use super::stepper::Stepper;
+use super::tally::{EpochTally, WeightHealth};
 use super::task_model::TaskModel;
-use super::tensorboard::EventWriter;
-use crate::atomic::write_atomic;
 use crate::aux_task::TaskSet;
-use crate::backbone::{
-    backbone_from_kind, load_backbone, save_backbone, Backbone, Batch, ParamVec,
-};
-use crate::dataset::{dataset_by_name, mix64, Dataset, Split};
+use crate::backbone::{backbone_from_kind, load_backbone, Backbone, Batch, ParamVec};
+use crate::dataset::{dataset_by_name, Dataset, Split};
 use crate::distributed::{shard_of, Communicator, Sharded, SingleProcess};
 use crate::error::{Error, Result};
 use crate::hypergrad::{BatchRing, MetaLearner, MetaOutcome};
 use crate::meta_loss::{warm_start_to_sum, MetaLoss, Observation, SumFit};
 use crate::tensor::Adam;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
-
-/// What the loop reports as it goes (for progress bars).
-#[derive(Debug, Clone)]
-pub enum Event {
-    /// A backbone step finished.
-    Step {
-        /// Zero-based epoch.
-        epoch: usize,
-        /// Step within the epoch (1-based).
-        index: usize,
-        /// Steps in the epoch.
-        of: usize,
-        /// The K losses of the step.
-        losses: Vec<f32>,
-    },
-    /// An epoch finished and was evaluated.
-    Epoch(EpochReport),
-}
 
 /// One epoch's figures.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -87,56 +72,11 @@ pub struct RunSummary {
     pub peak_rss_mib: f64,
 }
 
-/// Steps whose per-task weights `∂f/∂l_k` went where a loss must not: a
-/// total that vanished (below 1 % of the plain sum's `K`, the backbone
-/// stops learning) or a negative weight (gradient ascent on that task).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct WeightHealth {
-    /// Steps taken.
-    pub steps: u64,
-    /// Steps whose total weight was below `0.01 · K`.
-    pub vanished: u64,
-    /// Steps with a negative weight.
-    pub negative: u64,
-    /// The smallest total weight seen (`null` before any step).
-    pub min_total: Option<f32>,
-    /// The smallest single weight seen.
-    pub min_weight: Option<f32>,
-}
-
-impl WeightHealth {
-    fn see(&mut self, weights: &[f32]) {
-        let total: f32 = weights.iter().sum();
-        let least = weights.iter().cloned().fold(f32::INFINITY, f32::min);
-        self.steps += 1;
-        self.vanished += u64::from(total < 0.01 * weights.len() as f32);
-        self.negative += u64::from(least < 0.0);
-        self.min_total = Some(self.min_total.map_or(total, |m| m.min(total)));
-        self.min_weight = Some(self.min_weight.map_or(least, |m| m.min(least)));
-    }
-
-    fn add(&mut self, o: &WeightHealth) {
-        let min = |a: Option<f32>, b: Option<f32>| match (a, b) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        self.steps += o.steps;
-        self.vanished += o.vanished;
-        self.negative += o.negative;
-        self.min_total = min(self.min_total, o.min_total);
-        self.min_weight = min(self.min_weight, o.min_weight);
-    }
-
-    /// Whether any step's weights vanished or turned negative.
-    pub fn alarmed(&self) -> bool {
-        self.vanished > 0 || self.negative > 0
-    }
-}
-
 /// A fine-tuning run in progress.
 pub struct Trainer {
     config: TrainConfig,
     config_text: String,
+    seeds: Seeds,
     tasks: TaskSet,
     model: Box<dyn Backbone>,
     data: Arc<dyn Dataset>,
@@ -150,6 +90,14 @@ pub struct Trainer {
     position: RunPosition,
     /// The ranks of a data-parallel run (one process by default).
     comm: Box<dyn Communicator>,
+    checkpoints: CheckpointPolicy,
+}
+
+/// An epoch's training as the loop leaves it to its report.
+struct EpochDone {
+    tally: EpochTally,
+    seconds: f64,
+    meta_seconds: f64,
 }
 
 impl Trainer {
@@ -168,8 +116,8 @@ impl Trainer {
     ) -> Result<Trainer> {
         let tasks = TaskSet::from_specs(&config.tasks)?;
         tasks.check_served(&*model)?;
-        let config_text = config.to_toml();
-        let (mut head, strategy) = config.fresh_head_and_strategy()?;
+        let (mut head, strategy) = config.build()?;
+        let config_text = config.canonical_toml(&*head, &*strategy)?;
         if let Some(info) = head.head_info_mut() {
             info.task_names = config.task_names();
             info.primary = Some(config.primary_index());
@@ -212,6 +160,7 @@ impl Trainer {
             train,
             meta_pool,
             config_text,
+            seeds: Seeds(config.seed),
             config,
             tasks,
             model,
@@ -221,6 +170,7 @@ impl Trainer {
             head,
             position,
             comm: Box::new(SingleProcess),
+            checkpoints: CheckpointPolicy::default(),
         })
     }
 
@@ -231,6 +181,11 @@ impl Trainer {
     /// backbone.
     pub fn set_communicator(&mut self, comm: Box<dyn Communicator>) {
         self.comm = comm;
+    }
+
+    /// Which epochs [`Trainer::run`] checkpoints after (default: every one).
+    pub fn set_checkpoint_policy(&mut self, policy: CheckpointPolicy) {
+        self.checkpoints = policy;
     }
 
     /// Continues a run from its checkpoint; `config` must equal the one the
@@ -248,7 +203,7 @@ impl Trainer {
     /// Loads a checkpoint's state into this freshly built run (for a
     /// backbone or data set of your own; [`Trainer::resume`] otherwise).
     pub fn restore(&mut self, ck: &Checkpoint, path: &Path) -> Result<()> {
-        let diff = config_diff(&ck.config, &self.config.to_toml());
+        let diff = config_diff(&ck.config, &self.config_text);
         if !diff.is_empty() {
             return Err(Error::InvalidSetting {
                 field: "resume".into(),
@@ -297,221 +252,81 @@ impl Trainer {
         &*self.head
     }
 
+    /// The run file.
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    /// Where the run stands.
+    pub fn position(&self) -> &RunPosition {
+        &self.position
+    }
+
+    /// The ranks of the run.
+    pub fn communicator(&self) -> &dyn Communicator {
+        &*self.comm
+    }
+
+    /// The run's state as a checkpoint holds it.
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            config: self.config_text.clone(),
+            position: self.position.clone(),
+            backbone: [
+                self.model.params().to_vec(),
+                self.optimizer.m.to_vec(),
+                self.optimizer.v.to_vec(),
+            ],
+            head: [
+                self.head.params().to_vec(),
+                self.learner.adam.m.to_vec(),
+                self.learner.adam.v.to_vec(),
+            ],
+        }
+    }
+
     /// Runs the remaining epochs, writing into `out`: `log.jsonl`
     /// (appended), its TensorBoard event file (with `tensorboard = true`),
     /// `checkpoint.safetensors`, `backbone.safetensors`,
-    /// `head.safetensors` (MELTR heads) and `summary.json`.
-    pub fn run(&mut self, out: &Path, mut on_event: impl FnMut(&Event)) -> Result<RunSummary> {
-        // Rank 0 alone writes (every rank holds the same state).
+    /// `head.safetensors` (MELTR heads) and `summary.json`; `on_event` is
+    /// told each step and epoch (a progress display).
+    pub fn run(&mut self, out: &Path, on_event: impl FnMut(&Event)) -> Result<RunSummary> {
+        let mut observers = self.observers(out)?;
+        observers.push(Progress(on_event));
+        self.run_with(&mut observers)
+    }
+
+    /// The observers of [`Trainer::run`]: rank 0 alone writes (every rank
+    /// holds the same state); every rank checks that they agree.
+    pub fn observers<'a>(&self, out: &Path) -> Result<Observers<'a>> {
+        let mut o = Observers::default();
         let writer = self.comm.rank() == 0;
-        let log_path = out.join("log.jsonl");
-        let (mut log, mut events) = (None, None);
         if writer {
-            std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-            remove_stale_temporaries(out)?;
-            log = Some(open_log(&log_path, &self.position)?);
-            if self.config.tensorboard {
-                events = Some(EventWriter::open(
-                    out,
-                    &self.config.task_names(),
-                    self.position.step,
-                )?);
-            }
+            o.push(RunLog::open(out, self)?);
         }
-        // One `write` per line: a kill never leaves half a line. Every
-        // line's numbers go to the TensorBoard file too.
-        let mut write_log = |v: serde_json::Value| -> Result<()> {
-            if let Some(events) = events.as_mut() {
-                events.record(&v)?;
-            }
-            match log.as_mut() {
-                Some(log) => log
-                    .write_all(format!("{v}\n").as_bytes())
-                    .map_err(|e| Error::io(&log_path, e)),
-                None => Ok(()),
-            }
-        };
-        if self.position.step == 0 {
-            write_log(
-                json!({"kind": "run", "tasks": self.config.task_names(), "primary": self.config.primary,
-                    "ranks": self.comm.size(), "transport": self.comm.name()}),
-            )?;
+        o.push(RankCheck);
+        if writer {
+            o.push(Checkpointer {
+                out: out.into(),
+                policy: self.checkpoints,
+            });
         }
-        if self.position.step == 0
-            && self.config.meta.warm_start > 0
-            && self.head.num_params() > 0
-            && !self.head.adapts_itself()
-        {
+        Ok(o)
+    }
+
+    /// Runs the remaining epochs, telling `observers` what happens.
+    pub fn run_with(&mut self, observers: &mut Observers) -> Result<RunSummary> {
+        if self.position.step == 0 && self.wants_warm_start() {
             let fit = self.warm_start()?;
-            write_log(json!({"kind": "warm_start", "before": fit.0, "after": fit.1}))?;
+            observers.tell(|o| o.warm_start(&fit))?;
         }
-        let mut epochs = vec![];
-        let mut weight_health = WeightHealth::default();
-        let mut skips_in_a_row = 0u64;
-        let primary = self.config.primary_index();
-        let total_steps = (self.config.epochs * self.steps_per_epoch()) as u64;
+        let (mut epochs, mut weight_health) = (vec![], WeightHealth::default());
+        let mut skips = SkipPolicy::new(self.config.max_skips_in_a_row);
         for epoch in self.position.epochs_done..self.config.epochs {
-            let order: Vec<usize> = shuffled(
-                self.train.len(),
-                mix64(self.config.seed ^ mix64(epoch as u64 + 1)),
-            )
-            .into_iter()
-            .map(|j| self.train[j])
-            .collect();
-            let batches: Vec<&[usize]> = batches(&order, self.config.batch_size).collect();
-            let mut ring = BatchRing::new(self.config.schedule.ring);
-            let k = self.tasks.len();
-            let (mut sum_l, mut sum_a, mut counted) = (vec![0.0f64; k], vec![0.0f64; k], 0usize);
-            let started = Instant::now();
-            let mut meta_seconds = 0.0;
-            let mut health = WeightHealth::default();
-            for (i, idx) in batches.iter().enumerate() {
-                self.position.step += 1;
-                let step = self.position.step;
-                let seed = mix64(self.config.seed.wrapping_add(step));
-                let batch = self.data.batch(Split::Train, self.shard(idx));
-                // The head is in training mode for the step and its meta
-                // step (one dropout mask each, from the step's seed) and in
-                // evaluation mode everywhere else.
-                self.head.set_dropout_seed(Some(mix64(seed ^ 0x6472_6f70)));
-                self.optimizer.config.lr = self.config.optimizer.lr_at(step - 1, total_steps);
-                let grad_norms = match self.head.wants_grad_norms() {
-                    true => Some(self.task_grad_norms(&batch, seed)?),
-                    false => None,
-                };
-                let step_done = backbone_step(
-                    &self.tasks,
-                    &mut *self.model,
-                    &mut self.optimizer,
-                    &*self.head,
-                    &batch,
-                    seed,
-                    &*self.comm,
-                    None,
-                )?;
-                match step_done {
-                    Some(done) => {
-                        skips_in_a_row = 0;
-                        let (losses, weights, value) = (done.losses, done.weights, done.value);
-                        for kk in 0..k {
-                            sum_l[kk] += losses[kk] as f64;
-                            sum_a[kk] += weights[kk] as f64;
-                        }
-                        counted += 1;
-                        health.see(&weights);
-                        self.head.observe(&Observation::Step {
-                            losses: &losses,
-                            grad_norms: grad_norms.as_deref(),
-                        })?;
-                        write_log(json!({"kind": "step", "epoch": epoch, "step": step,
-                            "losses": losses, "weights": weights, "value": value}))?;
-                        on_event(&Event::Step {
-                            epoch,
-                            index: i + 1,
-                            of: batches.len(),
-                            losses,
-                        });
-                    }
-                    None => {
-                        self.position.skipped_steps += 1;
-                        skips_in_a_row += 1;
-                        write_log(json!({"kind": "skip", "epoch": epoch, "step": step}))?;
-                        if skips_in_a_row >= self.config.max_skips_in_a_row {
-                            return Err(Error::InvalidSetting {
-                                field: "training".into(),
-                                value: format!("step {step}"),
-                                reason: format!(
-                                    "stopped: the last {skips_in_a_row} steps were all skipped \
-                                     for non-finite losses, weights or gradients \
-                                     (max_skips_in_a_row = {}); the last checkpoint is \
-                                     the end of epoch {}",
-                                    self.config.max_skips_in_a_row, self.position.epochs_done
-                                ),
-                            });
-                        }
-                    }
-                }
-                self.model.release_buffers();
-                ring.push(batch, seed);
-                if self.config.schedule.is_meta_step(step) {
-                    let t0 = Instant::now();
-                    let (a, b) = ring
-                        .draw_pair(mix64(seed ^ 0x6d65_7461))
-                        .expect("ring holds a batch");
-                    let held;
-                    let a = if self.meta_pool.is_empty() {
-                        a
-                    } else {
-                        held = self.held_out_batch(mix64(seed ^ 0x686f_6c64));
-                        &held
-                    };
-                    let mut tm = Sharded {
-                        inner: TaskModel {
-                            model: &mut *self.model,
-                            tasks: &self.tasks,
-                            primary,
-                        },
-                        comm: &*self.comm,
-                    };
-                    let outcome =
-                        self.learner
-                            .step(&mut tm, &mut *self.head, (&a.0, a.1), (&b.0, b.1))?;
-                    meta_seconds += t0.elapsed().as_secs_f64();
-                    self.model.release_all_buffers();
-                    if let MetaOutcome::Updated {
-                        primary,
-                        alignment,
-                        grad_norm,
-                        ..
-                    } = &outcome
-                    {
-                        write_log(json!({"kind": "meta", "step": step, "primary": primary,
-                            "alignment": alignment, "grad_norm": grad_norm}))?;
-                    }
-                }
-                self.head.set_dropout_seed(None);
-            }
-            let seconds = started.elapsed().as_secs_f64();
-            self.position.epochs_done = epoch + 1;
-            self.position.backbone_t = self.optimizer.t;
-            self.position.head_t = self.learner.adam.t;
-            self.position.skipped_meta = self.learner.skipped;
-            let mean = |s: &[f64]| {
-                s.iter()
-                    .map(|v| (v / counted.max(1) as f64) as f32)
-                    .collect()
-            };
-            let evaluated =
-                epoch + 1 == self.config.epochs || (epoch + 1) % self.config.eval_every.max(1) == 0;
-            let report = EpochReport {
-                epoch,
-                seconds,
-                meta_seconds,
-                val: evaluated.then(|| self.evaluate(Split::Val)).transpose()?,
-                test: evaluated.then(|| self.evaluate(Split::Test)).transpose()?,
-                mean_losses: mean(&sum_l),
-                mean_weights: mean(&sum_a),
-            };
-            self.head.observe(&Observation::Epoch {
-                mean_losses: &report.mean_losses,
-            })?;
-            if health.alarmed() {
-                tracing::warn!(
-                    epoch,
-                    ?health,
-                    "the combinator's weights vanished or turned negative"
-                );
-                write_log(json!({"kind": "weight_health", "epoch": epoch, "health": health}))?;
-            }
-            weight_health.add(&health);
-            write_log(json!({"kind": "epoch", "report": report}))?;
-            self.check_ranks_agree(epoch)?;
-            if writer {
-                let log_len = std::fs::metadata(&log_path).map_err(|e| Error::io(&log_path, e))?;
-                self.position.log_bytes = Some(log_len.len());
-                self.save(out)?;
-            }
-            on_event(&Event::Epoch(report.clone()));
+            let done = self.train_epoch(epoch, &mut skips, observers)?;
+            let report = self.end_epoch(epoch, &done)?;
+            observers.tell(|o| o.epoch(&report, &done.tally.health, self))?;
+            weight_health.add(&done.tally.health);
             epochs.push(report);
         }
         // The last epoch is always evaluated; a resumed run with no epoch
@@ -529,29 +344,129 @@ impl Trainer {
             weight_health,
             peak_rss_mib: peak_rss_mib(),
         };
-        if writer {
-            let text = serde_json::to_string_pretty(&summary).expect("summary serialises");
-            write_atomic(&out.join("summary.json"), text.as_bytes())?;
-        }
+        observers.tell(|o| o.end(&summary))?;
         Ok(summary)
     }
 
-    /// Each task's gradient norm `‖∇_w l_k‖` on `batch` (for combinators
-    /// that balance them), averaged over the ranks.
-    fn task_grad_norms(&self, batch: &Batch, seed: u64) -> Result<Vec<f32>> {
-        let w = self.model.params();
-        let mut norms = (0..self.tasks.len())
-            .map(|k| {
-                Ok(self
-                    .tasks
-                    .task_grad(&*self.model, w, batch, seed, k)?
-                    .1
-                    .norm())
-            })
-            .collect::<Result<Vec<f32>>>()?;
-        self.comm
-            .all_reduce_weighted_mean(&mut norms, batch.size as f32)?;
-        Ok(norms)
+    /// One epoch's backbone steps, each followed by a meta step when the
+    /// schedule says so.
+    fn train_epoch(
+        &mut self,
+        epoch: usize,
+        skips: &mut SkipPolicy,
+        observers: &mut Observers,
+    ) -> Result<EpochDone> {
+        let order: Vec<usize> = shuffled(self.train.len(), self.seeds.batch_order(epoch))
+            .into_iter()
+            .map(|j| self.train[j])
+            .collect();
+        let batches: Vec<&[usize]> = batches(&order, self.config.batch_size).collect();
+        let total_steps = (self.config.epochs * self.steps_per_epoch()) as u64;
+        let resume_from = format!(
+            "; the last checkpoint is the end of epoch {}",
+            self.position.epochs_done
+        );
+        let mut ring = BatchRing::new(self.config.schedule.ring);
+        let mut tally = EpochTally::new(self.tasks.len());
+        let (started, mut meta_seconds) = (Instant::now(), 0.0);
+        for (i, idx) in batches.iter().enumerate() {
+            self.position.step += 1;
+            let at = StepAt {
+                epoch,
+                step: self.position.step,
+                index: i + 1,
+                of: batches.len(),
+            };
+            let seeds = self.seeds.step(at.step);
+            let batch = self.data.batch(Split::Train, self.shard(idx));
+            // The head is in training mode for the step and its meta step
+            // (one dropout mask each) and in evaluation mode everywhere else.
+            self.head.set_dropout_seed(Some(seeds.dropout()));
+            self.optimizer.config.lr = self.config.optimizer.lr_at(at.step - 1, total_steps);
+            let done = self.stepper().step(&at, &batch, seeds.tasks(), observers)?;
+            match &done {
+                Some(d) => tally.see(d),
+                None => self.position.skipped_steps += 1,
+            }
+            skips.record(done.is_some(), at.step, &resume_from)?;
+            ring.push(batch, seeds.tasks());
+            if self.config.schedule.is_meta_step(at.step) {
+                let t0 = Instant::now();
+                let outcome = self.meta_step(&ring, seeds)?;
+                meta_seconds += t0.elapsed().as_secs_f64();
+                observers.tell(|o| o.meta_step(&at, &outcome))?;
+            }
+            self.head.set_dropout_seed(None);
+        }
+        Ok(EpochDone {
+            tally,
+            seconds: started.elapsed().as_secs_f64(),
+            meta_seconds,
+        })
+    }
+
+    /// The backbone's side of a step, borrowed from the run.
+    fn stepper(&mut self) -> Stepper<'_> {
+        Stepper {
+            tasks: &self.tasks,
+            model: &mut *self.model,
+            optimizer: &mut self.optimizer,
+            combinator: &mut *self.head,
+            comm: &*self.comm,
+        }
+    }
+
+    /// A meta step on two batches of the ring (the first replaced by a
+    /// held-out batch when the run holds examples out).
+    fn meta_step(&mut self, ring: &BatchRing<Batch>, seeds: StepSeeds) -> Result<MetaOutcome> {
+        let (a, b) = ring
+            .draw_pair(seeds.meta_pair())
+            .expect("ring holds a batch");
+        let held;
+        let a = if self.meta_pool.is_empty() {
+            a
+        } else {
+            held = self.held_out_batch(seeds.held_out());
+            &held
+        };
+        let mut tm = Sharded {
+            inner: TaskModel {
+                model: &mut *self.model,
+                tasks: &self.tasks,
+                primary: self.config.primary_index(),
+            },
+            comm: &*self.comm,
+        };
+        let outcome = self
+            .learner
+            .step(&mut tm, &mut *self.head, (&a.0, a.1), (&b.0, b.1))?;
+        self.model.release_all_buffers();
+        Ok(outcome)
+    }
+
+    /// Closes an epoch: the position a checkpoint records, the epoch's
+    /// report (evaluated every `eval_every`-th epoch and the last), the
+    /// combinator told the epoch's mean losses.
+    fn end_epoch(&mut self, epoch: usize, done: &EpochDone) -> Result<EpochReport> {
+        self.position.epochs_done = epoch + 1;
+        self.position.backbone_t = self.optimizer.t;
+        self.position.head_t = self.learner.adam.t;
+        self.position.skipped_meta = self.learner.skipped;
+        let evaluated =
+            epoch + 1 == self.config.epochs || (epoch + 1) % self.config.eval_every.max(1) == 0;
+        let report = EpochReport {
+            epoch,
+            seconds: done.seconds,
+            meta_seconds: done.meta_seconds,
+            val: evaluated.then(|| self.evaluate(Split::Val)).transpose()?,
+            test: evaluated.then(|| self.evaluate(Split::Test)).transpose()?,
+            mean_losses: done.tally.losses.means(),
+            mean_weights: done.tally.weights.means(),
+        };
+        self.head.observe(&Observation::Epoch {
+            mean_losses: &report.mean_losses,
+        })?;
+        Ok(report)
     }
 
     /// Backbone steps in an epoch (the number of [`batches`]).
@@ -564,12 +479,17 @@ impl Trainer {
         evaluate(&*self.model, &*self.data, split, self.config.eval_limit)
     }
 
+    /// Whether a fresh run starts by fitting its head to the plain sum.
+    fn wants_warm_start(&self) -> bool {
+        self.config.meta.warm_start > 0 && self.head.num_params() > 0 && !self.head.adapts_itself()
+    }
+
     /// Fits the head to the plain sum around the K losses of the first
     /// training batch (a fresh run's first act).
     fn warm_start(&mut self) -> Result<(SumFit, SumFit)> {
         let n = self.config.batch_size.min(self.train.len());
         let batch = self.data.batch(Split::Train, self.shard(&self.train[..n]));
-        let seed = mix64(self.config.seed ^ 0x7761_726d);
+        let seed = self.seeds.warm_start();
         let mut losses = self
             .tasks
             .losses_at(&*self.model, self.model.params(), &batch, seed)?;
@@ -595,66 +515,6 @@ impl Trainer {
     fn shard<'a>(&self, idx: &'a [usize]) -> &'a [usize] {
         shard_of(idx, self.comm.rank(), self.comm.size())
     }
-
-    /// Every rank must hold the same parameters: rank 0's checksum of the
-    /// backbone and the head is compared on every rank, and a mismatch
-    /// anywhere stops every rank with the same error.
-    fn check_ranks_agree(&self, epoch: usize) -> Result<()> {
-        if self.comm.size() == 1 {
-            return Ok(());
-        }
-        let bytes = |v: Vec<f32>| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
-        let sum = crate::checksum::crc32(&[
-            bytes(self.model.params().to_vec()),
-            bytes(self.head.params().to_vec()),
-        ]);
-        // Two 16-bit halves: exact in f32.
-        let mine = [(sum >> 16) as f32, (sum & 0xffff) as f32];
-        let mut root = mine;
-        self.comm.broadcast(&mut root, 0)?;
-        let mut differ = [f32::from(u8::from(root != mine))];
-        self.comm.all_reduce_sum(&mut differ)?;
-        if differ[0] > 0.0 {
-            return Err(Error::InvalidSetting {
-                field: "data-parallel run".into(),
-                value: format!("epoch {}", epoch + 1),
-                reason: format!(
-                    "the parameters of {} of {} ranks differ from rank 0's; stopped",
-                    differ[0],
-                    self.comm.size()
-                ),
-            });
-        }
-        Ok(())
-    }
-
-    /// Writes the checkpoint, the backbone and (for MELTR) the head.
-    fn save(&mut self, out: &Path) -> Result<()> {
-        let ck = Checkpoint {
-            config: self.config_text.clone(),
-            position: self.position.clone(),
-            backbone: [
-                self.model.params().to_vec(),
-                self.optimizer.m.to_vec(),
-                self.optimizer.v.to_vec(),
-            ],
-            head: [
-                self.head.params().to_vec(),
-                self.learner.adam.m.to_vec(),
-                self.learner.adam.v.to_vec(),
-            ],
-        };
-        ck.save(&out.join("checkpoint.safetensors"))?;
-        save_backbone(&*self.model, &out.join("backbone.safetensors"))?;
-        let steps = self.learner.adam.t;
-        if let Some(info) = self.head.head_info_mut() {
-            info.steps = steps;
-        }
-        if let Some(w) = self.head.head_weights() {
-            w.save(&out.join("head.safetensors"))?;
-        }
-        Ok(())
-    }
 }
 
 /// An epoch's batches from its example order: `size` examples each, and a
@@ -672,40 +532,6 @@ fn shuffled(n: usize, seed: u64) -> Vec<usize> {
         v.swap(i, rng.gen_range(0..=i));
     }
     v
-}
-
-/// Opens the run's log for appending: a fresh run starts it empty; a
-/// resumed one cuts it back to its length at the checkpoint, so the
-/// interrupted epoch's lines are not repeated.
-fn open_log(path: &Path, position: &RunPosition) -> Result<std::fs::File> {
-    let io = |e| Error::io(path, e);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(io)?;
-    let keep = match position.log_bytes {
-        _ if position.step == 0 => Some(0),
-        keep => keep,
-    };
-    if let Some(n) = keep {
-        if file.metadata().map_err(io)?.len() > n {
-            file.set_len(n).map_err(io)?;
-        }
-    }
-    Ok(file)
-}
-
-/// Removes the temporary files an interrupted atomic write left in `dir`
-/// (they never replaced the file they were meant for).
-fn remove_stale_temporaries(dir: &Path) -> Result<()> {
-    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-        let path = entry.map_err(|e| Error::io(dir, e))?.path();
-        if crate::atomic::is_temporary(&path) {
-            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
-        }
-    }
-    Ok(())
 }
 
 /// Peak resident set size of this process (`VmHWM`), in MiB.
@@ -886,6 +712,63 @@ mod tests {
         Trainer::new(config, model)
     }
 
+    /// Counts the events and reads the checkpoint as each epoch ends.
+    #[derive(Default)]
+    struct Recorder {
+        steps: u64,
+        metas: u64,
+        checkpointed: Vec<Option<usize>>,
+        ended: bool,
+    }
+
+    impl crate::train::Observer for Recorder {
+        fn step(&mut self, at: &StepAt, _: &crate::train::StepOutcome) -> Result<()> {
+            self.steps += 1;
+            assert_eq!(at.step, self.steps);
+            Ok(())
+        }
+        fn meta_step(&mut self, _: &StepAt, outcome: &MetaOutcome) -> Result<()> {
+            self.metas += u64::from(matches!(outcome, MetaOutcome::Updated { .. }));
+            Ok(())
+        }
+        fn epoch(&mut self, _: &EpochReport, _: &WeightHealth, run: &Trainer) -> Result<()> {
+            let out = std::env::temp_dir().join(format!("meltr-observed-{}", std::process::id()));
+            let ck = Checkpoint::load(&out.join("checkpoint.safetensors")).ok();
+            self.checkpointed.push(ck.map(|c| c.position.epochs_done));
+            assert_eq!(run.position().step, self.steps);
+            Ok(())
+        }
+        fn end(&mut self, summary: &RunSummary) -> Result<()> {
+            self.ended = summary.epochs.len() == 3;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn observers_see_every_event_and_the_checkpoint_policy_picks_the_epochs() {
+        let text = "preset = \"tiny\"\nepochs = 3\ntasks = [\"trainer_probe\"]\n\
+                    primary = \"trainer_probe\"\n[meta_loss]\ntype = \"sum\"\n";
+        let config = TrainConfig::from_toml(text, Path::new("run.toml")).unwrap();
+        let model = backbone_from_kind("video_text", &serde_json::Value::Null, 0).unwrap();
+        let mut t = Trainer::new(config, model).unwrap();
+        let out = std::env::temp_dir().join(format!("meltr-observed-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        t.set_checkpoint_policy(CheckpointPolicy { every: 2 });
+        let mut recorder = Recorder::default();
+        let mut observers = t.observers(&out).unwrap();
+        observers.push(&mut recorder);
+        t.run_with(&mut observers).unwrap();
+        drop(observers);
+        // After epoch 1 none yet; after epoch 2 (every 2nd); after the last.
+        assert_eq!(recorder.checkpointed, [None, Some(2), Some(3)]);
+        let log = std::fs::read_to_string(out.join("log.jsonl")).unwrap();
+        let count = |kind: &str| log.lines().filter(|l| l.contains(kind)).count() as u64;
+        assert_eq!(recorder.steps, count("\"kind\":\"step\""));
+        assert_eq!(recorder.metas, count("\"kind\":\"meta\""));
+        assert!(recorder.steps == 3 * t.steps_per_epoch() as u64 && recorder.ended);
+        assert!(out.join("summary.json").exists());
+    }
+
     #[test]
     fn holdout_keeps_the_last_examples_out_of_the_backbone_steps() {
         let all = tiny("").unwrap();
@@ -1031,7 +914,10 @@ mod tests {
             );
             let meta = text(1, m).replace("type = \"none\"", "type = \"identity\"");
             let e = TrainConfig::from_toml(&meta, Path::new("run.toml"))
-                .unwrap_err()
+                .unwrap()
+                .build()
+                .err()
+                .unwrap()
                 .to_string();
             assert!(e.contains("strategy") && e.contains("none"), "{e}");
         }
@@ -1056,7 +942,7 @@ mod tests {
         assert!((h.min_total.unwrap() - 0.004).abs() < 1e-7, "{h:?}");
         let log = std::fs::read_to_string(dir.join("log.jsonl")).unwrap();
         assert!(log.contains("\"kind\":\"weight_health\""), "{log}");
-        let sum = tiny("").unwrap().config.meta_loss.eval(&[1.0]).unwrap();
+        let sum = tiny("").unwrap().head().eval(&[1.0]).unwrap();
         let mut healthy = WeightHealth::default();
         healthy.see(&sum.weights);
         assert!(!healthy.alarmed());

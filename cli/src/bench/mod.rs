@@ -10,10 +10,12 @@ use meltr::dataset::dataset_by_name;
 use meltr::head::{Meltr, Preset};
 use meltr::hypergrad::{MetaLearner, MetaSettings};
 use meltr::meta_loss::MetaLoss;
-use meltr::train::bench::{device_name, profile_step, Phases};
+mod step_profile;
+
 use meltr::train::TrainConfig;
 use std::path::PathBuf;
 use std::time::Instant;
+use step_profile::{device_name, profile_step, Phases};
 
 /// `meltr bench` subcommands.
 #[derive(Debug, clap::Subcommand)]

@@ -3,20 +3,19 @@
 //! against a plain sum (`meltr bench step`).
 //!
 //! Every phase runs on the same two batches, after one warm-up round; the
-//! backbone step is the trainer's own ([`super::backbone_step`], timed
-//! phase by phase), so the backbone and the head move a little between
+//! backbone step is the trainer's own phases ([`meltr::train::step`], timed one by
+//! one by [`timed_step`]), so the backbone and the head move a little between
 //! repetitions, as in training. Each timing ends with a value read back to
 //! the host, so on a GPU the queued kernels are included.
 
-use super::task_model::TaskModel;
-use super::{backbone_step, StepTimes, TrainConfig};
-use crate::aux_task::TaskSet;
-use crate::backbone::Backbone;
-use crate::dataset::{dataset_by_name, Split};
-use crate::error::{Error, Result};
-use crate::hypergrad::{MetaLearner, MetaOutcome, PassCount};
-use crate::meta_loss::{MetaLoss, Sum};
-use crate::tensor::Adam;
+use meltr::aux_task::TaskSet;
+use meltr::backbone::Backbone;
+use meltr::dataset::{dataset_by_name, Split};
+use meltr::error::{Error, Result};
+use meltr::hypergrad::{MetaLearner, MetaOutcome, PassCount};
+use meltr::meta_loss::{MetaLoss, Sum};
+use meltr::tensor::Adam;
+use meltr::train::{step, TaskModel, TrainConfig};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
@@ -169,7 +168,7 @@ pub fn profile_step(
     }
     let tasks = TaskSet::from_specs(&config.tasks)?;
     tasks.check_served(&*model)?;
-    let (mut head, strategy) = config.fresh_head_and_strategy()?;
+    let (mut head, strategy) = config.build()?;
     let mut learner = MetaLearner::new(&*head, Some(strategy), config.meta.clone());
     let data = dataset_by_name(&config.data, config.data_seed)?;
     let len = data.len(Split::Train);
@@ -203,17 +202,7 @@ pub fn profile_step(
                 Phases::Plain => &sum,
                 _ => &*head,
             };
-            let mut times = StepTimes::default();
-            backbone_step(
-                &tasks,
-                &mut *model,
-                &mut optimizer,
-                combinator,
-                &b,
-                seed,
-                &crate::distributed::SingleProcess,
-                Some(&mut times),
-            )?;
+            let times = timed_step(&tasks, &mut *model, &mut optimizer, combinator, &b, seed)?;
             if keep {
                 step.forward_ms += times.forward_ms;
                 step.combine_ms += times.combine_ms;
@@ -288,6 +277,56 @@ pub fn device_name() -> &'static str {
     } else {
         "cpu"
     }
+}
+
+/// Wall-clock milliseconds of each phase of a backbone step.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StepTimes {
+    /// The K task losses on a tape.
+    pub forward_ms: f64,
+    /// The combinator's value and weights.
+    pub combine_ms: f64,
+    /// Backward of `Σ_k a_k l_k` through the backbone.
+    pub backward_ms: f64,
+    /// The optimiser's update.
+    pub update_ms: f64,
+}
+
+/// The trainer's backbone step ([`super::backbone_step`]), one process,
+/// with each phase timed. Each phase ends with a value read back to the
+/// host (the losses, the weights, the gradient's finiteness, the new
+/// weights' norm), so queued GPU kernels are included. A skipped step's
+/// remaining phases count zero.
+pub fn timed_step(
+    tasks: &TaskSet,
+    model: &mut dyn Backbone,
+    optimizer: &mut Adam,
+    combinator: &dyn MetaLoss,
+    batch: &meltr::backbone::Batch,
+    seed: u64,
+) -> Result<StepTimes> {
+    let comm = meltr::distributed::SingleProcess;
+    let ms = |s: Instant| s.elapsed().as_secs_f64() * 1e3;
+    let mut times = StepTimes::default();
+    let s = Instant::now();
+    let (taped, losses) = step::forward(tasks, &*model, batch, seed, &comm)?;
+    times.forward_ms = ms(s);
+    let s = Instant::now();
+    let Some(e) = step::combine(combinator, &losses)? else {
+        return Ok(times);
+    };
+    times.combine_ms = ms(s);
+    let s = Instant::now();
+    let grad = step::backward(taped, &e.weights, batch, &comm)?;
+    times.backward_ms = ms(s);
+    let Some(grad) = grad else {
+        return Ok(times);
+    };
+    let s = Instant::now();
+    step::update(model, optimizer, &grad)?;
+    model.params().norm();
+    times.update_ms = ms(s);
+    Ok(times)
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ pub use kernels::Simd;
 
 use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
-use crate::head::HeadWeights;
+use crate::head::{HeadWeights, Param};
 use layout::Layout;
 use std::path::Path;
 
@@ -181,8 +181,6 @@ fn build(w: &HeadWeights, opts: &ExportOptions) -> Result<(String, Layout, Vec<u
 /// transposes the reverse pass uses).
 fn append_data(module: &mut Vec<u8>, l: &Layout, w: &HeadWeights, statics: &[u8]) {
     let crate::head::Dims { h1, d, f, .. } = w.dims;
-    let t = &w.tensors;
-    let o = &l.w;
     let mut region = vec![0u8; (l.weights_end - l.weights_start) as usize];
     let mut put = |at: u32, v: &[f32]| {
         let i = (at - l.weights_start) as usize;
@@ -190,18 +188,15 @@ fn append_data(module: &mut Vec<u8>, l: &Layout, w: &HeadWeights, statics: &[u8]
             region[i + 4 * j..i + 4 * j + 4].copy_from_slice(&x.to_le_bytes());
         }
     };
-    let offsets = [
-        o.emb, o.fc1w, o.fc1b, o.fc2w, o.fc2b, o.inw, o.inb, o.outw, o.outb, o.w1, o.b1, o.w2,
-        o.b2, o.n1g, o.n1b, o.n2g, o.n2b, o.head,
-    ];
-    for (at, v) in offsets.into_iter().zip(t) {
-        put(at, v);
+    for p in Param::ALL {
+        put(l.weight(p), w.tensor(p));
     }
-    put(o.fc2w_t, &transpose(&t[3], d, h1));
-    put(o.inw_t, &transpose(&t[5], 3 * d, d));
-    put(o.outw_t, &transpose(&t[7], d, d));
-    put(o.w1_t, &transpose(&t[9], f, d));
-    put(o.w2_t, &transpose(&t[11], d, f));
+    let t = &l.t;
+    put(t.fc2w, &transpose(w.tensor(Param::LossFc2Weight), d, h1));
+    put(t.inw, &transpose(w.tensor(Param::InProjWeight), 3 * d, d));
+    put(t.outw, &transpose(w.tensor(Param::OutProjWeight), d, d));
+    put(t.w1, &transpose(w.tensor(Param::Linear1Weight), f, d));
+    put(t.w2, &transpose(w.tensor(Param::Linear2Weight), d, f));
     let mut data = wasm_encoder::DataSection::new();
     let at = |x: u32| wasm_encoder::ConstExpr::i32_const(x as i32);
     data.active(0, &at(l.static_start), statics.iter().copied());

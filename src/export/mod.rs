@@ -180,6 +180,19 @@ fn build(w: &HeadWeights, opts: &ExportOptions) -> Result<(String, Layout, Vec<u
 /// Appends the data section: the static data and the weights (with the
 /// transposes the reverse pass uses).
 fn append_data(module: &mut Vec<u8>, l: &Layout, w: &HeadWeights, statics: &[u8]) {
+    let region = weights_region(l, w);
+    let mut data = wasm_encoder::DataSection::new();
+    let at = |x: u32| wasm_encoder::ConstExpr::i32_const(x as i32);
+    data.active(0, &at(l.static_start), statics.iter().copied());
+    data.active(0, &at(l.weights_start), region);
+    use wasm_encoder::{Encode, Section};
+    module.push(data.id());
+    data.encode(module);
+}
+
+/// The bytes of the weights region, from `l.weights_start` on: every
+/// tensor at its address, then the transposes.
+fn weights_region(l: &Layout, w: &HeadWeights) -> Vec<u8> {
     let crate::head::Dims { h1, d, f, .. } = w.dims;
     let mut region = vec![0u8; (l.weights_end - l.weights_start) as usize];
     let mut put = |at: u32, v: &[f32]| {
@@ -197,13 +210,7 @@ fn append_data(module: &mut Vec<u8>, l: &Layout, w: &HeadWeights, statics: &[u8]
     put(t.outw, &transpose(w.tensor(Param::OutProjWeight), d, d));
     put(t.w1, &transpose(w.tensor(Param::Linear1Weight), f, d));
     put(t.w2, &transpose(w.tensor(Param::Linear2Weight), d, f));
-    let mut data = wasm_encoder::DataSection::new();
-    let at = |x: u32| wasm_encoder::ConstExpr::i32_const(x as i32);
-    data.active(0, &at(l.static_start), statics.iter().copied());
-    data.active(0, &at(l.weights_start), region);
-    use wasm_encoder::{Encode, Section};
-    module.push(data.id());
-    data.encode(module);
+    region
 }
 
 /// `rows x cols` row-major to `cols x rows` row-major.
@@ -215,4 +222,59 @@ fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::head::layout::marked;
+    use crate::head::HeadInfo;
+
+    /// The exported memory holds each tensor at the address the program
+    /// reads it from, the layout's offset in the flat vector, and each
+    /// transpose is its tensor's.
+    #[test]
+    fn memory_holds_each_tensor_where_the_layout_puts_it() {
+        for hl in marked::heads() {
+            let crate::head::Dims { h1, d, f, .. } = hl.dims();
+            let l = Layout::new(hl.dims(), hl.num_tasks(), 64);
+            for position in [false, true] {
+                let flat = match position {
+                    false => marked::by_tensor(&hl),
+                    true => marked::by_position(&hl),
+                };
+                let w = HeadWeights::from_flat(hl.dims(), hl.num_tasks(), &flat, HeadInfo::default())
+                    .unwrap();
+                let region = weights_region(&l, &w);
+                let read = |at: u32, n: usize| -> Vec<f32> {
+                    let i = (at - l.weights_start) as usize;
+                    region[i..i + 4 * n]
+                        .chunks_exact(4)
+                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                        .collect()
+                };
+                for p in Param::ALL {
+                    assert_eq!(l.weight(p), l.weights_start + 4 * hl.offset(p) as u32);
+                    marked::check("export", p, 0, &read(l.weight(p), hl.range(p).len()), position);
+                }
+                // A transpose of a `rows x cols` tensor holds element (r, c) at c * rows + r.
+                for (at, p, rows, cols) in [
+                    (l.t.fc2w, Param::LossFc2Weight, d, h1),
+                    (l.t.inw, Param::InProjWeight, 3 * d, d),
+                    (l.t.outw, Param::OutProjWeight, d, d),
+                    (l.t.w1, Param::Linear1Weight, f, d),
+                    (l.t.w2, Param::Linear2Weight, d, f),
+                ] {
+                    assert_eq!(hl.shape(p), vec![rows, cols]);
+                    let t = read(at, rows * cols);
+                    for r in 0..rows {
+                        for c in 0..cols {
+                            let want = if position { (r * cols + c) as f32 } else { (p.index() + 1) as f32 };
+                            assert_eq!(t[c * rows + r], want, "{p:?} transposed ({r}, {c})");
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -227,6 +227,53 @@ impl HeadLayout {
     }
 }
 
+/// Flat vectors that say, at every place, which tensor and which element
+/// of it lies there: each engine's test reads them through its own code and
+/// checks that it finds what the layout promises.
+#[cfg(test)]
+pub(crate) mod marked {
+    use super::{HeadLayout, Param};
+
+    /// Every element of tensor `p` holds `p.index() + 1`.
+    pub(crate) fn by_tensor(l: &HeadLayout) -> Vec<f32> {
+        Param::ALL
+            .into_iter()
+            .flat_map(|p| vec![(p.index() + 1) as f32; l.range(p).len()])
+            .collect()
+    }
+
+    /// Every element holds its position inside its tensor (exact in f32:
+    /// the largest tensor has under 2^24 elements).
+    pub(crate) fn by_position(l: &HeadLayout) -> Vec<f32> {
+        Param::ALL
+            .into_iter()
+            .flat_map(|p| (0..l.range(p).len()).map(|j| j as f32))
+            .collect()
+    }
+
+    /// Checks that `found`, read as tensor `p` (or a `part` of it, from
+    /// element `from` on), holds what [`by_tensor`] or [`by_position`] put
+    /// there.
+    pub(crate) fn check(what: &str, p: Param, from: usize, found: &[f32], position: bool) {
+        for (j, v) in found.iter().enumerate() {
+            let want = if position {
+                (from + j) as f32
+            } else {
+                (p.index() + 1) as f32
+            };
+            assert_eq!(*v, want, "{what}: {p:?} element {j}");
+        }
+    }
+
+    /// The head sizes every test checks: each preset at 1, 3 and 16 losses.
+    pub(crate) fn heads() -> Vec<HeadLayout> {
+        crate::head::Preset::ALL
+            .into_iter()
+            .flat_map(|p| [1, 3, 16].map(|k| HeadLayout::new(p.dims(), k)))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,6 +289,44 @@ mod tests {
         sorted.sort();
         sorted.dedup();
         assert_eq!(sorted.len(), NUM_PARAMS, "names are unique");
+    }
+
+    /// Names and shapes are the reference module's `state_dict`, written
+    /// out here from its definition (`nn.Embedding(K, d)`, `nn.Linear(1,
+    /// h1)`, `nn.Linear(h1, d)`, `nn.TransformerEncoderLayer(d, 8, f)`,
+    /// `nn.Linear(d, 1, bias=False)`).
+    #[test]
+    fn names_and_shapes_are_the_reference_state_dict() {
+        for l in marked::heads() {
+            let Dims { h1, d, f, .. } = l.dims();
+            let k = l.num_tasks();
+            let mut expected: Vec<(String, Vec<usize>)> = vec![
+                ("task_embedding.weight".into(), vec![k, d]),
+                ("loss_fc1.weight".into(), vec![h1, 1]),
+                ("loss_fc1.bias".into(), vec![h1]),
+                ("loss_fc2.weight".into(), vec![d, h1]),
+                ("loss_fc2.bias".into(), vec![d]),
+                ("encoder.self_attn.in_proj_weight".into(), vec![3 * d, d]),
+                ("encoder.self_attn.in_proj_bias".into(), vec![3 * d]),
+                ("encoder.self_attn.out_proj.weight".into(), vec![d, d]),
+                ("encoder.self_attn.out_proj.bias".into(), vec![d]),
+                ("encoder.linear1.weight".into(), vec![f, d]),
+                ("encoder.linear1.bias".into(), vec![f]),
+                ("encoder.linear2.weight".into(), vec![d, f]),
+                ("encoder.linear2.bias".into(), vec![d]),
+            ];
+            for n in ["norm1", "norm2"] {
+                for t in ["weight", "bias"] {
+                    expected.push((format!("encoder.{n}.{t}"), vec![d]));
+                }
+            }
+            expected.push(("fc1.weight".into(), vec![1, d]));
+            let found: Vec<(String, Vec<usize>)> = Param::ALL
+                .into_iter()
+                .map(|p| (p.name().to_string(), l.shape(p)))
+                .collect();
+            assert_eq!(found, expected);
+        }
     }
 
     /// The flat vector's length is the parameter count of the reference

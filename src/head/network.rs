@@ -480,3 +480,68 @@ fn traced_block<S: Shape>(
     *tape = std::mem::take(tape).merge(t_tape);
     t
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::head::layout::marked;
+    use crate::tensor::device;
+
+    /// Every typed block of the graph, with the tensor it should be cut
+    /// from and where in that tensor it starts (written out here, apart
+    /// from the constructor's list).
+    fn blocks<const H1: usize, const D: usize, const F: usize>(
+        h: &Head<H1, D, F>,
+    ) -> Vec<(Param, usize, Vec<f32>)> {
+        use Param::*;
+        vec![
+            (TaskEmbedding, 0, h.emb.as_vec()),
+            (LossFc1Weight, 0, h.fc1_w.as_vec()),
+            (LossFc1Bias, 0, h.fc1_b.as_vec()),
+            (LossFc2Weight, 0, h.fc2_w.as_vec()),
+            (LossFc2Bias, 0, h.fc2_b.as_vec()),
+            (InProjWeight, 0, h.wq.as_vec()),
+            (InProjWeight, D * D, h.wk.as_vec()),
+            (InProjWeight, 2 * D * D, h.wv.as_vec()),
+            (InProjBias, 0, h.bq.as_vec()),
+            (InProjBias, D, h.bk.as_vec()),
+            (InProjBias, 2 * D, h.bv.as_vec()),
+            (OutProjWeight, 0, h.wo.as_vec()),
+            (OutProjBias, 0, h.bo.as_vec()),
+            (Linear1Weight, 0, h.w1.as_vec()),
+            (Linear1Bias, 0, h.b1.as_vec()),
+            (Linear2Weight, 0, h.w2.as_vec()),
+            (Linear2Bias, 0, h.b2.as_vec()),
+            (Norm1Weight, 0, h.n1_g.as_vec()),
+            (Norm1Bias, 0, h.n1_b.as_vec()),
+            (Norm2Weight, 0, h.n2_g.as_vec()),
+            (Norm2Bias, 0, h.n2_b.as_vec()),
+            (OutputWeight, 0, h.out_w.as_vec()),
+        ]
+    }
+
+    /// The graph cuts each of its typed blocks from where the layout puts
+    /// its tensor, and together they cover every tensor once.
+    #[test]
+    fn the_graph_cuts_each_block_where_the_layout_puts_it() {
+        for l in marked::heads() {
+            let preset = Preset::from_dims(l.dims()).unwrap();
+            for position in [false, true] {
+                let flat = match position {
+                    false => marked::by_tensor(&l),
+                    true => marked::by_position(&l),
+                };
+                let head = GraphHead::new(preset, l.num_tasks(), ParamVec::from_vec(&device(), flat));
+                let found = dispatch!(&head, h => blocks(h));
+                let mut covered = vec![0; Param::ALL.len()];
+                for (p, from, values) in found {
+                    marked::check("graph", p, from, &values, position);
+                    covered[p.index()] += values.len();
+                }
+                for p in Param::ALL {
+                    assert_eq!(covered[p.index()], l.range(p).len(), "{p:?}");
+                }
+            }
+        }
+    }
+}

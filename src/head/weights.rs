@@ -277,3 +277,41 @@ impl HeadWeights {
         Ok(w)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::head::layout::marked;
+
+    /// The file names each tensor after the layout and holds, under that
+    /// name and with that shape, the tensor the layout places in the flat
+    /// vector; reading it back gives the same flat vector.
+    #[test]
+    fn the_file_holds_each_tensor_under_its_layout_name_and_shape() {
+        for l in marked::heads() {
+            for position in [false, true] {
+                let flat = match position {
+                    false => marked::by_tensor(&l),
+                    true => marked::by_position(&l),
+                };
+                let w = HeadWeights::from_flat(l.dims(), l.num_tasks(), &flat, HeadInfo::default())
+                    .unwrap();
+                let bytes = w.to_bytes().unwrap();
+                let st = SafeTensors::deserialize(&bytes).unwrap();
+                assert_eq!(st.len(), NUM_PARAMS);
+                for p in Param::ALL {
+                    let v = st.tensor(p.name()).unwrap();
+                    assert_eq!(v.shape(), l.shape(p).as_slice(), "{p:?}");
+                    let values: Vec<f32> = v
+                        .data()
+                        .chunks_exact(4)
+                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                        .collect();
+                    marked::check("safetensors", p, 0, &values, position);
+                }
+                let back = HeadWeights::from_bytes(&bytes, Path::new("marked")).unwrap();
+                assert_eq!(back.flat(), flat);
+            }
+        }
+    }
+}

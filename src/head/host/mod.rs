@@ -162,6 +162,35 @@ mod tests {
         }
     }
 
+    /// The kernels read each tensor, and each q, k, v part of the input
+    /// projection, where the layout puts it.
+    #[test]
+    fn the_kernels_read_each_tensor_where_the_layout_puts_it() {
+        use crate::head::layout::marked;
+        for l in marked::heads() {
+            let preset = Preset::from_dims(l.dims()).unwrap();
+            for position in [false, true] {
+                let flat = match position {
+                    false => marked::by_tensor(&l),
+                    true => marked::by_position(&l),
+                };
+                let host = HostHead::new(preset, l.num_tasks(), ParamVec::from_vec(&device(), flat));
+                for p in Param::ALL {
+                    assert_eq!(host.param(p).len(), l.range(p).len());
+                    marked::check("host", p, 0, host.param(p), position);
+                }
+                let dd = l.dims().d * l.dims().d;
+                for part in 0..3 {
+                    let w = host.part(l.in_proj_weight(part));
+                    assert_eq!(w.len(), dd);
+                    marked::check("host q/k/v", Param::InProjWeight, part * dd, w, position);
+                    let b = host.part(l.in_proj_bias(part));
+                    marked::check("host q/k/v bias", Param::InProjBias, part * l.dims().d, b, position);
+                }
+            }
+        }
+    }
+
     /// The hand-written head agrees with the dfdx graph (itself checked
     /// against JAX in tests/head_reference.rs) on every output, for every
     /// preset, with and without a direction, with and without dropout.

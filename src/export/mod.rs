@@ -243,8 +243,9 @@ mod tests {
                     false => marked::by_tensor(&hl),
                     true => marked::by_position(&hl),
                 };
-                let w = HeadWeights::from_flat(hl.dims(), hl.num_tasks(), &flat, HeadInfo::default())
-                    .unwrap();
+                let w =
+                    HeadWeights::from_flat(hl.dims(), hl.num_tasks(), &flat, HeadInfo::default())
+                        .unwrap();
                 let region = weights_region(&l, &w);
                 let read = |at: u32, n: usize| -> Vec<f32> {
                     let i = (at - l.weights_start) as usize;
@@ -255,7 +256,13 @@ mod tests {
                 };
                 for p in Param::ALL {
                     assert_eq!(l.weight(p), l.weights_start + 4 * hl.offset(p) as u32);
-                    marked::check("export", p, 0, &read(l.weight(p), hl.range(p).len()), position);
+                    marked::check(
+                        "export",
+                        p,
+                        0,
+                        &read(l.weight(p), hl.range(p).len()),
+                        position,
+                    );
                 }
                 // A transpose of a `rows x cols` tensor holds element (r, c) at c * rows + r.
                 for (at, p, rows, cols) in [
@@ -269,7 +276,11 @@ mod tests {
                     let t = read(at, rows * cols);
                     for r in 0..rows {
                         for c in 0..cols {
-                            let want = if position { (r * cols + c) as f32 } else { (p.index() + 1) as f32 };
+                            let want = if position {
+                                (r * cols + c) as f32
+                            } else {
+                                (p.index() + 1) as f32
+                            };
                             assert_eq!(t[c * rows + r], want, "{p:?} transposed ({r}, {c})");
                         }
                     }

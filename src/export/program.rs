@@ -104,7 +104,15 @@ pub(crate) fn forward(l: &Layout, simd: Simd) -> String {
         },
     );
     s.push_str(&kernels::layer_norm(
-        "norm1", a.r1, w(Param::Norm1Weight), w(Param::Norm1Bias), a.xh1, a.rs1, a.x1, k, d,
+        "norm1",
+        a.r1,
+        w(Param::Norm1Weight),
+        w(Param::Norm1Bias),
+        a.xh1,
+        a.rs1,
+        a.x1,
+        k,
+        d,
     ));
     mm(
         &mut s,
@@ -137,7 +145,15 @@ pub(crate) fn forward(l: &Layout, simd: Simd) -> String {
         },
     );
     s.push_str(&kernels::layer_norm(
-        "norm2", a.r2, w(Param::Norm2Weight), w(Param::Norm2Bias), a.xh2, a.rs2, a.x2, k, d,
+        "norm2",
+        a.r2,
+        w(Param::Norm2Weight),
+        w(Param::Norm2Bias),
+        a.xh2,
+        a.rs2,
+        a.x2,
+        k,
+        d,
     ));
     let kd4 = 4 * k * d;
     let db = 4 * d;
@@ -189,7 +205,14 @@ pub(crate) fn backward(l: &Layout, simd: Simd) -> String {
     let mut s = String::new();
     let mm = |s: &mut String, m: MatMul| s.push_str(&kernels::matmul(&m, simd));
     s.push_str(&kernels::layer_norm_backward(
-        "norm2_b", a.g_x2, w(Param::Norm2Weight), a.xh2, a.rs2, a.g_r2, k, d,
+        "norm2_b",
+        a.g_x2,
+        w(Param::Norm2Weight),
+        a.xh2,
+        a.rs2,
+        a.g_r2,
+        k,
+        d,
     ));
     mm(
         &mut s,
@@ -222,7 +245,14 @@ pub(crate) fn backward(l: &Layout, simd: Simd) -> String {
         },
     );
     s.push_str(&kernels::layer_norm_backward(
-        "norm1_b", a.g_x1, w(Param::Norm1Weight), a.xh1, a.rs1, a.g_r1, k, d,
+        "norm1_b",
+        a.g_x1,
+        w(Param::Norm1Weight),
+        a.xh1,
+        a.rs1,
+        a.g_r1,
+        k,
+        d,
     ));
     mm(
         &mut s,

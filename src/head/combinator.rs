@@ -9,9 +9,9 @@
 //! assert!(e.value.is_finite());
 //! ```
 
+use super::engine::{HeadEngine, HeadGrads};
 #[cfg(not(feature = "cuda"))]
 use super::host::HostHead;
-use super::engine::{HeadEngine, HeadGrads};
 use super::init::init_weights;
 use super::layout::{HeadLayout, Param};
 #[cfg(feature = "cuda")]

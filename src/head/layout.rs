@@ -349,8 +349,20 @@ mod tests {
                     at += l.shape(p).iter().product::<usize>();
                     assert_eq!(l.range(p).end, at, "{p:?}");
                 }
-                let (q, kk, v) = (l.in_proj_weight(0), l.in_proj_weight(1), l.in_proj_weight(2));
-                assert_eq!((q.start, q.end, kk.end, v.end), (l.offset(Param::InProjWeight), kk.start, v.start, l.range(Param::InProjWeight).end));
+                let (q, kk, v) = (
+                    l.in_proj_weight(0),
+                    l.in_proj_weight(1),
+                    l.in_proj_weight(2),
+                );
+                assert_eq!(
+                    (q.start, q.end, kk.end, v.end),
+                    (
+                        l.offset(Param::InProjWeight),
+                        kk.start,
+                        v.start,
+                        l.range(Param::InProjWeight).end
+                    )
+                );
                 assert_eq!(l.in_proj_bias(2).end, l.range(Param::InProjBias).end);
             }
         }

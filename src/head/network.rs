@@ -531,7 +531,8 @@ mod tests {
                     false => marked::by_tensor(&l),
                     true => marked::by_position(&l),
                 };
-                let head = GraphHead::new(preset, l.num_tasks(), ParamVec::from_vec(&device(), flat));
+                let head =
+                    GraphHead::new(preset, l.num_tasks(), ParamVec::from_vec(&device(), flat));
                 let found = dispatch!(&head, h => blocks(h));
                 let mut covered = vec![0; Param::ALL.len()];
                 for (p, from, values) in found {

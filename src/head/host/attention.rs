@@ -30,9 +30,30 @@ impl HostHead {
         let tangent = x.len() > k * d;
         let dh = d / HEADS;
         let scale = 1.0 / (dh as f32).sqrt();
-        let q = linear(x, self.part(l.in_proj_weight(0)), self.part(l.in_proj_bias(0)), k, d, d);
-        let kk = linear(x, self.part(l.in_proj_weight(1)), self.part(l.in_proj_bias(1)), k, d, d);
-        let v = linear(x, self.part(l.in_proj_weight(2)), self.part(l.in_proj_bias(2)), k, d, d);
+        let q = linear(
+            x,
+            self.part(l.in_proj_weight(0)),
+            self.part(l.in_proj_bias(0)),
+            k,
+            d,
+            d,
+        );
+        let kk = linear(
+            x,
+            self.part(l.in_proj_weight(1)),
+            self.part(l.in_proj_bias(1)),
+            k,
+            d,
+            d,
+        );
+        let v = linear(
+            x,
+            self.part(l.in_proj_weight(2)),
+            self.part(l.in_proj_bias(2)),
+            k,
+            d,
+            d,
+        );
         let kk2 = HEADS * k * k;
         let mut s = AttnSaved {
             p: vec![0.0; kk2],
@@ -175,9 +196,7 @@ impl HostHead {
         // The q, k, v parts of `in_proj_weight` and `in_proj_bias`.
         let mut back = |g: &[f32], part: usize| {
             let (w, b) = (l.in_proj_weight(part), l.in_proj_bias(part));
-            let parts = grads
-                .as_deref_mut()
-                .map(|gr| split_wb(gr, w.clone(), b));
+            let parts = grads.as_deref_mut().map(|gr| split_wb(gr, w.clone(), b));
             linear_back(g, x, self.part(w), parts, k, d, d)
         };
         let mut gx = back(&gq, 0);

@@ -111,7 +111,10 @@ impl HostHead {
         let gx0: Vec<f32> = gy1.iter().zip(&gx0_att).map(|(x, y)| x + y).collect();
         // Scale embedding and task embedding.
         if let Some(g) = gp.as_deref_mut() {
-            for (ge, gx) in g[l.range(Param::TaskEmbedding)].iter_mut().zip(&gx0[..k * d]) {
+            for (ge, gx) in g[l.range(Param::TaskEmbedding)]
+                .iter_mut()
+                .zip(&gx0[..k * d])
+            {
                 *ge += gx;
             }
         }
@@ -157,7 +160,11 @@ impl HostHead {
 
 /// The weight block `w` and the bias block `b` of a flat gradient, as two
 /// disjoint mutable slices.
-pub(super) fn split_wb(g: &mut [f32], w: Range<usize>, b: Range<usize>) -> (&mut [f32], &mut [f32]) {
+pub(super) fn split_wb(
+    g: &mut [f32],
+    w: Range<usize>,
+    b: Range<usize>,
+) -> (&mut [f32], &mut [f32]) {
     if w.start < b.start {
         let (lo, hi) = g.split_at_mut(b.start);
         (&mut lo[w], &mut hi[..b.len()])

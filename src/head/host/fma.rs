@@ -23,8 +23,7 @@ pub unsafe fn matmul_rows(x: &[f32], w: &[f32], y: &mut [f32], i: usize, o: usiz
     let mut j = 0;
     while j < o {
         let nj = (o - j).min(2);
-        let wp: [*const f32; 2] =
-            std::array::from_fn(|u| w.as_ptr().add((j + u.min(nj - 1)) * i));
+        let wp: [*const f32; 2] = std::array::from_fn(|u| w.as_ptr().add((j + u.min(nj - 1)) * i));
         let mut r = 0;
         while r < rows {
             let nr = (rows - r).min(4);
@@ -78,8 +77,7 @@ pub unsafe fn matmul_rows_back(
     let mut j = 0;
     while j < o {
         let nj = (o - j).min(4);
-        let wp: [*const f32; 4] =
-            std::array::from_fn(|u| w.as_ptr().add((j + u.min(nj - 1)) * i));
+        let wp: [*const f32; 4] = std::array::from_fn(|u| w.as_ptr().add((j + u.min(nj - 1)) * i));
         let gwp: Option<[*mut f32; 4]> = gw
             .as_deref_mut()
             .map(|g| std::array::from_fn(|u| g.as_mut_ptr().add((j + u.min(nj - 1)) * i)));

@@ -72,19 +72,52 @@ impl HostHead {
         }
         // x1 = LN1(x0 + MHA(x0))
         let (o, attn) = self.attention(&x0, masks.map(|m| m.attn.as_slice()));
-        let mut att = linear(&o, self.param(Param::OutProjWeight), self.param(Param::OutProjBias), k, d, d);
+        let mut att = linear(
+            &o,
+            self.param(Param::OutProjWeight),
+            self.param(Param::OutProjBias),
+            k,
+            d,
+            d,
+        );
         apply_mask(&mut att, masks.map(|m| m.attn_out.as_slice()));
         let y1: Vec<f32> = x0.iter().zip(&att).map(|(x, y)| x + y).collect();
-        let (x1, n1) = layer_norm(&y1, self.param(Param::Norm1Weight), self.param(Param::Norm1Bias), k, d);
+        let (x1, n1) = layer_norm(
+            &y1,
+            self.param(Param::Norm1Weight),
+            self.param(Param::Norm1Bias),
+            k,
+            d,
+        );
         // x2 = LN2(x1 + FF(x1))
-        let hf_pre = linear(&x1, self.param(Param::Linear1Weight), self.param(Param::Linear1Bias), k, d, f);
+        let hf_pre = linear(
+            &x1,
+            self.param(Param::Linear1Weight),
+            self.param(Param::Linear1Bias),
+            k,
+            d,
+            f,
+        );
         let mut hf = hf_pre.clone();
         relu_rows(&mut hf, &hf_pre, k * f);
         apply_mask(&mut hf, masks.map(|m| m.ff_hidden.as_slice()));
-        let mut z = linear(&hf, self.param(Param::Linear2Weight), self.param(Param::Linear2Bias), k, f, d);
+        let mut z = linear(
+            &hf,
+            self.param(Param::Linear2Weight),
+            self.param(Param::Linear2Bias),
+            k,
+            f,
+            d,
+        );
         apply_mask(&mut z, masks.map(|m| m.ff_out.as_slice()));
         let y2: Vec<f32> = x1.iter().zip(&z).map(|(x, y)| x + y).collect();
-        let (x2, n2) = layer_norm(&y2, self.param(Param::Norm2Weight), self.param(Param::Norm2Bias), k, d);
+        let (x2, n2) = layer_norm(
+            &y2,
+            self.param(Param::Norm2Weight),
+            self.param(Param::Norm2Bias),
+            k,
+            d,
+        );
         Tape {
             pre1,
             h1: h1v,

@@ -17,7 +17,13 @@ pub(super) struct NormSaved {
 /// LayerNorm over rows of width `m` (biased variance): value rows `0..k`,
 /// tangent rows `k..` (`dx̂ = (dyc − x̂ p)/σ`, output `g ⊙ dx̂`).
 #[inline(always)]
-pub(super) fn layer_norm(y: &[f32], g: &[f32], b: &[f32], k: usize, m: usize) -> (Vec<f32>, NormSaved) {
+pub(super) fn layer_norm(
+    y: &[f32],
+    g: &[f32],
+    b: &[f32],
+    k: usize,
+    m: usize,
+) -> (Vec<f32>, NormSaved) {
     let tangent = y.len() > k * m;
     let mut out = vec![0.0; y.len()];
     let mut s = NormSaved {

@@ -1,9 +1,9 @@
 //! Linear layers on value (and tangent) rows: `y = x Wᵀ + b` and its
 //! reverse, the portable kernels and the choice of the AVX2 + FMA ones.
 
-use super::vector::{axpy, dot};
 #[cfg(target_arch = "x86_64")]
 use super::fma;
+use super::vector::{axpy, dot};
 
 /// `y[r][j] = x_r · w_j` for every row of `x` (width `i`) and every row of
 /// `w` (`o` of them): the portable kernel.
@@ -52,7 +52,14 @@ fn fused_vectors() -> bool {
 /// `y = x Wᵀ (+ b on the first `bias_rows` rows)` for `rows` rows of width
 /// `i`; `w` is `o × i`, row-major (PyTorch's layout).
 #[inline(always)]
-pub(super) fn linear(x: &[f32], w: &[f32], b: &[f32], bias_rows: usize, i: usize, o: usize) -> Vec<f32> {
+pub(super) fn linear(
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    bias_rows: usize,
+    i: usize,
+    o: usize,
+) -> Vec<f32> {
     let rows = x.len() / i;
     let mut y = vec![0.0; rows * o];
     #[cfg(target_arch = "x86_64")]

@@ -76,7 +76,11 @@ impl HeadEngine for HostHead {
         let dims = preset.dims();
         let layout = HeadLayout::new(dims, k);
         let host = flat.to_vec();
-        assert_eq!(host.len(), layout.num_params(), "head parameter vector length");
+        assert_eq!(
+            host.len(),
+            layout.num_params(),
+            "head parameter vector length"
+        );
         HostHead {
             dims,
             k,
@@ -174,7 +178,8 @@ mod tests {
                     false => marked::by_tensor(&l),
                     true => marked::by_position(&l),
                 };
-                let host = HostHead::new(preset, l.num_tasks(), ParamVec::from_vec(&device(), flat));
+                let host =
+                    HostHead::new(preset, l.num_tasks(), ParamVec::from_vec(&device(), flat));
                 for p in Param::ALL {
                     assert_eq!(host.param(p).len(), l.range(p).len());
                     marked::check("host", p, 0, host.param(p), position);
@@ -185,7 +190,13 @@ mod tests {
                     assert_eq!(w.len(), dd);
                     marked::check("host q/k/v", Param::InProjWeight, part * dd, w, position);
                     let b = host.part(l.in_proj_bias(part));
-                    marked::check("host q/k/v bias", Param::InProjBias, part * l.dims().d, b, position);
+                    marked::check(
+                        "host q/k/v bias",
+                        Param::InProjBias,
+                        part * l.dims().d,
+                        b,
+                        position,
+                    );
                 }
             }
         }

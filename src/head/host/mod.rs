@@ -10,7 +10,7 @@
 //! with the K (or 2K) rows while it is in cache.
 //!
 //! The maths is the graph of [`super::network`] (which the CUDA build runs,
-//! and which the tests below compare this file against), with every
+//! and which this module's tests compare it against), with every
 //! activation kept as `2K` rows when a direction is given: rows `0..K` the
 //! value, rows `K..2K` its tangent `D_l[c]`. The reverse pass takes seeds for
 //! the value and the tangent output; the head term is the reverse pass of the

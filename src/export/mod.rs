@@ -227,7 +227,7 @@ fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::head::layout::marked;
+    use crate::head::marked;
     use crate::head::HeadInfo;
 
     /// The exported memory holds each tensor at the address the program

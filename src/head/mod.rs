@@ -15,6 +15,8 @@ mod weights;
 pub use combinator::{Meltr, Output};
 pub use engine::HeadGrads;
 pub use init::init_weights;
+#[cfg(test)]
+pub(crate) use layout::marked;
 pub use layout::{HeadLayout, Param, NUM_PARAMS, PARAM_NAMES};
 pub use network::Dev;
 pub use preset::{check_num_tasks, Dims, Preset, HEADS, MAX_TASKS};

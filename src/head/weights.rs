@@ -1,8 +1,9 @@
 //! The head's weights as plain host data, and their safetensors file format.
 //!
 //! Names and shapes are those of [`HeadLayout`] (the PyTorch reference's
-//! `state_dict`, docs/design.md §1). A file saved by the reference code loads unchanged:
-//! the widths and K are read off the tensor shapes. Files written here add
+//! `state_dict`, docs/design.md §1). A file saved by the reference code
+//! loads unchanged: the widths and K are read off the tensor shapes. Files
+//! written here add
 //! `__metadata__` (task names, primary task, provenance), which the
 //! reference ignores.
 

@@ -3,9 +3,8 @@
 //! Names and shapes are those of [`HeadLayout`] (the PyTorch reference's
 //! `state_dict`, docs/design.md §1). A file saved by the reference code
 //! loads unchanged: the widths and K are read off the tensor shapes. Files
-//! written here add
-//! `__metadata__` (task names, primary task, provenance), which the
-//! reference ignores.
+//! written here add `__metadata__` (task names, primary task, provenance),
+//! which the reference ignores.
 
 use super::layout::{HeadLayout, Param, NUM_PARAMS, PARAM_NAMES};
 use super::preset::{check_num_tasks, Dims, Preset};

@@ -15,7 +15,8 @@ mod weights;
 pub use combinator::{Meltr, Output};
 pub use engine::HeadGrads;
 pub use init::init_weights;
-#[cfg(test)]
+/// For the exporter's test of where each tensor lies.
+#[cfg(all(test, feature = "viewer"))]
 pub(crate) use layout::marked;
 pub use layout::{HeadLayout, Param, NUM_PARAMS, PARAM_NAMES};
 pub use network::Dev;

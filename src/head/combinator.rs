@@ -16,9 +16,10 @@ use super::init::init_weights;
 use super::layout::{HeadLayout, Param};
 #[cfg(feature = "cuda")]
 use super::network::GraphHead;
-use super::preset::{check_num_tasks, Preset};
+use super::preset::Preset;
 use super::weights::{HeadInfo, HeadWeights};
 use crate::error::{Error, Result};
+use crate::meta_loss::check_num_tasks;
 use crate::meta_loss::{check_direction, check_losses, Evaluation, MetaLoss, ParamBlock};
 use crate::tensor::{device, ParamVec};
 use serde::{Deserialize, Serialize};
@@ -336,13 +337,5 @@ impl MetaLoss for Meltr {
 
     fn set_dropout_seed(&mut self, seed: Option<u64>) {
         self.dropout_seed = seed;
-    }
-
-    fn head_weights(&self) -> Option<HeadWeights> {
-        Some(self.weights())
-    }
-
-    fn head_info_mut(&mut self) -> Option<&mut HeadInfo> {
-        Some(&mut self.info)
     }
 }

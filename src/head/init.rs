@@ -5,9 +5,10 @@
 //! ChaCha8, so the same seed gives the same head on every machine.
 
 use super::layout::{HeadLayout, Param};
-use super::preset::{check_num_tasks, Dims};
+use super::preset::Dims;
 use super::weights::{HeadInfo, HeadWeights};
 use crate::error::Result;
+use crate::meta_loss::check_num_tasks;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

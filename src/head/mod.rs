@@ -20,5 +20,5 @@ pub use init::init_weights;
 pub(crate) use layout::marked;
 pub use layout::{HeadLayout, Param, NUM_PARAMS, PARAM_NAMES};
 pub use network::Dev;
-pub use preset::{check_num_tasks, Dims, Preset, HEADS, MAX_TASKS};
+pub use preset::{Dims, Preset, HEADS};
 pub use weights::{HeadInfo, HeadWeights};

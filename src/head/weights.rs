@@ -7,10 +7,11 @@
 //! which the reference ignores.
 
 use super::layout::{HeadLayout, Param, NUM_PARAMS, PARAM_NAMES};
-use super::preset::{check_num_tasks, Dims, Preset};
+use super::preset::{Dims, Preset};
 use crate::atomic::write_atomic;
 use crate::checksum;
 use crate::error::{safetensors_reason, Error, Result};
+use crate::meta_loss::check_num_tasks;
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};

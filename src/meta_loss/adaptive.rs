@@ -78,7 +78,7 @@ impl State {
 
 /// Checks a task count for an adaptive combinator's settings.
 pub(crate) fn check_tasks(tasks: usize) -> Result<()> {
-    if tasks == 0 || tasks > 16 {
+    if tasks == 0 || tasks > super::MAX_TASKS {
         return Err(Error::InvalidSetting {
             field: "meta_loss.tasks".into(),
             value: tasks.to_string(),

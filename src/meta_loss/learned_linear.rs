@@ -3,8 +3,9 @@
 //! `∂f/∂l_k = softplus(θ_k) ≥ 0`, `∂f/∂θ_k = σ(θ_k) l_k`, and the head term
 //! is `∂/∂θ_k Σ_j c_j softplus(θ_j) = σ(θ_k) c_k`.
 
-use super::{check_direction, check_losses, Evaluation, MetaLoss, ParamBlock};
+use super::{check_direction, check_losses, Evaluation, MetaLoss};
 use crate::error::{check_finite, Error, Result};
+use crate::tensor::ParamBlock;
 use crate::tensor::{device, ParamVec};
 use serde::{Deserialize, Serialize};
 

@@ -38,7 +38,7 @@ pub use warm_start::{sum_fit, warm_start_to_sum, SumFit};
 pub use weighted::Weighted;
 
 use crate::error::{Error, Result};
-use crate::tensor::ParamVec;
+use crate::tensor::{ParamBlock, ParamVec};
 use std::any::Any;
 
 /// The most losses a combinator takes (the MELTR head's task embedding has
@@ -84,27 +84,6 @@ pub struct Evaluation {
     pub value: f32,
     /// `∂f/∂l_k`, one per task.
     pub weights: Vec<f32>,
-}
-
-/// One named block of a combinator's flat parameter vector.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParamBlock {
-    /// Name (for the MELTR head: the reference `state_dict` name).
-    pub name: String,
-    /// Shape in the reference layout (row-major).
-    pub shape: Vec<usize>,
-}
-
-impl ParamBlock {
-    /// Number of scalars in the block.
-    pub fn len(&self) -> usize {
-        self.shape.iter().product()
-    }
-
-    /// Whether the block holds no scalars.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// Combines K task losses into one; see the module docs.

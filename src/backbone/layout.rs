@@ -4,7 +4,7 @@
 //! layout maps each name (`text.layer.attn.q.weight`, ...) to a shape and an
 //! offset. Linear weights are stored `out x in`, as PyTorch does.
 
-use crate::meta_loss::ParamBlock;
+use crate::tensor::ParamBlock;
 use std::collections::HashMap;
 
 /// One named block and its position in the flat vector.

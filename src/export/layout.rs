@@ -13,7 +13,7 @@
 //! Every buffer starts on a 16-byte boundary, so `v128` loads are aligned
 //! (all widths are multiples of 4 floats).
 
-use crate::head::Dims;
+use crate::head::{Dims, HeadLayout, Param};
 
 /// Rounds `x` up to a multiple of `a` (a power of two).
 pub(crate) fn align(x: u32, a: u32) -> u32 {
@@ -38,38 +38,20 @@ impl Bump {
     }
 }
 
-/// Byte offsets of the weights in linear memory (reference layout, plus the
-/// transposes that the reverse pass multiplies with).
+/// Byte offsets of the transposed weights that the reverse pass multiplies
+/// with (stored after the weights themselves).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct WeightOffsets {
-    pub emb: u32,
-    pub fc1w: u32,
-    pub fc1b: u32,
-    pub fc2w: u32,
-    pub fc2b: u32,
-    pub inw: u32,
-    pub inb: u32,
-    pub outw: u32,
-    pub outb: u32,
-    pub w1: u32,
-    pub b1: u32,
-    pub w2: u32,
-    pub b2: u32,
-    pub n1g: u32,
-    pub n1b: u32,
-    pub n2g: u32,
-    pub n2b: u32,
-    pub head: u32,
+pub(crate) struct Transposes {
     /// `loss_fc2.weight` transposed: `h1 x d`.
-    pub fc2w_t: u32,
+    pub fc2w: u32,
     /// `in_proj_weight` transposed: `d x 3d`.
-    pub inw_t: u32,
+    pub inw: u32,
     /// `out_proj.weight` transposed: `d x d`.
-    pub outw_t: u32,
+    pub outw: u32,
     /// `linear1.weight` transposed: `d x f`.
-    pub w1_t: u32,
+    pub w1: u32,
     /// `linear2.weight` transposed: `f x d`.
-    pub w2_t: u32,
+    pub w2: u32,
 }
 
 /// Byte offsets of the activations of the forward pass and of the gradients
@@ -131,8 +113,11 @@ pub(crate) struct Layout {
     pub static_start: u32,
     /// Activations and gradients.
     pub act: ActOffsets,
-    /// Weights.
-    pub w: WeightOffsets,
+    /// Where each weight tensor lies in the head's flat vector, which is
+    /// copied whole to `weights_start`.
+    pub head: HeadLayout,
+    /// The transposed weights.
+    pub t: Transposes,
     /// First byte of the weights region (where the weights data segment starts).
     pub weights_start: u32,
     /// End of the weights region.
@@ -148,6 +133,11 @@ pub(crate) struct Layout {
 pub(crate) const HEAP_BYTES: u32 = 64 * 1024;
 
 impl Layout {
+    /// The byte address of weight tensor `p`.
+    pub(crate) fn weight(&self, p: Param) -> u32 {
+        self.weights_start + 4 * self.head.offset(p) as u32
+    }
+
     /// Lays out a head with widths `dims`, `k` tasks and `static_bytes` of
     /// metadata (placed at `static_start`, right after the return area).
     pub(crate) fn new(dims: Dims, k: usize, static_bytes: u32) -> Layout {
@@ -183,31 +173,17 @@ impl Layout {
             g_p: b.floats(k),
             g_loss: b.floats(k),
         };
-        let weights_start = align(b.0, 16);
-        let w = WeightOffsets {
-            emb: b.floats(k * d),
-            fc1w: b.floats(h1),
-            fc1b: b.floats(h1),
-            fc2w: b.floats(d * h1),
-            fc2b: b.floats(d),
-            inw: b.floats(3 * d * d),
-            inb: b.floats(3 * d),
+        // The flat vector as it is: every tensor's length is a multiple of
+        // four floats (the exporter checks the widths), so each starts on a
+        // 16-byte boundary.
+        let head = HeadLayout::new(dims, k);
+        let weights_start = b.take(4 * head.num_params() as u32, 16);
+        let t = Transposes {
+            fc2w: b.floats(h1 * d),
+            inw: b.floats(d * 3 * d),
             outw: b.floats(d * d),
-            outb: b.floats(d),
-            w1: b.floats(f * d),
-            b1: b.floats(f),
-            w2: b.floats(d * f),
-            b2: b.floats(d),
-            n1g: b.floats(d),
-            n1b: b.floats(d),
-            n2g: b.floats(d),
-            n2b: b.floats(d),
-            head: b.floats(d),
-            fc2w_t: b.floats(h1 * d),
-            inw_t: b.floats(d * 3 * d),
-            outw_t: b.floats(d * d),
-            w1_t: b.floats(d * f),
-            w2_t: b.floats(f * d),
+            w1: b.floats(d * f),
+            w2: b.floats(f * d),
         };
         let weights_end = b.0;
         let heap_base = align(weights_end, 16);
@@ -218,7 +194,8 @@ impl Layout {
             ret,
             static_start,
             act,
-            w,
+            head,
+            t,
             weights_start,
             weights_end,
             heap_base,
@@ -239,9 +216,14 @@ mod tests {
             assert_eq!(l.static_start % 16, 0);
             assert!(l.static_start >= l.ret + 16);
             assert!(l.act.loss >= l.static_start + 333);
-            assert_eq!(l.w.w2_t % 16, 0);
             let Dims { d, f, .. } = p.dims();
-            assert_eq!(l.weights_end, l.w.w2_t + (4 * f * d) as u32);
+            for w in Param::ALL {
+                assert_eq!(l.weight(w) % 16, 0, "{w:?}");
+            }
+            assert_eq!(l.weight(Param::TaskEmbedding), l.weights_start);
+            assert_eq!(l.t.fc2w, l.weights_start + 4 * l.head.num_params() as u32);
+            assert_eq!(l.t.w2 % 16, 0);
+            assert_eq!(l.weights_end, l.t.w2 + (4 * f * d) as u32);
             assert!(l.pages as u64 * 65536 >= (l.heap_base + HEAP_BYTES) as u64);
         }
     }

@@ -32,7 +32,7 @@ pub use kernels::Simd;
 
 use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
-use crate::head::HeadWeights;
+use crate::head::{HeadWeights, Param};
 use layout::Layout;
 use std::path::Path;
 
@@ -180,28 +180,7 @@ fn build(w: &HeadWeights, opts: &ExportOptions) -> Result<(String, Layout, Vec<u
 /// Appends the data section: the static data and the weights (with the
 /// transposes the reverse pass uses).
 fn append_data(module: &mut Vec<u8>, l: &Layout, w: &HeadWeights, statics: &[u8]) {
-    let crate::head::Dims { h1, d, f, .. } = w.dims;
-    let t = &w.tensors;
-    let o = &l.w;
-    let mut region = vec![0u8; (l.weights_end - l.weights_start) as usize];
-    let mut put = |at: u32, v: &[f32]| {
-        let i = (at - l.weights_start) as usize;
-        for (j, x) in v.iter().enumerate() {
-            region[i + 4 * j..i + 4 * j + 4].copy_from_slice(&x.to_le_bytes());
-        }
-    };
-    let offsets = [
-        o.emb, o.fc1w, o.fc1b, o.fc2w, o.fc2b, o.inw, o.inb, o.outw, o.outb, o.w1, o.b1, o.w2,
-        o.b2, o.n1g, o.n1b, o.n2g, o.n2b, o.head,
-    ];
-    for (at, v) in offsets.into_iter().zip(t) {
-        put(at, v);
-    }
-    put(o.fc2w_t, &transpose(&t[3], d, h1));
-    put(o.inw_t, &transpose(&t[5], 3 * d, d));
-    put(o.outw_t, &transpose(&t[7], d, d));
-    put(o.w1_t, &transpose(&t[9], f, d));
-    put(o.w2_t, &transpose(&t[11], d, f));
+    let region = weights_region(l, w);
     let mut data = wasm_encoder::DataSection::new();
     let at = |x: u32| wasm_encoder::ConstExpr::i32_const(x as i32);
     data.active(0, &at(l.static_start), statics.iter().copied());
@@ -209,6 +188,29 @@ fn append_data(module: &mut Vec<u8>, l: &Layout, w: &HeadWeights, statics: &[u8]
     use wasm_encoder::{Encode, Section};
     module.push(data.id());
     data.encode(module);
+}
+
+/// The bytes of the weights region, from `l.weights_start` on: every
+/// tensor at its address, then the transposes.
+fn weights_region(l: &Layout, w: &HeadWeights) -> Vec<u8> {
+    let crate::head::Dims { h1, d, f, .. } = w.dims;
+    let mut region = vec![0u8; (l.weights_end - l.weights_start) as usize];
+    let mut put = |at: u32, v: &[f32]| {
+        let i = (at - l.weights_start) as usize;
+        for (j, x) in v.iter().enumerate() {
+            region[i + 4 * j..i + 4 * j + 4].copy_from_slice(&x.to_le_bytes());
+        }
+    };
+    for p in Param::ALL {
+        put(l.weight(p), w.tensor(p));
+    }
+    let t = &l.t;
+    put(t.fc2w, &transpose(w.tensor(Param::LossFc2Weight), d, h1));
+    put(t.inw, &transpose(w.tensor(Param::InProjWeight), 3 * d, d));
+    put(t.outw, &transpose(w.tensor(Param::OutProjWeight), d, d));
+    put(t.w1, &transpose(w.tensor(Param::Linear1Weight), f, d));
+    put(t.w2, &transpose(w.tensor(Param::Linear2Weight), d, f));
+    region
 }
 
 /// `rows x cols` row-major to `cols x rows` row-major.
@@ -220,4 +222,70 @@ fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::head::marked;
+    use crate::head::HeadInfo;
+
+    /// The exported memory holds each tensor at the address the program
+    /// reads it from, the layout's offset in the flat vector, and each
+    /// transpose is its tensor's.
+    #[test]
+    fn memory_holds_each_tensor_where_the_layout_puts_it() {
+        for hl in marked::heads() {
+            let crate::head::Dims { h1, d, f, .. } = hl.dims();
+            let l = Layout::new(hl.dims(), hl.num_tasks(), 64);
+            for position in [false, true] {
+                let flat = match position {
+                    false => marked::by_tensor(&hl),
+                    true => marked::by_position(&hl),
+                };
+                let w =
+                    HeadWeights::from_flat(hl.dims(), hl.num_tasks(), &flat, HeadInfo::default())
+                        .unwrap();
+                let region = weights_region(&l, &w);
+                let read = |at: u32, n: usize| -> Vec<f32> {
+                    let i = (at - l.weights_start) as usize;
+                    region[i..i + 4 * n]
+                        .chunks_exact(4)
+                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                        .collect()
+                };
+                for p in Param::ALL {
+                    assert_eq!(l.weight(p), l.weights_start + 4 * hl.offset(p) as u32);
+                    marked::check(
+                        "export",
+                        p,
+                        0,
+                        &read(l.weight(p), hl.range(p).len()),
+                        position,
+                    );
+                }
+                // A transpose of a `rows x cols` tensor holds element (r, c) at c * rows + r.
+                for (at, p, rows, cols) in [
+                    (l.t.fc2w, Param::LossFc2Weight, d, h1),
+                    (l.t.inw, Param::InProjWeight, 3 * d, d),
+                    (l.t.outw, Param::OutProjWeight, d, d),
+                    (l.t.w1, Param::Linear1Weight, f, d),
+                    (l.t.w2, Param::Linear2Weight, d, f),
+                ] {
+                    assert_eq!(hl.shape(p), vec![rows, cols]);
+                    let t = read(at, rows * cols);
+                    for r in 0..rows {
+                        for c in 0..cols {
+                            let want = if position {
+                                (r * cols + c) as f32
+                            } else {
+                                (p.index() + 1) as f32
+                            };
+                            assert_eq!(t[c * rows + r], want, "{p:?} transposed ({r}, {c})");
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -14,15 +14,17 @@
 //! Reverse, seeded with `∂f/∂f = 1`, visits the same steps backwards and
 //! ends with `∂f/∂l_k = Σ_j ∂f/∂hid_kj · [hid_kj > 0] · loss_fc1.weight_j`.
 //! The products with transposed weights use stored transposes (see
-//! [`super::layout::WeightOffsets`]), so every product is the same kernel.
+//! [`super::layout::Transposes`]), so every product is the same kernel.
 
 use super::kernels::{self, MatMul, Simd};
 use super::layout::Layout;
+use crate::head::Param;
 use std::fmt::Write;
 
 /// Emits every function of the forward pass plus `$forward (result f32)`.
 pub(crate) fn forward(l: &Layout, simd: Simd) -> String {
-    let (a, w, k) = (&l.act, &l.w, l.k);
+    let (a, k) = (&l.act, l.k);
+    let w = |p: Param| l.weight(p);
     let crate::head::Dims { h1, d, f, heads } = l.dims;
     let mut s = String::new();
     let mm = |s: &mut String, m: MatMul| s.push_str(&kernels::matmul(&m, simd));
@@ -42,8 +44,8 @@ pub(crate) fn forward(l: &Layout, simd: Simd) -> String {
     (br_if $tok (i32.lt_u (local.tee $t (i32.add (local.get $t) (i32.const 1))) (i32.const {k})))))"#,
         loss = a.loss,
         hid = a.hid,
-        fc1w = w.fc1w,
-        fc1b = w.fc1b,
+        fc1w = w(Param::LossFc1Weight),
+        fc1b = w(Param::LossFc1Bias),
         hb = 4 * h1,
     )
     .unwrap();
@@ -52,8 +54,8 @@ pub(crate) fn forward(l: &Layout, simd: Simd) -> String {
         MatMul {
             name: "fc2",
             x: a.hid,
-            w: w.fc2w,
-            b: Some(w.fc2b),
+            w: w(Param::LossFc2Weight),
+            b: Some(w(Param::LossFc2Bias)),
             y: a.tok,
             tokens: k,
             nin: h1,
@@ -67,8 +69,8 @@ pub(crate) fn forward(l: &Layout, simd: Simd) -> String {
         MatMul {
             name: "in_proj",
             x: a.tok,
-            w: w.inw,
-            b: Some(w.inb),
+            w: w(Param::InProjWeight),
+            b: Some(w(Param::InProjBias)),
             y: a.qkv,
             tokens: k,
             nin: d,
@@ -91,8 +93,8 @@ pub(crate) fn forward(l: &Layout, simd: Simd) -> String {
         MatMul {
             name: "out_proj",
             x: a.att,
-            w: w.outw,
-            b: Some(w.outb),
+            w: w(Param::OutProjWeight),
+            b: Some(w(Param::OutProjBias)),
             y: a.r1,
             tokens: k,
             nin: d,
@@ -102,15 +104,23 @@ pub(crate) fn forward(l: &Layout, simd: Simd) -> String {
         },
     );
     s.push_str(&kernels::layer_norm(
-        "norm1", a.r1, w.n1g, w.n1b, a.xh1, a.rs1, a.x1, k, d,
+        "norm1",
+        a.r1,
+        w(Param::Norm1Weight),
+        w(Param::Norm1Bias),
+        a.xh1,
+        a.rs1,
+        a.x1,
+        k,
+        d,
     ));
     mm(
         &mut s,
         MatMul {
             name: "linear1",
             x: a.x1,
-            w: w.w1,
-            b: Some(w.b1),
+            w: w(Param::Linear1Weight),
+            b: Some(w(Param::Linear1Bias)),
             y: a.ff,
             tokens: k,
             nin: d,
@@ -124,8 +134,8 @@ pub(crate) fn forward(l: &Layout, simd: Simd) -> String {
         MatMul {
             name: "linear2",
             x: a.ff,
-            w: w.w2,
-            b: Some(w.b2),
+            w: w(Param::Linear2Weight),
+            b: Some(w(Param::Linear2Bias)),
             y: a.r2,
             tokens: k,
             nin: f,
@@ -135,7 +145,15 @@ pub(crate) fn forward(l: &Layout, simd: Simd) -> String {
         },
     );
     s.push_str(&kernels::layer_norm(
-        "norm2", a.r2, w.n2g, w.n2b, a.xh2, a.rs2, a.x2, k, d,
+        "norm2",
+        a.r2,
+        w(Param::Norm2Weight),
+        w(Param::Norm2Bias),
+        a.xh2,
+        a.rs2,
+        a.x2,
+        k,
+        d,
     ));
     let kd4 = 4 * k * d;
     let db = 4 * d;
@@ -167,12 +185,12 @@ pub(crate) fn forward(l: &Layout, simd: Simd) -> String {
   (local.get $out))
 "#,
         tok = a.tok,
-        emb = w.emb,
+        emb = w(Param::TaskEmbedding),
         r1 = a.r1,
         r2 = a.r2,
         x1 = a.x1,
         x2 = a.x2,
-        head = w.head,
+        head = w(Param::OutputWeight),
     )
     .unwrap();
     s
@@ -181,19 +199,27 @@ pub(crate) fn forward(l: &Layout, simd: Simd) -> String {
 /// Emits every function of the reverse pass plus `$backward`, which writes
 /// `∂f/∂l` to `g_loss`. Must run right after `$forward`.
 pub(crate) fn backward(l: &Layout, simd: Simd) -> String {
-    let (a, w, k) = (&l.act, &l.w, l.k);
+    let (a, k) = (&l.act, l.k);
+    let w = |p: Param| l.weight(p);
     let crate::head::Dims { h1, d, f, heads } = l.dims;
     let mut s = String::new();
     let mm = |s: &mut String, m: MatMul| s.push_str(&kernels::matmul(&m, simd));
     s.push_str(&kernels::layer_norm_backward(
-        "norm2_b", a.g_x2, w.n2g, a.xh2, a.rs2, a.g_r2, k, d,
+        "norm2_b",
+        a.g_x2,
+        w(Param::Norm2Weight),
+        a.xh2,
+        a.rs2,
+        a.g_r2,
+        k,
+        d,
     ));
     mm(
         &mut s,
         MatMul {
             name: "linear2_b",
             x: a.g_r2,
-            w: w.w2_t,
+            w: l.t.w2,
             b: None,
             y: a.g_ff,
             tokens: k,
@@ -208,7 +234,7 @@ pub(crate) fn backward(l: &Layout, simd: Simd) -> String {
         MatMul {
             name: "linear1_b",
             x: a.g_ff,
-            w: w.w1_t,
+            w: l.t.w1,
             b: None,
             y: a.g_x1,
             tokens: k,
@@ -219,14 +245,21 @@ pub(crate) fn backward(l: &Layout, simd: Simd) -> String {
         },
     );
     s.push_str(&kernels::layer_norm_backward(
-        "norm1_b", a.g_x1, w.n1g, a.xh1, a.rs1, a.g_r1, k, d,
+        "norm1_b",
+        a.g_x1,
+        w(Param::Norm1Weight),
+        a.xh1,
+        a.rs1,
+        a.g_r1,
+        k,
+        d,
     ));
     mm(
         &mut s,
         MatMul {
             name: "out_proj_b",
             x: a.g_r1,
-            w: w.outw_t,
+            w: l.t.outw,
             b: None,
             y: a.g_att,
             tokens: k,
@@ -252,7 +285,7 @@ pub(crate) fn backward(l: &Layout, simd: Simd) -> String {
         MatMul {
             name: "in_proj_b",
             x: a.g_qkv,
-            w: w.inw_t,
+            w: l.t.inw,
             b: None,
             y: a.g_tok,
             tokens: k,
@@ -267,7 +300,7 @@ pub(crate) fn backward(l: &Layout, simd: Simd) -> String {
         MatMul {
             name: "fc2_b",
             x: a.g_tok,
-            w: w.fc2w_t,
+            w: l.t.fc2w,
             b: None,
             y: a.g_hid,
             tokens: k,
@@ -324,7 +357,7 @@ pub(crate) fn backward(l: &Layout, simd: Simd) -> String {
     (br_if $tl (i32.lt_u (local.tee $t (i32.add (local.get $t) (i32.const 1))) (i32.const {k})))))
 "#,
         g_x2 = a.g_x2,
-        head = w.head,
+        head = w(Param::OutputWeight),
         g_ff = a.g_ff,
         ff = a.ff,
         kf4 = 4 * k * f,
@@ -338,7 +371,7 @@ pub(crate) fn backward(l: &Layout, simd: Simd) -> String {
         hid = a.hid,
         kh4 = 4 * k * h1,
         g_loss = a.g_loss,
-        fc1w = w.fc1w,
+        fc1w = w(Param::LossFc1Weight),
     )
     .unwrap();
     s

@@ -9,16 +9,19 @@
 //! assert!(e.value.is_finite());
 //! ```
 
+use super::engine::{HeadEngine, HeadGrads};
 #[cfg(not(feature = "cuda"))]
 use super::host::HostHead;
 use super::init::init_weights;
+use super::layout::{HeadLayout, Param};
 #[cfg(feature = "cuda")]
 use super::network::GraphHead;
-use super::network::HeadGrads;
-use super::preset::{check_num_tasks, Preset};
-use super::weights::{check_flat_len, param_shapes, HeadInfo, HeadWeights, PARAM_NAMES};
+use super::preset::Preset;
+use super::weights::{HeadInfo, HeadWeights};
 use crate::error::{Error, Result};
-use crate::meta_loss::{check_direction, check_losses, Evaluation, MetaLoss, ParamBlock};
+use crate::meta_loss::check_num_tasks;
+use crate::meta_loss::{check_direction, check_losses, Evaluation, MetaLoss};
+use crate::tensor::ParamBlock;
 use crate::tensor::{device, ParamVec};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -165,7 +168,7 @@ impl Meltr {
                      allinone 128/128/128, paper 128/512/512)"
                 .into(),
         })?;
-        check_flat_len(weights.dims, weights.num_tasks, weights.num_params())?;
+        weights.layout().check_len(weights.num_params())?;
         let flat = ParamVec::from_vec(&device(), weights.flat());
         Ok(Meltr {
             preset,
@@ -286,12 +289,12 @@ impl MetaLoss for Meltr {
     }
 
     fn param_layout(&self) -> Vec<ParamBlock> {
-        PARAM_NAMES
-            .iter()
-            .zip(param_shapes(self.preset.dims(), self.num_tasks))
-            .map(|(n, shape)| ParamBlock {
-                name: n.to_string(),
-                shape,
+        let layout = HeadLayout::new(self.preset.dims(), self.num_tasks);
+        Param::ALL
+            .into_iter()
+            .map(|p| ParamBlock {
+                name: p.name().to_string(),
+                shape: layout.shape(p),
             })
             .collect()
     }
@@ -335,13 +338,5 @@ impl MetaLoss for Meltr {
 
     fn set_dropout_seed(&mut self, seed: Option<u64>) {
         self.dropout_seed = seed;
-    }
-
-    fn head_weights(&self) -> Option<HeadWeights> {
-        Some(self.weights())
-    }
-
-    fn head_info_mut(&mut self) -> Option<&mut HeadInfo> {
-        Some(&mut self.info)
     }
 }

@@ -4,9 +4,11 @@
 //! out-projection bias zero; LayerNorm weight 1, bias 0. Seeded with
 //! ChaCha8, so the same seed gives the same head on every machine.
 
-use super::preset::{check_num_tasks, Dims};
-use super::weights::{param_shapes, HeadInfo, HeadWeights};
+use super::layout::{HeadLayout, Param};
+use super::preset::Dims;
+use super::weights::{HeadInfo, HeadWeights};
 use crate::error::Result;
+use crate::meta_loss::check_num_tasks;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -15,39 +17,36 @@ pub fn init_weights(dims: Dims, k: usize, seed: u64) -> Result<HeadWeights> {
     check_num_tasks(k)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let Dims { h1, d, f, .. } = dims;
-    let shapes = param_shapes(dims, k);
-    let mut uniform = |n: usize, bound: f32| -> Vec<f32> {
-        (0..n).map(|_| rng.gen_range(-bound..bound)).collect()
+    let layout = HeadLayout::new(dims, k);
+    let mut uniform = |p: Param, bound: f32| -> Vec<f32> {
+        (0..layout.range(p).len())
+            .map(|_| rng.gen_range(-bound..bound))
+            .collect()
     };
     let inv_sqrt = |n: usize| 1.0 / (n as f32).sqrt();
     let xavier = (6.0 / (d + 3 * d) as f32).sqrt();
-    let mut tensors: Vec<Vec<f32>> = vec![
-        vec![], // task embedding, filled below with normals
-        uniform(h1, 1.0),
-        uniform(h1, 1.0),
-        uniform(d * h1, inv_sqrt(h1)),
-        uniform(d, inv_sqrt(h1)),
-        uniform(3 * d * d, xavier),
-        vec![0.0; 3 * d],
-        uniform(d * d, inv_sqrt(d)),
-        vec![0.0; d],
-        uniform(f * d, inv_sqrt(d)),
-        uniform(f, inv_sqrt(d)),
-        uniform(d * f, inv_sqrt(f)),
-        uniform(d, inv_sqrt(f)),
-        vec![1.0; d],
-        vec![0.0; d],
-        vec![1.0; d],
-        vec![0.0; d],
-        uniform(d, inv_sqrt(d)),
-    ];
-    tensors[0] = (0..k * d)
+    let constant = |p: Param, v: f32| vec![v; layout.range(p).len()];
+    // Drawn in the order of the flat vector, the task embedding last.
+    let mut tensors: Vec<Vec<f32>> = Param::ALL
+        .into_iter()
+        .map(|p| match p {
+            Param::TaskEmbedding => Vec::new(),
+            Param::LossFc1Weight | Param::LossFc1Bias => uniform(p, 1.0),
+            Param::LossFc2Weight | Param::LossFc2Bias => uniform(p, inv_sqrt(h1)),
+            Param::InProjWeight => uniform(p, xavier),
+            Param::InProjBias | Param::OutProjBias => constant(p, 0.0),
+            Param::OutProjWeight | Param::Linear1Weight | Param::Linear1Bias => {
+                uniform(p, inv_sqrt(d))
+            }
+            Param::Linear2Weight | Param::Linear2Bias => uniform(p, inv_sqrt(f)),
+            Param::Norm1Weight | Param::Norm2Weight => constant(p, 1.0),
+            Param::Norm1Bias | Param::Norm2Bias => constant(p, 0.0),
+            Param::OutputWeight => uniform(p, inv_sqrt(d)),
+        })
+        .collect();
+    tensors[Param::TaskEmbedding.index()] = (0..layout.range(Param::TaskEmbedding).len())
         .map(|_| rng.sample::<f32, _>(rand_distr_normal()))
         .collect();
-    debug_assert!(tensors
-        .iter()
-        .zip(&shapes)
-        .all(|(t, s)| t.len() == s.iter().product::<usize>()));
     Ok(HeadWeights {
         dims,
         num_tasks: k,
@@ -83,11 +82,14 @@ mod tests {
         let a = init_weights(dims, 5, 7).unwrap();
         assert_eq!(a, init_weights(dims, 5, 7).unwrap());
         assert_ne!(a.tensors, init_weights(dims, 5, 8).unwrap().tensors);
-        let emb = &a.tensors[0];
+        let emb = a.tensor(Param::TaskEmbedding);
         let mean = emb.iter().sum::<f32>() / emb.len() as f32;
         let var = emb.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / emb.len() as f32;
         assert!(mean.abs() < 0.1 && (var - 1.0).abs() < 0.1, "{mean} {var}");
         let bound = 1.0 / (dims.h1 as f32).sqrt();
-        assert!(a.tensors[3].iter().all(|v| v.abs() <= bound));
+        assert!(a
+            .tensor(Param::LossFc2Weight)
+            .iter()
+            .all(|v| v.abs() <= bound));
     }
 }

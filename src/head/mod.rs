@@ -1,16 +1,24 @@
 //! The MELTR head (Meta Loss Transformer, docs/design.md §1) and its weights.
 
 mod combinator;
+mod dropout;
+mod engine;
 #[cfg_attr(feature = "cuda", allow(dead_code))]
 mod host;
 mod init;
+mod layout;
 #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
 mod network;
 mod preset;
 mod weights;
 
 pub use combinator::{Meltr, Output};
+pub use engine::HeadGrads;
 pub use init::init_weights;
-pub use network::{Dev, HeadGrads};
-pub use preset::{check_num_tasks, Dims, Preset, HEADS, MAX_TASKS};
-pub use weights::{param_shapes, HeadInfo, HeadWeights, PARAM_NAMES};
+/// For the exporter's test of where each tensor lies.
+#[cfg(all(test, feature = "viewer"))]
+pub(crate) use layout::marked;
+pub use layout::{HeadLayout, Param, NUM_PARAMS, PARAM_NAMES};
+pub use network::Dev;
+pub use preset::{Dims, Preset, HEADS};
+pub use weights::{HeadInfo, HeadWeights};

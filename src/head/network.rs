@@ -16,17 +16,18 @@
 //! (`tests/head_reference.rs` checks it against JAX in f64).
 //!
 //! Widths are compile-time constants (`H1`, `D`, `F`); K is a runtime
-//! `usize`. The parameters live in one flat device vector in the reference
-//! layout (what the meta step's optimiser updates, on the device); the
-//! forward pass reads typed copies of its blocks, `in_proj_{weight,bias}`
-//! as their three q, k, v parts.
+//! `usize`. The parameters live in one flat device vector (what the meta
+//! step's optimiser updates, on the device); the forward pass reads typed
+//! copies of its blocks, cut where [`HeadLayout`] puts them,
+//! `in_proj_{weight,bias}` as their three q, k, v parts.
 
-use super::preset::{Preset, HEADS};
+use super::dropout::sample_masks;
+use super::engine::{HeadEngine, HeadGrads};
+use super::layout::{HeadLayout, Param};
+use super::preset::{Dims, Preset, HEADS};
 pub use crate::tensor::Dev;
 use crate::tensor::ParamVec;
 use dfdx::prelude::*;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 
 const LN_EPS: f32 = 1e-5;
 
@@ -147,38 +148,6 @@ impl<const D: usize, const F: usize> Masks<D, F> {
     }
 }
 
-/// Dropout masks of one forward pass as host values, row-major.
-pub(crate) struct MaskValues {
-    /// Attention probabilities, `HEADS × K × K`.
-    pub attn: Vec<f32>,
-    /// The attention block's output, `K × d`.
-    pub attn_out: Vec<f32>,
-    /// The feed-forward hidden layer, `K × f`.
-    pub ff_hidden: Vec<f32>,
-    /// The feed-forward output, `K × d`.
-    pub ff_out: Vec<f32>,
-}
-
-/// The masks PyTorch's encoder layer applies in training mode (attention
-/// probabilities, the attention block's output, the feed-forward hidden
-/// layer and output), already scaled by `1/(1-p)`, drawn from `seed` in
-/// that order: both head implementations draw the same masks.
-pub(crate) fn sample_masks(k: usize, d: usize, f: usize, p: f32, seed: u64) -> MaskValues {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let keep = 1.0 / (1.0 - p);
-    let mut draw = |n: usize| -> Vec<f32> {
-        (0..n)
-            .map(|_| if rng.gen::<f32>() < p { 0.0 } else { keep })
-            .collect()
-    };
-    MaskValues {
-        attn: draw(HEADS * k * k),
-        attn_out: draw(k * d),
-        ff_hidden: draw(k * f),
-        ff_out: draw(k * d),
-    }
-}
-
 /// The MELTR head with widths `H1` (scale embedding), `D` (model), `F`
 /// (feed-forward), on device [`Dev`].
 #[derive(Debug, Clone)]
@@ -212,63 +181,50 @@ pub struct Head<const H1: usize, const D: usize, const F: usize> {
     out_w: Tensor<Rank2<1, D>, f32, Dev>,
 }
 
-/// What one backward pass through the head gives.
-pub struct HeadGrads {
-    /// The differentiated output (the value, or the tangent `D_l f[c]`).
-    pub output: f32,
-    /// Its gradient w.r.t. the losses `l`.
-    pub d_losses: Vec<f32>,
-    /// Its gradient w.r.t. the direction `c` (= `∇_l f`, the task weights);
-    /// empty when no direction was given.
-    pub d_direction: Vec<f32>,
-    /// Its gradient w.r.t. every parameter, flat, in the reference layout
-    /// (`None` when not asked for).
-    pub d_params: Option<ParamVec>,
-}
-
 /// A [`Head`] for `$k` tasks over `$flat`, each block made by
-/// `$block($args.., shape)` in the reference order.
+/// `$block($args.., range, shape)` with the range [`HeadLayout`] gives it.
 macro_rules! cut_blocks {
-    ($k:expr, $flat:expr, $block:ident($($arg:expr),*)) => {
+    ($k:expr, $flat:expr, $block:ident($($arg:expr),*)) => {{
+        let (k, flat): (usize, ParamVec) = ($k, $flat);
+        let l = HeadLayout::new(Dims { h1: H1, d: D, f: F, heads: HEADS }, k);
+        assert_eq!(l.num_params(), flat.len(), "head parameter vector length");
+        let at = |p: Param| l.range(p);
         Head {
-            dev: $flat.tensor().device().clone(),
-            k: $k,
-            emb: $block($($arg,)* ($k, Const)),
-            fc1_w: $block($($arg,)* Default::default()),
-            fc1_b: $block($($arg,)* Default::default()),
-            fc2_w: $block($($arg,)* Default::default()),
-            fc2_b: $block($($arg,)* Default::default()),
-            wq: $block($($arg,)* Default::default()),
-            wk: $block($($arg,)* Default::default()),
-            wv: $block($($arg,)* Default::default()),
-            bq: $block($($arg,)* Default::default()),
-            bk: $block($($arg,)* Default::default()),
-            bv: $block($($arg,)* Default::default()),
-            wo: $block($($arg,)* Default::default()),
-            bo: $block($($arg,)* Default::default()),
-            w1: $block($($arg,)* Default::default()),
-            b1: $block($($arg,)* Default::default()),
-            w2: $block($($arg,)* Default::default()),
-            b2: $block($($arg,)* Default::default()),
-            n1_g: $block($($arg,)* Default::default()),
-            n1_b: $block($($arg,)* Default::default()),
-            n2_g: $block($($arg,)* Default::default()),
-            n2_b: $block($($arg,)* Default::default()),
-            out_w: $block($($arg,)* Default::default()),
-            flat: $flat,
+            dev: flat.tensor().device().clone(),
+            k,
+            emb: $block($($arg,)* at(Param::TaskEmbedding), (k, Const)),
+            fc1_w: $block($($arg,)* at(Param::LossFc1Weight), Default::default()),
+            fc1_b: $block($($arg,)* at(Param::LossFc1Bias), Default::default()),
+            fc2_w: $block($($arg,)* at(Param::LossFc2Weight), Default::default()),
+            fc2_b: $block($($arg,)* at(Param::LossFc2Bias), Default::default()),
+            wq: $block($($arg,)* l.in_proj_weight(0), Default::default()),
+            wk: $block($($arg,)* l.in_proj_weight(1), Default::default()),
+            wv: $block($($arg,)* l.in_proj_weight(2), Default::default()),
+            bq: $block($($arg,)* l.in_proj_bias(0), Default::default()),
+            bk: $block($($arg,)* l.in_proj_bias(1), Default::default()),
+            bv: $block($($arg,)* l.in_proj_bias(2), Default::default()),
+            wo: $block($($arg,)* at(Param::OutProjWeight), Default::default()),
+            bo: $block($($arg,)* at(Param::OutProjBias), Default::default()),
+            w1: $block($($arg,)* at(Param::Linear1Weight), Default::default()),
+            b1: $block($($arg,)* at(Param::Linear1Bias), Default::default()),
+            w2: $block($($arg,)* at(Param::Linear2Weight), Default::default()),
+            b2: $block($($arg,)* at(Param::Linear2Bias), Default::default()),
+            n1_g: $block($($arg,)* at(Param::Norm1Weight), Default::default()),
+            n1_b: $block($($arg,)* at(Param::Norm1Bias), Default::default()),
+            n2_g: $block($($arg,)* at(Param::Norm2Weight), Default::default()),
+            n2_b: $block($($arg,)* at(Param::Norm2Bias), Default::default()),
+            out_w: $block($($arg,)* at(Param::OutputWeight), Default::default()),
+            flat,
         }
-    };
+    }};
 }
 
 impl<const H1: usize, const D: usize, const F: usize> Head<H1, D, F> {
-    /// The head for `k` tasks with parameters `flat` (reference layout; its
-    /// length is checked by the caller).
+    /// The head for `k` tasks with parameters `flat` (in [`HeadLayout`]
+    /// order; its length is checked by the caller).
     pub fn new(k: usize, flat: ParamVec) -> Self {
         let f = flat.tensor().clone();
-        let mut at = 0;
-        let head = cut_blocks!(k, flat, block(&f, &mut at));
-        assert_eq!(at, head.flat.len(), "head parameter vector length");
-        head
+        cut_blocks!(k, flat, block(&f))
     }
 
     /// A copy whose blocks are cut from the flat vector on a tape (returned
@@ -277,11 +233,10 @@ impl<const H1: usize, const D: usize, const F: usize> Head<H1, D, F> {
     /// concatenation.
     fn traced(&self) -> (Self, OwnedTape<f32, Dev>) {
         let mut tape = OwnedTape::default();
-        let mut at = 0;
         let head = cut_blocks!(
             self.k,
             self.flat.clone(),
-            traced_block(&self.flat, &mut at, &mut tape)
+            traced_block(&self.flat, &mut tape)
         );
         (head, tape)
     }
@@ -465,8 +420,8 @@ macro_rules! dispatch {
     };
 }
 
-impl GraphHead {
-    pub(crate) fn new(preset: Preset, k: usize, flat: ParamVec) -> GraphHead {
+impl HeadEngine for GraphHead {
+    fn new(preset: Preset, k: usize, flat: ParamVec) -> GraphHead {
         match preset {
             Preset::Univl => GraphHead::Univl(Head::new(k, flat)),
             Preset::Violet => GraphHead::Violet(Head::new(k, flat)),
@@ -475,17 +430,15 @@ impl GraphHead {
         }
     }
 
-    pub(crate) fn params(&self) -> &ParamVec {
+    fn params(&self) -> &ParamVec {
         dispatch!(self, h => h.params())
     }
 
-    /// The head's value for losses `l`.
-    pub(crate) fn value(&self, losses: &[f32], dropout: Option<(f32, u64)>) -> f32 {
+    fn value(&self, losses: &[f32], dropout: Option<(f32, u64)>) -> f32 {
         dispatch!(self, h => h.value(losses, dropout))
     }
 
-    /// [`Head::backward`] at this preset's widths.
-    pub(crate) fn backward(
+    fn backward(
         &self,
         losses: &[f32],
         direction: Option<&[f32]>,
@@ -496,16 +449,14 @@ impl GraphHead {
     }
 }
 
-/// The next block of shape `shape` of the flat vector `flat`, from `at` on.
+/// The block `at` of the flat vector `flat`, as a tensor of shape `shape`.
 fn block<S: Shape>(
     flat: &Tensor<(usize,), f32, Dev>,
-    at: &mut usize,
+    at: std::ops::Range<usize>,
     shape: S,
 ) -> Tensor<S, f32, Dev> {
-    let n = shape.num_elements();
-    let t = flat.clone().slice((*at..*at + n,)).reshape_like(&shape);
-    *at += n;
-    t
+    assert_eq!(at.len(), shape.num_elements(), "head block size");
+    flat.clone().slice((at,)).reshape_like(&shape)
 }
 
 /// A tensor's gradient, zero where the objective does not reach it (e.g.
@@ -519,14 +470,79 @@ fn grad_of<S: Shape>(g: &mut Gradients<f32, Dev>, t: &Tensor<S, f32, Dev>) -> Te
 /// slice, so the gradient reaching it flows back into the flat vector's.
 fn traced_block<S: Shape>(
     flat: &ParamVec,
-    at: &mut usize,
     tape: &mut OwnedTape<f32, Dev>,
+    at: std::ops::Range<usize>,
     shape: S,
 ) -> Tensor<S, f32, Dev> {
-    let n = shape.num_elements();
+    assert_eq!(at.len(), shape.num_elements(), "head block size");
     let w = flat.tensor().retaped::<OwnedTape<f32, Dev>>();
-    let (t, t_tape) = w.slice((*at..*at + n,)).reshape_like(&shape).split_tape();
-    *at += n;
+    let (t, t_tape) = w.slice((at,)).reshape_like(&shape).split_tape();
     *tape = std::mem::take(tape).merge(t_tape);
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::head::layout::marked;
+    use crate::tensor::device;
+
+    /// Every typed block of the graph, with the tensor it should be cut
+    /// from and where in that tensor it starts (written out here, apart
+    /// from the constructor's list).
+    fn blocks<const H1: usize, const D: usize, const F: usize>(
+        h: &Head<H1, D, F>,
+    ) -> Vec<(Param, usize, Vec<f32>)> {
+        use Param::*;
+        vec![
+            (TaskEmbedding, 0, h.emb.as_vec()),
+            (LossFc1Weight, 0, h.fc1_w.as_vec()),
+            (LossFc1Bias, 0, h.fc1_b.as_vec()),
+            (LossFc2Weight, 0, h.fc2_w.as_vec()),
+            (LossFc2Bias, 0, h.fc2_b.as_vec()),
+            (InProjWeight, 0, h.wq.as_vec()),
+            (InProjWeight, D * D, h.wk.as_vec()),
+            (InProjWeight, 2 * D * D, h.wv.as_vec()),
+            (InProjBias, 0, h.bq.as_vec()),
+            (InProjBias, D, h.bk.as_vec()),
+            (InProjBias, 2 * D, h.bv.as_vec()),
+            (OutProjWeight, 0, h.wo.as_vec()),
+            (OutProjBias, 0, h.bo.as_vec()),
+            (Linear1Weight, 0, h.w1.as_vec()),
+            (Linear1Bias, 0, h.b1.as_vec()),
+            (Linear2Weight, 0, h.w2.as_vec()),
+            (Linear2Bias, 0, h.b2.as_vec()),
+            (Norm1Weight, 0, h.n1_g.as_vec()),
+            (Norm1Bias, 0, h.n1_b.as_vec()),
+            (Norm2Weight, 0, h.n2_g.as_vec()),
+            (Norm2Bias, 0, h.n2_b.as_vec()),
+            (OutputWeight, 0, h.out_w.as_vec()),
+        ]
+    }
+
+    /// The graph cuts each of its typed blocks from where the layout puts
+    /// its tensor, and together they cover every tensor once.
+    #[test]
+    fn the_graph_cuts_each_block_where_the_layout_puts_it() {
+        for l in marked::heads() {
+            let preset = Preset::from_dims(l.dims()).unwrap();
+            for position in [false, true] {
+                let flat = match position {
+                    false => marked::by_tensor(&l),
+                    true => marked::by_position(&l),
+                };
+                let head =
+                    GraphHead::new(preset, l.num_tasks(), ParamVec::from_vec(&device(), flat));
+                let found = dispatch!(&head, h => blocks(h));
+                let mut covered = vec![0; Param::ALL.len()];
+                for (p, from, values) in found {
+                    marked::check("graph", p, from, &values, position);
+                    covered[p.index()] += values.len();
+                }
+                for p in Param::ALL {
+                    assert_eq!(covered[p.index()], l.range(p).len(), "{p:?}");
+                }
+            }
+        }
+    }
 }

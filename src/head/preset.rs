@@ -8,16 +8,13 @@
 //! | `paper`    | 128 | 512 | 512 | (text: d = 512) |
 //!
 //! Widths are compile-time constants inside the head; K (the number of
-//! losses) is chosen at run time, from 1 up to [`MAX_TASKS`].
+//! losses) is chosen at run time, from 1 up to [`crate::meta_loss::MAX_TASKS`].
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 /// Attention heads of the encoder layer (PyTorch's `nhead = 8`).
 pub const HEADS: usize = 8;
-
-/// The most losses one head accepts (the sequence length of its encoder).
-pub const MAX_TASKS: usize = 16;
 
 /// A named size of the MELTR head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -96,18 +93,5 @@ impl Preset {
     /// The preset whose widths are `dims`, if any.
     pub fn from_dims(dims: Dims) -> Option<Preset> {
         Preset::ALL.into_iter().find(|p| p.dims() == dims)
-    }
-}
-
-/// Checks that `k` losses fit a head.
-pub fn check_num_tasks(k: usize) -> Result<()> {
-    if (1..=MAX_TASKS).contains(&k) {
-        Ok(())
-    } else {
-        Err(Error::InvalidSetting {
-            field: "tasks".into(),
-            value: k.to_string(),
-            reason: format!("a head takes 1 to {MAX_TASKS} losses"),
-        })
     }
 }

@@ -1,16 +1,17 @@
 //! The head's weights as plain host data, and their safetensors file format.
 //!
-//! Names and layouts are the PyTorch reference's `state_dict` (docs/design.md §1):
-//! Linear weights `out x in`, attention `in_proj_weight` with q, k, v
-//! stacked (`3d x d`). A file saved by the reference code loads unchanged:
-//! the widths and K are read off the tensor shapes. Files written here add
-//! `__metadata__` (task names, primary task, provenance), which the
-//! reference ignores.
+//! Names and shapes are those of [`HeadLayout`] (the PyTorch reference's
+//! `state_dict`, docs/design.md §1). A file saved by the reference code
+//! loads unchanged: the widths and K are read off the tensor shapes. Files
+//! written here add `__metadata__` (task names, primary task, provenance),
+//! which the reference ignores.
 
-use super::preset::{check_num_tasks, Dims, Preset};
+use super::layout::{HeadLayout, Param, NUM_PARAMS, PARAM_NAMES};
+use super::preset::{Dims, Preset};
 use crate::atomic::write_atomic;
 use crate::checksum;
 use crate::error::{safetensors_reason, Error, Result};
+use crate::meta_loss::check_num_tasks;
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
@@ -19,67 +20,6 @@ use std::path::Path;
 
 /// The `format` metadata value of a head file meltr writes.
 pub const FORMAT: &str = "meltr-head/1";
-
-/// The reference parameter names, in the order used for every flat vector.
-pub const PARAM_NAMES: [&str; 18] = [
-    "task_embedding.weight",
-    "loss_fc1.weight",
-    "loss_fc1.bias",
-    "loss_fc2.weight",
-    "loss_fc2.bias",
-    "encoder.self_attn.in_proj_weight",
-    "encoder.self_attn.in_proj_bias",
-    "encoder.self_attn.out_proj.weight",
-    "encoder.self_attn.out_proj.bias",
-    "encoder.linear1.weight",
-    "encoder.linear1.bias",
-    "encoder.linear2.weight",
-    "encoder.linear2.bias",
-    "encoder.norm1.weight",
-    "encoder.norm1.bias",
-    "encoder.norm2.weight",
-    "encoder.norm2.bias",
-    "fc1.weight",
-];
-
-/// The reference shape of each parameter of a head with widths `dims` and `k` losses.
-pub fn param_shapes(dims: Dims, k: usize) -> [Vec<usize>; 18] {
-    let Dims { h1, d, f, .. } = dims;
-    [
-        vec![k, d],
-        vec![h1, 1],
-        vec![h1],
-        vec![d, h1],
-        vec![d],
-        vec![3 * d, d],
-        vec![3 * d],
-        vec![d, d],
-        vec![d],
-        vec![f, d],
-        vec![f],
-        vec![d, f],
-        vec![d],
-        vec![d],
-        vec![d],
-        vec![d],
-        vec![d],
-        vec![1, d],
-    ]
-}
-
-/// Checks that `found` parameters fill a head of these widths and task count.
-pub(crate) fn check_flat_len(dims: Dims, num_tasks: usize, found: usize) -> Result<()> {
-    let shapes = param_shapes(dims, num_tasks);
-    let expected = shapes.iter().map(|s| s.iter().product::<usize>()).sum();
-    if found != expected {
-        return Err(crate::error::Error::Length {
-            what: "head parameters".into(),
-            expected,
-            found,
-        });
-    }
-    Ok(())
-}
 
 /// What a head file says about where the head came from; all optional.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -112,7 +52,7 @@ pub struct HeadWeights {
     pub dims: Dims,
     /// Number of input losses K.
     pub num_tasks: usize,
-    /// One flat row-major buffer per name in [`PARAM_NAMES`], same order.
+    /// One flat row-major buffer per tensor, in [`Param::ALL`] order.
     pub tensors: Vec<Vec<f32>>,
     /// Provenance and task names.
     pub info: HeadInfo,
@@ -124,12 +64,22 @@ impl HeadWeights {
         Preset::from_dims(self.dims)
     }
 
-    /// The reference shapes of this head's tensors.
-    pub fn shapes(&self) -> [Vec<usize>; 18] {
-        param_shapes(self.dims, self.num_tasks)
+    /// Where this head's tensors live in its flat vector.
+    pub fn layout(&self) -> HeadLayout {
+        HeadLayout::new(self.dims, self.num_tasks)
     }
 
-    /// `(name, shape, values)` for every tensor, in [`PARAM_NAMES`] order.
+    /// The reference shapes of this head's tensors.
+    pub fn shapes(&self) -> [Vec<usize>; NUM_PARAMS] {
+        self.layout().shapes()
+    }
+
+    /// The values of tensor `p`.
+    pub fn tensor(&self, p: Param) -> &[f32] {
+        &self.tensors[p.index()]
+    }
+
+    /// `(name, shape, values)` for every tensor, in [`Param::ALL`] order.
     pub fn named(&self) -> impl Iterator<Item = (&'static str, Vec<usize>, &[f32])> {
         PARAM_NAMES
             .into_iter()
@@ -138,7 +88,7 @@ impl HeadWeights {
             .map(|((n, s), t)| (n, s, t.as_slice()))
     }
 
-    /// All parameters concatenated in [`PARAM_NAMES`] order.
+    /// All parameters concatenated in [`Param::ALL`] order.
     pub fn flat(&self) -> Vec<f32> {
         self.tensors.concat()
     }
@@ -151,16 +101,11 @@ impl HeadWeights {
         flat: &[f32],
         info: HeadInfo,
     ) -> Result<HeadWeights> {
-        check_flat_len(dims, num_tasks, flat.len())?;
-        let shapes = param_shapes(dims, num_tasks);
-        let mut rest = flat;
-        let tensors = shapes
-            .iter()
-            .map(|s| {
-                let (head, tail) = rest.split_at(s.iter().product());
-                rest = tail;
-                head.to_vec()
-            })
+        let layout = HeadLayout::new(dims, num_tasks);
+        layout.check_len(flat.len())?;
+        let tensors = Param::ALL
+            .into_iter()
+            .map(|p| flat[layout.range(p)].to_vec())
             .collect();
         Ok(HeadWeights {
             dims,
@@ -253,9 +198,9 @@ impl HeadWeights {
             Ok(v.shape().to_vec())
         };
         // Widths and K come from the shapes, as in a reference state_dict.
-        let emb = shape_of("task_embedding.weight", 2)?;
-        let fc1 = shape_of("loss_fc1.weight", 2)?;
-        let lin1 = shape_of("encoder.linear1.weight", 2)?;
+        let emb = shape_of(Param::TaskEmbedding.name(), 2)?;
+        let fc1 = shape_of(Param::LossFc1Weight.name(), 2)?;
+        let lin1 = shape_of(Param::Linear1Weight.name(), 2)?;
         let dims = Dims {
             h1: fc1[0],
             d: emb[1],
@@ -270,7 +215,7 @@ impl HeadWeights {
                 dims.h1, dims.d, dims.f, dims.heads
             )));
         }
-        let shapes = param_shapes(dims, num_tasks);
+        let shapes = HeadLayout::new(dims, num_tasks).shapes();
         let mut tensors = Vec::with_capacity(PARAM_NAMES.len());
         let mut summed: Vec<&[u8]> = Vec::with_capacity(PARAM_NAMES.len() + 1);
         for (name, expected) in PARAM_NAMES.into_iter().zip(shapes) {
@@ -331,5 +276,43 @@ impl HeadWeights {
             return Err(bad(format!("parameter #{i} is not finite")));
         }
         Ok(w)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::head::layout::marked;
+
+    /// The file names each tensor after the layout and holds, under that
+    /// name and with that shape, the tensor the layout places in the flat
+    /// vector; reading it back gives the same flat vector.
+    #[test]
+    fn the_file_holds_each_tensor_under_its_layout_name_and_shape() {
+        for l in marked::heads() {
+            for position in [false, true] {
+                let flat = match position {
+                    false => marked::by_tensor(&l),
+                    true => marked::by_position(&l),
+                };
+                let w = HeadWeights::from_flat(l.dims(), l.num_tasks(), &flat, HeadInfo::default())
+                    .unwrap();
+                let bytes = w.to_bytes().unwrap();
+                let st = SafeTensors::deserialize(&bytes).unwrap();
+                assert_eq!(st.len(), NUM_PARAMS);
+                for p in Param::ALL {
+                    let v = st.tensor(p.name()).unwrap();
+                    assert_eq!(v.shape(), l.shape(p).as_slice(), "{p:?}");
+                    let values: Vec<f32> = v
+                        .data()
+                        .chunks_exact(4)
+                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                        .collect();
+                    marked::check("safetensors", p, 0, &values, position);
+                }
+                let back = HeadWeights::from_bytes(&bytes, Path::new("marked")).unwrap();
+                assert_eq!(back.flat(), flat);
+            }
+        }
     }
 }

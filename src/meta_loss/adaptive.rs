@@ -13,8 +13,9 @@
 //!
 //! [`MetaLoss::observe`]: super::MetaLoss::observe
 
-use super::{check_direction, check_losses, ParamBlock};
+use super::{check_direction, check_losses};
 use crate::error::{check_finite, Error, Result};
+use crate::tensor::ParamBlock;
 use crate::tensor::{device, ParamVec};
 
 /// What the trainer shows an adaptive combinator.
@@ -78,7 +79,7 @@ impl State {
 
 /// Checks a task count for an adaptive combinator's settings.
 pub(crate) fn check_tasks(tasks: usize) -> Result<()> {
-    if tasks == 0 || tasks > 16 {
+    if tasks == 0 || tasks > super::MAX_TASKS {
         return Err(Error::InvalidSetting {
             field: "meta_loss.tasks".into(),
             value: tasks.to_string(),
@@ -110,7 +111,7 @@ pub(crate) fn check_seen(what: &str, v: &[f32], k: usize) -> Result<()> {
 /// inside each `impl MetaLoss`, which supplies `num_tasks` and `self.state`.
 macro_rules! adaptive_state_methods {
     () => {
-        fn param_layout(&self) -> Vec<$crate::meta_loss::ParamBlock> {
+        fn param_layout(&self) -> Vec<$crate::tensor::ParamBlock> {
             self.state.layout()
         }
 

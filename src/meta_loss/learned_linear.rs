@@ -3,8 +3,9 @@
 //! `∂f/∂l_k = softplus(θ_k) ≥ 0`, `∂f/∂θ_k = σ(θ_k) l_k`, and the head term
 //! is `∂/∂θ_k Σ_j c_j softplus(θ_j) = σ(θ_k) c_k`.
 
-use super::{check_direction, check_losses, Evaluation, MetaLoss, ParamBlock};
+use super::{check_direction, check_losses, Evaluation, MetaLoss};
 use crate::error::{check_finite, Error, Result};
+use crate::tensor::ParamBlock;
 use crate::tensor::{device, ParamVec};
 use serde::{Deserialize, Serialize};
 
@@ -65,13 +66,13 @@ fn sigmoid(x: f32) -> f32 {
 impl LearnedLinear {
     /// `tasks` weights, all starting at 1.
     pub fn new(tasks: usize) -> Result<LearnedLinear> {
-        crate::head::check_num_tasks(tasks)?;
+        super::check_num_tasks(tasks)?;
         LearnedLinear::with_weights(&vec![1.0; tasks])
     }
 
     /// Starting weights; each must be positive and finite.
     pub fn with_weights(weights: &[f32]) -> Result<LearnedLinear> {
-        crate::head::check_num_tasks(weights.len())?;
+        super::check_num_tasks(weights.len())?;
         check_finite("weights", weights, weights.len())?;
         if let Some(w) = weights.iter().find(|w| **w <= 0.0) {
             return Err(Error::InvalidSetting {

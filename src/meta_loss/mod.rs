@@ -37,8 +37,45 @@ pub use uncertainty::Uncertainty;
 pub use warm_start::{sum_fit, warm_start_to_sum, SumFit};
 pub use weighted::Weighted;
 
-use crate::error::Result;
-use crate::tensor::ParamVec;
+use crate::error::{Error, Result};
+use crate::tensor::{ParamBlock, ParamVec};
+use std::any::Any;
+
+/// The most losses a combinator takes (the MELTR head's task embedding has
+/// this many rows).
+pub const MAX_TASKS: usize = 16;
+
+/// Checks that `k` losses fit a combinator.
+pub fn check_num_tasks(k: usize) -> Result<()> {
+    if (1..=MAX_TASKS).contains(&k) {
+        Ok(())
+    } else {
+        Err(Error::InvalidSetting {
+            field: "tasks".into(),
+            value: k.to_string(),
+            reason: format!("a head takes 1 to {MAX_TASKS} losses"),
+        })
+    }
+}
+
+/// A combinator as [`Any`], so that a layer above can reach a concrete one
+/// (the trainer saves a MELTR head's weights) without this trait naming it.
+/// Call it on `&dyn MetaLoss`, not on a `Box`.
+pub trait AsAny: Any {
+    /// `self` as `&dyn Any`.
+    fn as_any(&self) -> &dyn Any;
+    /// `self` as `&mut dyn Any`.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+impl<T: Any> AsAny for T {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
 
 /// The value of a meta-loss and its per-task weights at one point.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -47,27 +84,6 @@ pub struct Evaluation {
     pub value: f32,
     /// `∂f/∂l_k`, one per task.
     pub weights: Vec<f32>,
-}
-
-/// One named block of a combinator's flat parameter vector.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParamBlock {
-    /// Name (for the MELTR head: the reference `state_dict` name).
-    pub name: String,
-    /// Shape in the reference layout (row-major).
-    pub shape: Vec<usize>,
-}
-
-impl ParamBlock {
-    /// Number of scalars in the block.
-    pub fn len(&self) -> usize {
-        self.shape.iter().product()
-    }
-
-    /// Whether the block holds no scalars.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// Combines K task losses into one; see the module docs.
@@ -81,7 +97,7 @@ impl ParamBlock {
 /// assert_eq!(m.eval(&[1.0, 10.0]).unwrap().value, 2.0);
 /// ```
 #[typetag::serde(tag = "type")]
-pub trait MetaLoss: std::fmt::Debug {
+pub trait MetaLoss: std::fmt::Debug + AsAny {
     /// The number of losses this combinator takes, or `None` if any number.
     fn num_tasks(&self) -> Option<usize>;
 
@@ -111,17 +127,6 @@ pub trait MetaLoss: std::fmt::Debug {
     /// Selects the dropout masks of the next evaluations (`None`: eval mode).
     /// Combinators without dropout ignore it.
     fn set_dropout_seed(&mut self, _seed: Option<u64>) {}
-
-    /// The MELTR head's weights, copied to the host, for combinators that
-    /// are one (to save and export them).
-    fn head_weights(&self) -> Option<crate::head::HeadWeights> {
-        None
-    }
-
-    /// Mutable access to the MELTR head's provenance (task names, steps).
-    fn head_info_mut(&mut self) -> Option<&mut crate::head::HeadInfo> {
-        None
-    }
 
     /// Whether the combinator adapts its weights from what training shows
     /// it ([`MetaLoss::observe`]) rather than by meta steps (the adaptive

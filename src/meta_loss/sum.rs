@@ -1,7 +1,8 @@
 //! `Sum`: the plain multi-task loss `f(l) = Σ_k l_k`; every weight is 1.
 
-use super::{check_direction, check_losses, Evaluation, MetaLoss, ParamBlock};
+use super::{check_direction, check_losses, Evaluation, MetaLoss};
 use crate::error::Result;
+use crate::tensor::ParamBlock;
 use crate::tensor::{device, ParamVec};
 use serde::{Deserialize, Serialize};
 

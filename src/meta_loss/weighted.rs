@@ -1,7 +1,8 @@
 //! `Weighted`: fixed weights, `f(l) = Σ_k w_k l_k`.
 
-use super::{check_direction, check_losses, Evaluation, MetaLoss, ParamBlock};
+use super::{check_direction, check_losses, Evaluation, MetaLoss};
 use crate::error::{check_finite, Error, Result};
+use crate::tensor::ParamBlock;
 use crate::tensor::{device, ParamVec};
 use serde::{Deserialize, Serialize};
 

@@ -25,7 +25,7 @@ pub mod threads;
 pub use adam::{Adam, AdamConfig};
 pub use clip::GradClip;
 pub use device_buffer::{DeviceBuffer, Storage};
-pub use param_vec::ParamVec;
+pub use param_vec::{ParamBlock, ParamVec};
 
 /// The tensor device: dfdx's `AutoDevice` (CUDA when built with `--features cuda`).
 pub type Dev = dfdx::prelude::AutoDevice;

@@ -205,6 +205,27 @@ mod host {
     }
 }
 
+/// One named block of a flat parameter vector (a combinator's, a backbone's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamBlock {
+    /// Name (for the MELTR head: the reference `state_dict` name).
+    pub name: String,
+    /// Shape in the reference layout (row-major).
+    pub shape: Vec<usize>,
+}
+
+impl ParamBlock {
+    /// Number of scalars in the block.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Whether the block holds no scalars.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::ParamVec;

@@ -7,6 +7,7 @@ use super::tally::WeightHealth;
 use super::trainer::{EpochReport, Trainer};
 use crate::backbone::save_backbone;
 use crate::error::Result;
+use crate::head::Meltr;
 use std::path::PathBuf;
 
 /// Which epochs end with a checkpoint.
@@ -50,7 +51,12 @@ impl Observer for Checkpointer {
         ck.position.log_bytes = log.ok().map(|m| m.len());
         ck.save(&self.out.join("checkpoint.safetensors"))?;
         save_backbone(run.model(), &self.out.join("backbone.safetensors"))?;
-        if let Some(mut w) = run.head().head_weights() {
+        if let Some(mut w) = run
+            .head()
+            .as_any()
+            .downcast_ref::<Meltr>()
+            .map(Meltr::weights)
+        {
             w.info.steps = ck.position.head_t;
             w.save(&self.out.join("head.safetensors"))?;
         }

@@ -21,6 +21,7 @@ use crate::backbone::{backbone_from_kind, load_backbone, Backbone, Batch, ParamV
 use crate::dataset::{dataset_by_name, Dataset, Split};
 use crate::distributed::{shard_of, Communicator, Sharded, SingleProcess};
 use crate::error::{Error, Result};
+use crate::head::Meltr;
 use crate::hypergrad::{BatchRing, MetaLearner, MetaOutcome};
 use crate::meta_loss::{warm_start_to_sum, MetaLoss, Observation, SumFit};
 use crate::tensor::Adam;
@@ -118,7 +119,12 @@ impl Trainer {
         tasks.check_served(&*model)?;
         let (mut head, strategy) = config.build()?;
         let config_text = config.canonical_toml(&*head, &*strategy)?;
-        if let Some(info) = head.head_info_mut() {
+        if let Some(info) = head
+            .as_mut()
+            .as_any_mut()
+            .downcast_mut::<Meltr>()
+            .map(Meltr::info_mut)
+        {
             info.task_names = config.task_names();
             info.primary = Some(config.primary_index());
             info.seed = Some(config.seed);

@@ -295,10 +295,10 @@ impl SandboxedHead {
                 crate::export::FORMAT
             )));
         }
-        if !(1..=crate::head::MAX_TASKS).contains(&k) {
+        if !(1..=crate::meta_loss::MAX_TASKS).contains(&k) {
             return Err(bad(format!(
                 "metadata says {k} tasks, expected 1 to {}",
-                crate::head::MAX_TASKS
+                crate::meta_loss::MAX_TASKS
             )));
         }
         h.task_names = h.read_task_names(k)?;

@@ -3,7 +3,7 @@
 //! answer, and a tanh MLP mirrored by the JAX hypergradient script).
 #![allow(dead_code)]
 
-use meltr::head::{param_shapes, Dims, HeadInfo, HeadWeights, PARAM_NAMES};
+use meltr::head::{Dims, HeadInfo, HeadLayout, HeadWeights, PARAM_NAMES};
 
 pub mod mlp;
 pub mod quadratic;
@@ -41,7 +41,8 @@ fn offset_scale(t: usize, dims: Dims) -> (f64, f64) {
 }
 
 pub fn formula_weights(dims: Dims, k: usize, seed: u64) -> HeadWeights {
-    let tensors = param_shapes(dims, k)
+    let tensors = HeadLayout::new(dims, k)
+        .shapes()
         .iter()
         .enumerate()
         .map(|(t, shape)| {

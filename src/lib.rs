@@ -21,9 +21,11 @@
 //! The layout follows the design document: the generic core —
 //! [`backbone`] (the backbone interface), [`dataset`], [`aux_task`] (tasks
 //! and their registry), [`meta_loss`] (combinators), [`head`] (the MELTR
-//! head), [`hypergrad`] (the first-order hypergradient engine), [`train`]
-//! (the trainer) and [`pretrain`] — names no model and no data set; the
-//! built-in ones live in [`domains`], each backbone with its data.
+//! head), [`hypergrad`] (the first-order hypergradient engine) and
+//! [`train`] (the trainer and pretraining) — names no model and no data
+//! set; the built-in ones live in [`domains`], each backbone with its data.
+//! Each module uses only the ones before it in that order
+//! (`tests/module_order.rs`).
 
 #![warn(missing_docs)]
 
@@ -39,7 +41,6 @@ pub mod head;
 pub mod hypergrad;
 pub mod meta_loss;
 pub mod prelude;
-pub mod pretrain;
 pub mod tensor;
 #[cfg(feature = "testing")]
 pub mod testing;

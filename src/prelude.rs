@@ -8,10 +8,11 @@ pub use crate::aux_task::{
 };
 pub use crate::backbone::parts::*;
 pub use crate::backbone::{
-    AnyTape, Batch, Dev, Feats, Free, Labels, Loss, Net, Part, PartId, PartList, Request, Taped,
-    Text, Visual,
+    AnyTape, Batch, Feats, Free, Labels, Loss, Net, Part, PartId, PartList, Request, Taped, Text,
+    Visual,
 };
 pub use crate::error::{Error, Result};
+pub use crate::tensor::Dev;
 pub use dfdx::prelude::*;
 pub use rand::Rng;
 pub use serde::Deserialize;

@@ -2,10 +2,11 @@
 //! `testing`, which a task crate enables in its dev-dependencies).
 
 use crate::aux_task::{build_task, find_task, Task, TaskSet, TaskSpec};
-use crate::backbone::{backbone_from_kind, Backbone, Batch, ParamVec};
+use crate::backbone::{backbone_from_kind, Backbone, Batch};
 use crate::dataset::{mix64, registered_datasets, Dataset, Split};
 use crate::distributed::SingleProcess;
 use crate::meta_loss::Sum;
+use crate::tensor::ParamVec;
 use crate::tensor::{Adam, AdamConfig};
 use crate::train::backbone_step;
 

@@ -20,7 +20,7 @@ impl Task for NoisyViews {
 }
 register_task!(NoisyViews);
 
-use meltr::pretrain::{pretrain, PretrainRun};
+use meltr::train::pretrain::{pretrain, PretrainRun};
 use meltr::train::{TrainConfig, Trainer};
 
 #[test]

@@ -5,8 +5,9 @@ mod common;
 
 use common::quadratic::Quadratic;
 use meltr::head::{Meltr, Preset};
-use meltr::hypergrad::{InnerModel, MetaLearner, MetaOutcome, MetaSettings, ParamVec};
+use meltr::hypergrad::{InnerModel, MetaLearner, MetaOutcome, MetaSettings};
 use meltr::meta_loss::MetaLoss;
+use meltr::tensor::ParamVec;
 use meltr::Result;
 
 /// A quadratic backbone that can be made to return NaN losses or an
@@ -49,7 +50,7 @@ impl InnerModel for Faulty {
         if self.inf_grad {
             let mut v = g.to_vec();
             v[2] = f32::INFINITY;
-            return Ok((l, ParamVec::from_vec(&meltr::head::Dev::default(), v)));
+            return Ok((l, ParamVec::from_vec(&meltr::tensor::Dev::default(), v)));
         }
         Ok((l, g))
     }

@@ -67,7 +67,7 @@ fn outer_gradient_and_loss_jvp_match_and_c_matches_k_backward_passes() {
     let (a, b) = (m.batch(0), m.batch(1));
     // c by K separate backward passes: c_k = <∇_w l_k(w; B), v>.
     let v_ref: Vec<f32> = f64s(&r["v"]).iter().map(|x| *x as f32).collect();
-    let v_dev = meltr::hypergrad::ParamVec::from_vec(&meltr::head::Dev::default(), v_ref);
+    let v_dev = meltr::tensor::ParamVec::from_vec(&meltr::tensor::Dev::default(), v_ref);
     let c_backward: Vec<f32> = (0..3)
         .map(|k| {
             let (_, g) = m

@@ -4,9 +4,10 @@
 //! parameter block (f32; best of steps 1e-2, 1e-3, 1e-4 ·‖w‖/‖v‖; 3 % tolerance).
 
 use dfdx::prelude::*;
-use meltr::backbone::{Backbone, Batch, Dev, Free, Loss, ParamVec, Taped, TapedNet};
+use meltr::backbone::{Backbone, Batch, Free, Loss, Taped, TapedNet};
 use meltr::domains::video_text::world::{World, MAX_TOKENS};
 use meltr::domains::video_text::{BackboneConfig, VideoText, VtNet, D_MODEL};
+use meltr::tensor::{Dev, ParamVec};
 use rand::{Rng, SeedableRng};
 
 type F = fn(&VtNet<'_, Taped>, &Batch) -> Loss<Taped>;

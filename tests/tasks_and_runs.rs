@@ -5,7 +5,7 @@ use meltr::backbone::Backbone;
 use meltr::domains::video_text::world::World;
 use meltr::domains::video_text::{BackboneConfig, VideoText};
 use meltr::prelude::*;
-use meltr::pretrain::PretrainRun;
+use meltr::train::pretrain::PretrainRun;
 use meltr::train::TrainConfig;
 
 /// A test task that needs the rotation head and has one setting.

@@ -6,7 +6,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use meltr::aux_task::TaskSet;
 use meltr::backbone::backbone_to_bytes;
-use meltr::pretrain::{default_tasks, pretrain, PretrainConfig, PretrainRun};
+use meltr::train::pretrain::{default_tasks, pretrain, PretrainConfig, PretrainRun};
 use meltr::train::Event;
 use std::collections::BTreeMap;
 use std::io::Write;

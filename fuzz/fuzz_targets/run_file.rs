@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use meltr::pretrain::PretrainRun;
+use meltr::train::pretrain::PretrainRun;
 use meltr::train::TrainConfig;
 use std::path::Path;
 // Linked for their task registrations.

@@ -2,7 +2,8 @@
 //! diagonal holds the matching pairs: row `i`'s positive is column `i`, the
 //! rest of the batch are its negatives.
 
-use crate::backbone::{Dev, Feats, Loss};
+use crate::backbone::{Feats, Loss};
+use crate::tensor::Dev;
 use dfdx::prelude::*;
 
 /// A `(n, n)` logit matrix.

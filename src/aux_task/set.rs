@@ -11,9 +11,10 @@
 //! `u64`, and the same `(seed, k)` always gives the same masks and angles.
 
 use super::{AuxTask, TaskSpec};
-use crate::backbone::{Backbone, Batch, Loss, ParamVec, PartId, Taped, TapedNet};
+use crate::backbone::{Backbone, Batch, Loss, PartId, Taped, TapedNet};
 use crate::dataset::mix64;
 use crate::error::{Error, Result};
+use crate::tensor::ParamVec;
 use dfdx::prelude::*;
 
 /// The seed task `k` gets within a step seeded `seed`.

@@ -4,10 +4,11 @@
 //! reading rebuilds the kind from the registry and checks every name,
 //! shape and value against its layout, saying which tensor is wrong.
 
-use super::{backbone_from_kind, Backbone, ParamVec};
+use super::{backbone_from_kind, Backbone};
 use crate::atomic::write_atomic;
 use crate::checksum;
 use crate::error::{safetensors_reason, Error, Result};
+use crate::tensor::ParamVec;
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 use std::collections::{BTreeMap, HashMap};

@@ -6,8 +6,9 @@
 //! it is a `gather` on that tape, so one backward pass leaves `∇_w` in the
 //! flat vector's gradient, with no concatenation.
 
-use super::{Layout, Loss, ParamVec, Taped};
+use super::{Layout, Loss, Taped};
 use crate::tensor::Dev;
+use crate::tensor::ParamVec;
 use dfdx::prelude::*;
 
 /// Per block of a layout, the flat-vector indices of its scalars (built

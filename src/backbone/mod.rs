@@ -40,7 +40,6 @@ mod part;
 pub mod parts;
 mod registry;
 
-pub use crate::tensor::{Dev, ParamVec};
 pub use batch::{Batch, Labels, Text, Visual};
 pub use file::{backbone_from_bytes, backbone_to_bytes, load_backbone, save_backbone, FORMAT};
 pub use flat::{BlockIndices, BufferCache, FlatParams};
@@ -51,6 +50,7 @@ pub use part::{Part, PartArgs, PartId, PartList, Request};
 pub use registry::{backbone_from_kind, registered_backbones, BackboneRegistration};
 
 use crate::error::Result;
+use crate::tensor::ParamVec;
 
 /// A model with flat parameters and named parts; see the module docs.
 ///

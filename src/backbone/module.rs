@@ -23,9 +23,10 @@
 //! assert_eq!(g.len(), w.len());
 //! ```
 
-use super::{Layout, ParamVec};
+use super::Layout;
 use crate::error::Result;
 use crate::tensor::Dev;
+use crate::tensor::ParamVec;
 use dfdx::nn::tensor_collection::{
     RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorMut, ViewTensorName,
     ViewTensorRef,

@@ -9,8 +9,9 @@
 //! task.
 
 use super::part::{PartArgs, Request};
-use super::{Dev, Part};
+use super::Part;
 use crate::error::{Error, Result};
+use crate::tensor::Dev;
 use dfdx::prelude::*;
 
 /// The tape of a forward pass that will be differentiated.

@@ -19,6 +19,6 @@ pub use init::init_weights;
 #[cfg(all(test, feature = "viewer"))]
 pub(crate) use layout::marked;
 pub use layout::{HeadLayout, Param, NUM_PARAMS, PARAM_NAMES};
-pub use network::Dev;
+
 pub use preset::{Dims, Preset, HEADS};
 pub use weights::{HeadInfo, HeadWeights};

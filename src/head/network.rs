@@ -25,7 +25,7 @@ use super::dropout::sample_masks;
 use super::engine::{HeadEngine, HeadGrads};
 use super::layout::{HeadLayout, Param};
 use super::preset::{Dims, Preset, HEADS};
-pub use crate::tensor::Dev;
+use crate::tensor::Dev;
 use crate::tensor::ParamVec;
 use dfdx::prelude::*;
 

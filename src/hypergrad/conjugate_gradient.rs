@@ -1,8 +1,9 @@
 //! `conjugate_gradient`: `v = (H + λI)⁻¹ ∇_w L_out` by `iters` steps of
 //! conjugate gradient from zero. Extra cost: `2·iters` backwards.
 
-use super::{BilevelProblem, HypergradStrategy, ParamVec};
+use super::{BilevelProblem, HypergradStrategy};
 use crate::error::{Error, Result};
+use crate::tensor::ParamVec;
 use serde::{Deserialize, Serialize};
 
 /// Conjugate gradient on the damped Hessian.

@@ -2,8 +2,9 @@
 //! with the inverse Hessian replaced by the identity: `v = ∇_w L_out`.
 //! Extra cost: the outer gradient (one backward) and two forwards for `J v`.
 
-use super::{BilevelProblem, HypergradStrategy, ParamVec};
+use super::{BilevelProblem, HypergradStrategy};
 use crate::error::Result;
+use crate::tensor::ParamVec;
 use serde::{Deserialize, Serialize};
 
 /// AID-FP-Lite (the default strategy).

@@ -24,7 +24,6 @@ mod problem;
 mod schedule;
 mod unrolled;
 
-pub use crate::tensor::ParamVec;
 pub use conjugate_gradient::ConjugateGradient;
 pub use identity::Identity;
 pub use meta_step::{clip_global_norm, MetaLearner, MetaOutcome, MetaSettings};
@@ -36,6 +35,7 @@ pub use schedule::{BatchRing, MetaSchedule};
 pub use unrolled::Unrolled;
 
 use crate::error::Result;
+use crate::tensor::ParamVec;
 
 /// What a strategy may ask of the inner problem (the backbone, its K task
 /// losses on a training batch, and the outer loss on a meta batch).

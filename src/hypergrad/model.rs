@@ -2,8 +2,8 @@
 //! batch with an explicit seed, their weighted gradient, and the parameters
 //! as one flat vector. Any dfdx model (or anything else) can implement it.
 
-use super::ParamVec;
 use crate::error::Result;
+use crate::tensor::ParamVec;
 
 /// A backbone with parameters `w` and K task losses (docs/design.md §2).
 ///

@@ -7,8 +7,9 @@
 //! exact approximation, which converges to `H⁻¹ ∇_w L_out` when
 //! `0 < α < 2/λ_max(H)`. Extra cost: `2·terms` backwards.
 
-use super::{BilevelProblem, HypergradStrategy, ParamVec};
+use super::{BilevelProblem, HypergradStrategy};
 use crate::error::{Error, Result};
+use crate::tensor::ParamVec;
 use serde::{Deserialize, Serialize};
 
 /// Truncated Neumann series (AuxLearn).

@@ -1,7 +1,8 @@
 //! `none`: no meta step (plain multi-task sum, fixed weights).
 
-use super::{BilevelProblem, HypergradStrategy, ParamVec};
+use super::{BilevelProblem, HypergradStrategy};
 use crate::error::Result;
+use crate::tensor::ParamVec;
 use serde::{Deserialize, Serialize};
 
 /// Takes no meta step; the head (if any) stays as it is.

@@ -9,9 +9,10 @@
 //! Whatever happens, the model's parameters are restored before a primitive
 //! returns.
 
-use super::{BilevelProblem, InnerModel, ParamVec};
+use super::{BilevelProblem, InnerModel};
 use crate::error::Result;
 use crate::meta_loss::MetaLoss;
+use crate::tensor::ParamVec;
 
 /// Where an outer gradient was taken: what the regulariser's direct term needs.
 #[derive(Debug, Clone, PartialEq)]

@@ -5,8 +5,9 @@
 //! `g' = ∇_w L_out(w')`: the engine's formula with `v = η g'`.
 //! Extra cost over AID-FP-Lite: one backward (the inner step's gradient).
 
-use super::{BilevelProblem, HypergradStrategy, ParamVec};
+use super::{BilevelProblem, HypergradStrategy};
 use crate::error::{Error, Result};
+use crate::tensor::ParamVec;
 use serde::{Deserialize, Serialize};
 
 /// One-step unrolled hypergradient.

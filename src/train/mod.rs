@@ -9,6 +9,7 @@ mod checkpointer;
 mod config;
 mod evaluate;
 mod observer;
+pub mod pretrain;
 mod rank_check;
 mod recipe;
 mod run_file;

@@ -8,7 +8,7 @@
 //! the setting is the file's.
 //!
 //! In every run file, `preset` names the *run file's* preset (training:
-//! `train/presets/*.toml`; pretraining: [`crate::pretrain::PretrainConfig::preset`]).
+//! `train/presets/*.toml`; pretraining: [`crate::train::pretrain::PretrainConfig::preset`]).
 
 use crate::error::{Error, Result};
 use serde::de::DeserializeOwned;

@@ -5,11 +5,12 @@
 //! bench step` times the same phases one by one (`cli/src/bench/step_profile.rs`).
 
 use crate::aux_task::{TapedLosses, TaskSet};
-use crate::backbone::{Backbone, Batch, ParamVec};
+use crate::backbone::{Backbone, Batch};
 use crate::distributed::Communicator;
 use crate::error::{Error, Result};
 use crate::meta_loss::{Evaluation, MetaLoss};
 use crate::tensor::Adam;
+use crate::tensor::ParamVec;
 
 /// What a step that was taken did.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,9 +1,10 @@
 //! A backbone and its tasks as the engine's [`InnerModel`].
 
 use crate::aux_task::TaskSet;
-use crate::backbone::{Backbone, Batch, ParamVec};
+use crate::backbone::{Backbone, Batch};
 use crate::error::Result;
 use crate::hypergrad::InnerModel;
+use crate::tensor::ParamVec;
 
 /// A backbone with its K tasks; task `primary` is the target.
 pub struct TaskModel<'a> {

@@ -17,7 +17,7 @@ use super::stepper::Stepper;
 use super::tally::{EpochTally, WeightHealth};
 use super::task_model::TaskModel;
 use crate::aux_task::TaskSet;
-use crate::backbone::{backbone_from_kind, load_backbone, Backbone, Batch, ParamVec};
+use crate::backbone::{backbone_from_kind, load_backbone, Backbone, Batch};
 use crate::dataset::{dataset_by_name, Dataset, Split};
 use crate::distributed::{shard_of, Communicator, Sharded, SingleProcess};
 use crate::error::{Error, Result};
@@ -25,6 +25,7 @@ use crate::head::Meltr;
 use crate::hypergrad::{BatchRing, MetaLearner, MetaOutcome};
 use crate::meta_loss::{warm_start_to_sum, MetaLoss, Observation, SumFit};
 use crate::tensor::Adam;
+use crate::tensor::ParamVec;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -570,9 +571,9 @@ pub fn starting_backbone(config: &TrainConfig) -> Result<Box<dyn Backbone>> {
         let data = dataset_by_name(&config.data, config.data_seed)?;
         return backbone_from_kind(data.backbone_kind(), &serde_json::Value::Null, config.seed);
     }
-    let pc = crate::pretrain::PretrainConfig {
+    let pc = crate::train::pretrain::PretrainConfig {
         data_seed: config.data_seed,
-        ..crate::pretrain::PretrainConfig::preset(&config.pretrain_preset)?
+        ..crate::train::pretrain::PretrainConfig::preset(&config.pretrain_preset)?
     };
     if pc.data != config.data {
         return Err(Error::InvalidSetting {
@@ -584,9 +585,9 @@ pub fn starting_backbone(config: &TrainConfig) -> Result<Box<dyn Backbone>> {
             ),
         });
     }
-    let tasks = crate::pretrain::default_tasks(&pc)?;
+    let tasks = crate::train::pretrain::default_tasks(&pc)?;
     tracing::info!(preset = %config.pretrain_preset, "no backbone given: pretraining one");
-    Ok(crate::pretrain::pretrain(&pc, &tasks, |_| {})?.0)
+    Ok(crate::train::pretrain::pretrain(&pc, &tasks, |_| {})?.0)
 }
 
 #[cfg(test)]

@@ -4,8 +4,9 @@
 
 use super::u;
 use dfdx::prelude::*;
-use meltr::head::Dev;
-use meltr::hypergrad::{InnerModel, ParamVec};
+use meltr::hypergrad::InnerModel;
+use meltr::tensor::Dev;
+use meltr::tensor::ParamVec;
 use meltr::Result;
 
 pub struct Mlp {

@@ -2,8 +2,9 @@
 //! derivative is known in closed form, so hypergradients have exact answers.
 
 use super::u;
-use meltr::head::Dev;
-use meltr::hypergrad::{InnerModel, ParamVec};
+use meltr::hypergrad::InnerModel;
+use meltr::tensor::Dev;
+use meltr::tensor::ParamVec;
 use meltr::Result;
 
 /// K quadratics in P dimensions; task 0 is the primary task.

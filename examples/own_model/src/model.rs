@@ -7,9 +7,10 @@
 //! flat parameter vector meltr optimises and back; the net of one forward
 //! pass is a copy of the module with `w` written in.
 
-use meltr::backbone::{Backbone, BackboneRegistration, Layout, ModuleParams, ParamVec, TapedNet};
+use meltr::backbone::{Backbone, BackboneRegistration, Layout, ModuleParams, TapedNet};
 use meltr::dfdx::nn::Module as _;
 use meltr::prelude::*;
+use meltr::tensor::ParamVec;
 use meltr_projection_contrast::Projection;
 use rand::SeedableRng;
 

@@ -2,7 +2,7 @@
 //! optimiser; a MELTR head weighs the losses every step and learns, every
 //! few steps, from a meta step through an `InnerModel` of your model.
 
-use meltr::backbone::{Dev, ModuleParams, ParamVec};
+use meltr::backbone::ModuleParams;
 use meltr::dataset::{dataset_by_name, Split};
 use meltr::dfdx::nn::Module as _;
 use meltr::dfdx::optim::{Adam, AdamConfig, Optimizer};
@@ -10,6 +10,7 @@ use meltr::dfdx::prelude::*;
 use meltr::head::{Meltr, Preset};
 use meltr::hypergrad::{InnerModel, MetaLearner, MetaOutcome, MetaSettings};
 use meltr::meta_loss::MetaLoss;
+use meltr::tensor::{Dev, ParamVec};
 use meltr_example_own_model::{Arch, MlpModule};
 use rand::{Rng, SeedableRng};
 

@@ -4,9 +4,10 @@
 
 use meltr::aux_task::TaskSet;
 use meltr::backbone::parts::{ClassLogits, RotationLogits, VisualFeatures};
-use meltr::backbone::{load_backbone, save_backbone, Backbone, ParamVec, Visual};
+use meltr::backbone::{load_backbone, save_backbone, Backbone, Visual};
 use meltr::dataset::{dataset_by_name, Split};
 use meltr::dfdx::shapes::HasShape;
+use meltr::tensor::ParamVec;
 use meltr::train::{Metrics, TrainConfig, Trainer};
 use meltr_example_own_model::{run_file, Consistency, OwnMlp, KIND};
 use rand::{Rng, SeedableRng};

@@ -17,11 +17,10 @@
 
 use super::net::ResNetNet;
 use super::{CLASSES, PIXELS, ROTATIONS, SIDE};
-use crate::backbone::{
-    Backbone, BlockIndices, BufferCache, Free, Layout, Net, ParamVec, PartId, TapedNet,
-};
+use crate::backbone::{Backbone, BlockIndices, BufferCache, Free, Layout, Net, PartId, TapedNet};
 use crate::error::{Error, Result};
 use crate::tensor::Dev;
+use crate::tensor::ParamVec;
 use dfdx::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

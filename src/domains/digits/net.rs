@@ -16,10 +16,11 @@ use super::model::ImageResNet;
 use super::{PIXELS, SIDE};
 use crate::backbone::parts::{ClassLogits, MaskedPixelPrediction, RotationLogits, VisualFeatures};
 use crate::backbone::{
-    AnyTape, Feats, FlatParams, Free, Loss, Net, ParamVec, Request, Taped, TapedNet, Visual,
+    AnyTape, Feats, FlatParams, Free, Loss, Net, Request, Taped, TapedNet, Visual,
 };
 use crate::error::{Error, Result};
 use crate::tensor::Dev;
+use crate::tensor::ParamVec;
 use dfdx::prelude::*;
 
 /// Subtracted from every pixel value (in `[0, 1]`) before the stem, so

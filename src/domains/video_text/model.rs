@@ -11,10 +11,9 @@
 use super::net::VtNet;
 use super::world::{FRAMES, FRAME_LEN, MAX_TOKENS, VOCAB_SIZE};
 use super::{D_MODEL, FF_WIDTH, ROTATIONS};
-use crate::backbone::{
-    Backbone, BlockIndices, BufferCache, Free, Layout, Net, ParamVec, PartId, TapedNet,
-};
+use crate::backbone::{Backbone, BlockIndices, BufferCache, Free, Layout, Net, PartId, TapedNet};
 use crate::tensor::Dev;
+use crate::tensor::ParamVec;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};

@@ -21,10 +21,11 @@ use crate::backbone::parts::{
     VisualEmbedding, VisualFeatures,
 };
 use crate::backbone::{
-    AnyTape, Feats, FlatParams, Free, Loss, Net, ParamVec, Request, Taped, TapedNet, Text, Visual,
+    AnyTape, Feats, FlatParams, Free, Loss, Net, Request, Taped, TapedNet, Text, Visual,
 };
 use crate::error::Result;
 use crate::tensor::Dev;
+use crate::tensor::ParamVec;
 use dfdx::prelude::*;
 
 /// Row vectors of width `N`.

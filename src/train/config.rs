@@ -99,6 +99,11 @@ pub struct TrainConfig {
     /// Pretraining preset used when no backbone is given (`none`: start
     /// from a freshly initialised backbone).
     pub pretrain_preset: String,
+    /// The registered backbone kind a fresh start builds (with
+    /// `pretrain_preset = "none"`; default: the data set's own): how a run
+    /// file names a model of the user's that their binary links.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
     /// The backbone's optimiser, schedule and clipping.
     pub optimizer: OptimizerConfig,
     /// The loss combinator (a registered `MetaLoss` type and its settings).
@@ -287,6 +292,24 @@ impl TrainConfig {
         }
         if self.epochs == 0 {
             return bad("epochs", "0".into(), "must be at least 1".into());
+        }
+        if let Some(model) = &self.model {
+            let known = crate::backbone::registered_backbones();
+            if !known.iter().any(|b| b.kind == model) {
+                let kinds: Vec<&str> = known.iter().map(|b| b.kind).collect();
+                return bad(
+                    "model",
+                    format!("{model:?}"),
+                    format!("known models: {}", kinds.join(", ")),
+                );
+            }
+            if self.pretrain_preset != "none" {
+                return bad(
+                    "model",
+                    format!("{model:?}"),
+                    "a model named here starts fresh: set pretrain_preset = \"none\"".into(),
+                );
+            }
         }
         if self.eval_every == 0 {
             return bad("eval_every", "0".into(), "must be at least 1".into());

@@ -569,7 +569,8 @@ pub fn starting_backbone(config: &TrainConfig) -> Result<Box<dyn Backbone>> {
     }
     if config.pretrain_preset == "none" {
         let data = dataset_by_name(&config.data, config.data_seed)?;
-        return backbone_from_kind(data.backbone_kind(), &serde_json::Value::Null, config.seed);
+        let kind = config.model.as_deref().unwrap_or(data.backbone_kind());
+        return backbone_from_kind(kind, &serde_json::Value::Null, config.seed);
     }
     let pc = crate::train::pretrain::PretrainConfig {
         data_seed: config.data_seed,

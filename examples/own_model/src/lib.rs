@@ -1,7 +1,8 @@
 //! Bring your own model to meltr: a dfdx MLP of our own ([`OwnMlp`],
 //! backbone kind `own_mlp`) and a task of our own ([`Consistency`], task
-//! `consistency`), trained by meltr's trainer from `run.toml` together with
-//! the built-in `classify` and `mixup` tasks (see `src/main.rs`).
+//! `consistency`), trained by `meltr train` from `run.toml` together with
+//! the built-in `classify` and `mixup` tasks (`src/main.rs` is `meltr` with
+//! this crate linked).
 //!
 //! Linking this crate registers the kind and the task (`inventory`), so run
 //! files, backbone files and checkpoints find them by name.

@@ -15,7 +15,10 @@ fn out_dir(name: &str) -> PathBuf {
 
 fn train(run: &Path, out: &Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_meltr-example-own-model"))
+        .arg("train")
+        .arg("--config")
         .arg(run)
+        .arg("--out")
         .arg(out)
         .output()
         .expect("the example's binary runs")

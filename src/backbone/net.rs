@@ -34,6 +34,7 @@ pub type Feats<T> = Tensor<(usize, usize), f32, Dev, T>;
 /// ```
 /// # use meltr::backbone::*;
 /// # use meltr::dfdx::prelude::*;
+/// # use meltr::tensor::Dev;
 /// struct Tiny(Dev);
 /// impl<T: AnyTape> Net<T> for Tiny {
 ///     fn dev(&self) -> &Dev { &self.0 }

@@ -38,7 +38,7 @@ pub use scene::{
 pub use vocab::{token_id, tokenize, MASK, MAX_TOKENS, PAD, UNK, VOCAB_SIZE, WORDS};
 
 use crate::backbone::{Batch, Text, Visual};
-pub use crate::dataset::{mix64, Split};
+use crate::dataset::{mix64, Split};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 

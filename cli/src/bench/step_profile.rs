@@ -68,13 +68,9 @@ impl StepProfile {
         self.sum_step_ms() + self.combine_ms
     }
 
-    /// Epoch time relative to the plain sum: one step plus a share of a
-    /// meta step, over a plain step.
-    pub fn epoch_ratio(&self) -> f64 {
-        self.epoch_ratio_at(self.meta_every)
-    }
-
-    /// [`StepProfile::epoch_ratio`] with a meta step every `meta_every` steps.
+    /// Epoch time relative to the plain sum with a meta step every
+    /// `meta_every` steps: one step plus a share of a meta step, over a
+    /// plain step.
     pub fn epoch_ratio_at(&self, meta_every: usize) -> f64 {
         (self.step_ms() + self.meta_step_ms / meta_every.max(1) as f64) / self.sum_step_ms()
     }
@@ -355,7 +351,7 @@ mod tests {
         assert_eq!(p.sum_step_ms(), 10.0);
         assert_eq!(p.step_ms(), 11.0);
         // (11 + 30 / 3) / 10
-        assert!((p.epoch_ratio() - 2.1).abs() < 1e-12);
+        assert!((p.epoch_ratio_at(p.meta_every) - 2.1).abs() < 1e-12);
         // (11 + 30 / 10) / 10
         assert!((p.epoch_ratio_at(10) - 1.4).abs() < 1e-12);
         // primary 2 + one K-task backward (4 + 5) + two forwards (2 × 3) + head term 0.5

@@ -39,11 +39,6 @@ impl MeanCi {
         MeanCi { mean, half, n }
     }
 
-    /// Whether the whole interval lies above zero.
-    pub fn above_zero(&self) -> bool {
-        self.half.is_some_and(|h| self.mean - h > 0.0)
-    }
-
     /// `12.3 ± 1.4`, or `12.3` alone for one value.
     pub fn show(&self) -> String {
         match self.half {
@@ -221,7 +216,6 @@ mod tests {
             (one.mean, one.half, one.show()),
             (7.5, None, "7.5".to_string())
         );
-        assert!(!one.above_zero());
         // n = 2: s = √2, t(1) = 12.706…: half = 12.706… · √2 / √2.
         let two = MeanCi::of(&[1.0, 3.0]);
         assert_eq!(two.mean, 2.0);
@@ -230,7 +224,6 @@ mod tests {
         assert!((five.mean - 4.2).abs() < 1e-12);
         assert!((five.half.unwrap() - 3.8671405455482173).abs() < 1e-9);
         assert_eq!(five.show(), "4.2 ± 3.9");
-        assert!(five.above_zero() && !MeanCi::of(&[-1.0, 3.0]).above_zero());
     }
 
     #[test]

@@ -238,11 +238,7 @@ mod tests {
         for hl in marked::heads() {
             let crate::head::Dims { h1, d, f, .. } = hl.dims();
             let l = Layout::new(hl.dims(), hl.num_tasks(), 64);
-            for position in [false, true] {
-                let flat = match position {
-                    false => marked::by_tensor(&hl),
-                    true => marked::by_position(&hl),
-                };
+            for (position, flat) in marked::fills(&hl) {
                 let w =
                     HeadWeights::from_flat(hl.dims(), hl.num_tasks(), &flat, HeadInfo::default())
                         .unwrap();

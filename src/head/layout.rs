@@ -251,6 +251,12 @@ pub(crate) mod marked {
             .collect()
     }
 
+    /// Both markings, each with whether it marks positions (what
+    /// [`check`] takes).
+    pub(crate) fn fills(l: &HeadLayout) -> [(bool, Vec<f32>); 2] {
+        [(false, by_tensor(l)), (true, by_position(l))]
+    }
+
     /// Checks that `found`, read as tensor `p` (or a `part` of it, from
     /// element `from` on), holds what [`by_tensor`] or [`by_position`] put
     /// there.

@@ -526,11 +526,7 @@ mod tests {
     fn the_graph_cuts_each_block_where_the_layout_puts_it() {
         for l in marked::heads() {
             let preset = Preset::from_dims(l.dims()).unwrap();
-            for position in [false, true] {
-                let flat = match position {
-                    false => marked::by_tensor(&l),
-                    true => marked::by_position(&l),
-                };
+            for (position, flat) in marked::fills(&l) {
                 let head =
                     GraphHead::new(preset, l.num_tasks(), ParamVec::from_vec(&device(), flat));
                 let found = dispatch!(&head, h => blocks(h));

@@ -290,11 +290,7 @@ mod tests {
     #[test]
     fn the_file_holds_each_tensor_under_its_layout_name_and_shape() {
         for l in marked::heads() {
-            for position in [false, true] {
-                let flat = match position {
-                    false => marked::by_tensor(&l),
-                    true => marked::by_position(&l),
-                };
+            for (position, flat) in marked::fills(&l) {
                 let w = HeadWeights::from_flat(l.dims(), l.num_tasks(), &flat, HeadInfo::default())
                     .unwrap();
                 let bytes = w.to_bytes().unwrap();

@@ -173,11 +173,7 @@ mod tests {
         use crate::head::layout::marked;
         for l in marked::heads() {
             let preset = Preset::from_dims(l.dims()).unwrap();
-            for position in [false, true] {
-                let flat = match position {
-                    false => marked::by_tensor(&l),
-                    true => marked::by_position(&l),
-                };
+            for (position, flat) in marked::fills(&l) {
                 let host =
                     HostHead::new(preset, l.num_tasks(), ParamVec::from_vec(&device(), flat));
                 for p in Param::ALL {

@@ -47,7 +47,7 @@ pub use layout::{Layout, Placed};
 pub use module::ModuleParams;
 pub use net::{AnyTape, Feats, Free, Loss, Net, Taped};
 pub use part::{Part, PartArgs, PartId, PartList, Request};
-pub use registry::{backbone_from_kind, registered_backbones, BackboneRegistration};
+pub use registry::{backbone_from_kind, find_backbone, registered_backbones, BackboneRegistration};
 
 use crate::error::Result;
 use crate::tensor::ParamVec;

@@ -30,16 +30,12 @@ pub fn registered_backbones() -> Vec<&'static BackboneRegistration> {
     v
 }
 
-/// A fresh backbone of `kind`, or an error listing the known kinds.
-pub fn backbone_from_kind(
-    kind: &str,
-    config: &serde_json::Value,
-    seed: u64,
-) -> Result<Box<dyn Backbone>> {
+/// The registration of `kind`, or an error listing the known kinds.
+pub fn find_backbone(kind: &str) -> Result<&'static BackboneRegistration> {
     let all = registered_backbones();
-    let reg = all
-        .iter()
+    all.iter()
         .find(|r| r.kind == kind)
+        .copied()
         .ok_or_else(|| Error::InvalidSetting {
             field: "backbone kind".into(),
             value: kind.into(),
@@ -47,6 +43,14 @@ pub fn backbone_from_kind(
                 "known kinds: {}",
                 all.iter().map(|r| r.kind).collect::<Vec<_>>().join(", ")
             ),
-        })?;
-    (reg.build)(config, seed)
+        })
+}
+
+/// A fresh backbone of `kind`, or an error listing the known kinds.
+pub fn backbone_from_kind(
+    kind: &str,
+    config: &serde_json::Value,
+    seed: u64,
+) -> Result<Box<dyn Backbone>> {
+    (find_backbone(kind)?.build)(config, seed)
 }

@@ -294,14 +294,9 @@ impl TrainConfig {
             return bad("epochs", "0".into(), "must be at least 1".into());
         }
         if let Some(model) = &self.model {
-            let known = crate::backbone::registered_backbones();
-            if !known.iter().any(|b| b.kind == model) {
-                let kinds: Vec<&str> = known.iter().map(|b| b.kind).collect();
-                return bad(
-                    "model",
-                    format!("{model:?}"),
-                    format!("known models: {}", kinds.join(", ")),
-                );
+            if let Err(Error::InvalidSetting { reason, .. }) = crate::backbone::find_backbone(model)
+            {
+                return bad("model", format!("{model:?}"), reason);
             }
             if self.pretrain_preset != "none" {
                 return bad(
@@ -467,5 +462,23 @@ mod tests {
             e.contains("run.toml") && e.contains("clipp") && e.contains("line 4"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_model_is_a_registered_kind_that_starts_fresh() {
+        let fresh = "preset = \"digits-tiny\"\npretrain_preset = \"none\"\n";
+        let c = run(&format!("{fresh}model = \"image_resnet\"\n")).unwrap();
+        assert_eq!(c.model.as_deref(), Some("image_resnet"));
+        let e = run(&format!("{fresh}model = \"nope\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("run.toml") && e.contains("model = \"nope\"") && e.contains("image_resnet"),
+            "{e}"
+        );
+        let e = run("preset = \"tiny\"\nmodel = \"video_text\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("pretrain_preset = \"none\""), "{e}");
     }
 }

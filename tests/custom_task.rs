@@ -9,13 +9,15 @@ impl Task for NoisyViews {
     const NAME: &'static str = "noisy_views";
     const SUMMARY: &'static str = "match two noisy views of each image or clip";
     type Needs = (VisualFeatures,);
+    const COUPLING: Coupling = Coupling::Batch; // the batch's other examples are negatives
     fn loss<T: AnyTape>(&self, net: &dyn Net<T>, b: &Batch, seed: u64) -> Result<Loss<T>> {
-        let mut rng = task_rng(seed); // every random choice comes from the seed
-        let clean = b.visual()?;
-        let noisy = clean.map_pixels(|x| x + self.noise * rng.gen_range(-1.0..1.0));
+        let (clean, mut rng) = (b.visual()?, task_rng(seed)); // randomness from the seed only,
+        let n = b.global_size() * clean.example_len(); // drawn for the whole batch of every rank
+        let e: Vec<f32> = (0..n).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let noisy = clean.pixels.iter().zip(b.own(&e)?).map(|(x, e)| x + self.noise * e);
         let a = net.part::<VisualFeatures>(clean)?;
-        let b = net.part::<VisualFeatures>(&noisy)?;
-        Ok(info_nce(a.matmul(b.permute())))
+        let v = net.part::<VisualFeatures>(&clean.with_pixels(noisy.collect()))?;
+        info_nce(b, a, v, 1.0) // gathers the other ranks' rows as negatives
     }
 }
 register_task!(NoisyViews);

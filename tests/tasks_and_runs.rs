@@ -140,12 +140,7 @@ fn task_set_checks_weights_and_batches() {
         e.contains("task weights") && e.contains("expected 1"),
         "{e}"
     );
-    let empty = Batch {
-        size: 0,
-        visual: None,
-        text: None,
-        labels: None,
-    };
+    let empty = Batch::default();
     let e = set
         .losses_at(&model, model.params(), &empty, 0)
         .unwrap_err()

@@ -1,16 +1,52 @@
-//! Contrastive (InfoNCE) losses over a square similarity matrix whose
-//! diagonal holds the matching pairs: row `i`'s positive is column `i`, the
-//! rest of the batch are its negatives.
+//! Contrastive (InfoNCE) losses: row `i` of one set of embeddings is
+//! matched with row `i` of the other, and every other row of the step's
+//! global batch is a negative — gathered from the other ranks when the
+//! batch is split over several ([`super::coupling`]).
+//!
+//! [`symmetric_info_nce`] and [`info_nce`] take the embeddings and do the
+//! gathering; [`diagonal_cross_entropy`] and its symmetric form score a
+//! square logit matrix the caller has built over the whole batch.
 
-use crate::backbone::{Feats, Loss};
+use super::coupling::{gather_rows, whole_batch_loss};
+use crate::backbone::{AnyTape, Batch, Feats, Loss};
+use crate::error::Result;
 use crate::tensor::Dev;
 use dfdx::prelude::*;
 
 /// A `(n, n)` logit matrix.
 pub type Logits<T> = Feats<T>;
 
-/// `CE(S)`: mean over rows of `−log softmax(S_i)_i`.
-pub fn info_nce<T: Tape<f32, Dev>>(logits: Logits<T>) -> Loss<T> {
+/// Symmetric InfoNCE (CLIP's loss) of the matched rows of `a` and `b`
+/// (this shard's), with logits `a_i · b_j / temperature` over every pair
+/// of the global batch: `(CE(S) + CE(Sᵀ)) / 2`.
+pub fn symmetric_info_nce<T: AnyTape>(
+    batch: &Batch,
+    a: Feats<T>,
+    b: Feats<T>,
+    temperature: f32,
+) -> Result<Loss<T>> {
+    let (a, b) = (gather_rows(batch, a)?, gather_rows(batch, b)?);
+    let logits = a.matmul(b.permute()) / temperature;
+    Ok(whole_batch_loss(batch, symmetric_diagonal_cross_entropy(logits)))
+}
+
+/// One-directional InfoNCE of the matched rows of `a` and `b`: each row of
+/// `a` picks its own row of `b` among all the global batch's, with logits
+/// `a_i · b_j / temperature`.
+pub fn info_nce<T: AnyTape>(
+    batch: &Batch,
+    a: Feats<T>,
+    b: Feats<T>,
+    temperature: f32,
+) -> Result<Loss<T>> {
+    let (a, b) = (gather_rows(batch, a)?, gather_rows(batch, b)?);
+    let logits = a.matmul(b.permute()) / temperature;
+    Ok(whole_batch_loss(batch, diagonal_cross_entropy(logits)))
+}
+
+/// `CE(S)`: mean over rows of `−log softmax(S_i)_i`, for logits over the
+/// whole batch.
+pub fn diagonal_cross_entropy<T: Tape<f32, Dev>>(logits: Logits<T>) -> Loss<T> {
     let n = logits.shape().0;
     let eye = (0..n * n)
         .map(|i| if i % (n + 1) == 0 { 1.0 } else { 0.0 })
@@ -20,11 +56,11 @@ pub fn info_nce<T: Tape<f32, Dev>>(logits: Logits<T>) -> Loss<T> {
 }
 
 /// `(CE(S) + CE(Sᵀ)) / 2`: both directions (e.g. text→video and video→text).
-pub fn symmetric_info_nce<T: Tape<f32, Dev>>(logits: Logits<T>) -> Loss<T> {
-    let forward = info_nce(logits.retaped::<T>());
+pub fn symmetric_diagonal_cross_entropy<T: Tape<f32, Dev>>(logits: Logits<T>) -> Loss<T> {
+    let forward = diagonal_cross_entropy(logits.retaped::<T>());
     // `contiguous`: dfdx 0.13 differentiates log-softmax of a transposed
     // view wrongly (found by the task gradient checks); copy it first.
-    let backward = info_nce(logits.permute::<_, Axes2<1, 0>>().contiguous());
+    let backward = diagonal_cross_entropy(logits.permute::<_, Axes2<1, 0>>().contiguous());
     (forward + backward) * 0.5
 }
 

@@ -37,11 +37,16 @@
 //! ```
 
 mod contrastive;
+mod coupling;
 mod registry;
 mod set;
 mod spec;
 
-pub use contrastive::{info_nce, soft_cross_entropy, symmetric_info_nce, Logits};
+pub use contrastive::{
+    diagonal_cross_entropy, info_nce, soft_cross_entropy, symmetric_diagonal_cross_entropy,
+    symmetric_info_nce, Logits,
+};
+pub use coupling::{gather_rows, mean_over_terms, whole_batch_loss, Coupling};
 #[doc(hidden)]
 pub use registry::submit;
 pub use registry::{build_task, find_task, registered_tasks, TaskRegistration};
@@ -51,7 +56,10 @@ pub use spec::TaskSpec;
 use crate::backbone::{AnyTape, Batch, Free, Loss, Net, PartId, PartList, Taped};
 use crate::error::{Error, Result};
 
-/// The random generator a task draws its choices from: a pure function of `seed`.
+/// The random generator a task draws its choices from: a pure function of
+/// `seed`. A task draws for the whole global batch ([`Batch::whole`], or
+/// [`Batch::global_size`] examples) and keeps its own rows ([`Batch::own`]),
+/// so that every rank draws what one process draws.
 pub fn task_rng(seed: u64) -> rand_chacha::ChaCha8Rng {
     use rand::SeedableRng;
     rand_chacha::ChaCha8Rng::seed_from_u64(seed)
@@ -67,6 +75,10 @@ pub trait Task: serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 's
     const NAME: &'static str;
     /// One line for `meltr tasks`.
     const SUMMARY: &'static str;
+
+    /// Whether the loss is a mean of per-example terms or couples the
+    /// examples of the batch ([`Coupling`]; docs/design.md §7).
+    const COUPLING: Coupling = Coupling::PerExample;
 
     /// The parts of the backbone the loss reads, as a tuple type:
     /// `(VisualFeatures, ClassLogits)` (checked before the first step, so
@@ -85,7 +97,10 @@ pub trait Task: serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 's
         Ok(())
     }
 
-    /// The loss on either tape. All randomness comes from `seed`.
+    /// The loss on either tape. All randomness comes from `seed`. On a
+    /// rank's shard of the global batch, the loss must be this shard's
+    /// part (docs/design.md §7): a mean of per-example terms is one,
+    /// and the contrastive helpers return one.
     fn loss<T: AnyTape>(&self, net: &dyn Net<T>, batch: &Batch, seed: u64) -> Result<Loss<T>>;
 }
 
@@ -107,6 +122,9 @@ pub trait AuxTask: std::fmt::Debug + Send + Sync {
     /// [`Task::needs`].
     fn needs(&self) -> Vec<PartId>;
 
+    /// [`Task::COUPLING`].
+    fn coupling(&self) -> Coupling;
+
     /// The loss, recorded on the tape for a backward pass.
     fn loss_taped(&self, net: &dyn Net<Taped>, batch: &Batch, seed: u64) -> Result<Loss<Taped>>;
 
@@ -120,6 +138,9 @@ impl<X: Task> AuxTask for X {
     }
     fn needs(&self) -> Vec<PartId> {
         Task::needs(self)
+    }
+    fn coupling(&self) -> Coupling {
+        X::COUPLING
     }
     fn loss_taped(&self, net: &dyn Net<Taped>, batch: &Batch, seed: u64) -> Result<Loss<Taped>> {
         self.loss(net, batch, seed)

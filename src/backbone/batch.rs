@@ -6,8 +6,16 @@
 //! batch lacks it) and may derive new inputs from them: quarter turns
 //! ([`Visual::rotated`]) and mixtures ([`Visual::mixed`]) work on images and
 //! clips alike.
+//!
+//! In a data-parallel step a batch is one rank's rows of the global batch
+//! ([`Batch::shard`]): a task whose loss couples examples draws its random
+//! choices for [`Batch::whole`] and keeps its own rows ([`Batch::own`]), so
+//! N ranks draw what one process draws.
 
+use crate::distributed::Shard;
 use crate::error::{Error, Result};
+use std::borrow::Cow;
+use std::ops::Range;
 
 /// Images (`frames == 1`) or clips: `examples × frames × channels × height × width`
 /// values, row-major in that order.
@@ -50,7 +58,7 @@ pub struct Labels {
 }
 
 /// One batch; see the module docs.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Batch {
     /// Number of examples.
     pub size: usize,
@@ -60,6 +68,9 @@ pub struct Batch {
     pub text: Option<Text>,
     /// Class labels.
     pub labels: Option<Labels>,
+    /// Where these examples sit in the step's global batch (the default:
+    /// they are all of it).
+    pub shard: Shard,
 }
 
 impl Visual {
@@ -190,6 +201,107 @@ impl Batch {
         })
     }
 
+    /// Examples in the step's global batch (this batch's size in one process).
+    pub fn global_size(&self) -> usize {
+        self.shard.global(self.size)
+    }
+
+    /// The rows of the global batch this batch holds.
+    pub fn global_rows(&self) -> Range<usize> {
+        self.shard.rows(self.size)
+    }
+
+    /// This batch's part of `whole`, a vector over the global batch with
+    /// the same number of values per example (all of it in one process).
+    pub fn own<'a, T>(&self, whole: &'a [T]) -> Result<&'a [T]> {
+        let global = self.global_size();
+        if global == 0 || whole.len() % global != 0 {
+            return Err(Error::Length {
+                what: format!("values over the global batch of {global} examples"),
+                expected: global,
+                found: whole.len(),
+            });
+        }
+        let per = whole.len() / global;
+        let rows = self.global_rows();
+        Ok(&whole[rows.start * per..rows.end * per])
+    }
+
+    /// The examples in `rows`, as a batch of their own (whole).
+    pub fn rows(&self, rows: Range<usize>) -> Batch {
+        let (a, b) = (rows.start, rows.end);
+        Batch {
+            size: b - a,
+            visual: self.visual.as_ref().map(|v| {
+                let n = v.example_len();
+                v.with_pixels(v.pixels[a * n..b * n].to_vec())
+            }),
+            text: self
+                .text
+                .as_ref()
+                .map(|t| t.with_tokens(t.tokens[a * t.len..b * t.len].to_vec())),
+            labels: self.labels.as_ref().map(|l| Labels {
+                ids: l.ids[a..b].to_vec(),
+                classes: l.classes,
+            }),
+            shard: Shard::default(),
+        }
+    }
+
+    /// The inputs of the step's whole global batch, gathered from every
+    /// rank (no copy in one process). For tasks that read other ranks'
+    /// examples, e.g. mixup's partners; it sends every input.
+    pub fn whole(&self) -> Result<Cow<'_, Batch>> {
+        if self.shard.is_whole() {
+            return Ok(Cow::Borrowed(self));
+        }
+        Ok(Cow::Owned(Batch {
+            size: self.global_size(),
+            visual: self.visual.as_ref().map(|_| self.whole_visual()).transpose()?.map(Cow::into_owned),
+            text: self.text.as_ref().map(|_| self.whole_text()).transpose()?.map(Cow::into_owned),
+            labels: self.labels.as_ref().map(|_| self.whole_labels()).transpose()?.map(Cow::into_owned),
+            shard: Shard::default(),
+        }))
+    }
+
+    /// The whole global batch's images or clips (see [`Batch::whole`]).
+    pub fn whole_visual(&self) -> Result<Cow<'_, Visual>> {
+        let v = self.visual()?;
+        if self.shard.is_whole() {
+            return Ok(Cow::Borrowed(v));
+        }
+        Ok(Cow::Owned(v.with_pixels(self.shard.all_gather(&v.pixels)?.concat())))
+    }
+
+    /// The whole global batch's captions (see [`Batch::whole`]).
+    pub fn whole_text(&self) -> Result<Cow<'_, Text>> {
+        let t = self.text()?;
+        if self.shard.is_whole() {
+            return Ok(Cow::Borrowed(t));
+        }
+        Ok(Cow::Owned(t.with_tokens(self.gather_ids(&t.tokens)?)))
+    }
+
+    /// The whole global batch's class labels (see [`Batch::whole`]).
+    pub fn whole_labels(&self) -> Result<Cow<'_, Labels>> {
+        let l = self.labels()?;
+        if self.shard.is_whole() {
+            return Ok(Cow::Borrowed(l));
+        }
+        Ok(Cow::Owned(Labels {
+            ids: self.gather_ids(&l.ids)?,
+            classes: l.classes,
+        }))
+    }
+
+    /// Every rank's ids, in rank order (sent as f32: exact below 2^24,
+    /// which [`Batch::validate`]'s vocabularies and classes stay under).
+    fn gather_ids(&self, ids: &[usize]) -> Result<Vec<usize>> {
+        let sent: Vec<f32> = ids.iter().map(|&x| x as f32).collect();
+        let all = self.shard.all_gather(&sent)?.concat();
+        Ok(all.into_iter().map(|x| x as usize).collect())
+    }
+
     /// Checks that the batch is non-empty, its parts agree in size and
     /// every id is in range.
     pub fn validate(&self) -> Result<()> {
@@ -289,8 +401,7 @@ mod tests {
         let b = Batch {
             size: 3,
             visual: Some(images(vec![0.0; 8], 2)),
-            text: None,
-            labels: None,
+            ..Batch::default()
         };
         assert!(b
             .validate()
@@ -305,6 +416,7 @@ mod tests {
                 ids: vec![0, 10],
                 classes: 10,
             }),
+            ..Batch::default()
         };
         assert!(b.validate().unwrap_err().to_string().contains("label 10"));
     }

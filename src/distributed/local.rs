@@ -51,9 +51,9 @@ impl LocalGroup {
         })
     }
 
-    /// Every rank posts `values`; after the barrier each reads all posts
-    /// (in rank order, so every rank computes the same bits).
-    fn exchange(&self, values: &[f32]) -> Result<Vec<Vec<f32>>> {
+    /// Every rank posts `values` (of any length); after the barrier each
+    /// reads all posts in rank order.
+    fn post_and_read(&self, values: &[f32]) -> Result<Vec<Vec<f32>>> {
         let lock = || {
             self.shared
                 .slots
@@ -65,6 +65,13 @@ impl LocalGroup {
         let all = lock()?.clone();
         // Nobody posts the next round before everyone has read this one.
         self.shared.barrier.wait();
+        Ok(all)
+    }
+
+    /// [`Self::post_and_read`] of buffers that must have one length (so
+    /// every rank computes the same bits from them).
+    fn exchange(&self, values: &[f32]) -> Result<Vec<Vec<f32>>> {
+        let all = self.post_and_read(values)?;
         if all.iter().any(|v| v.len() != values.len()) {
             return Err(Error::Backend(format!(
                 "ranks reduced buffers of different lengths: {:?}",
@@ -100,6 +107,10 @@ impl Communicator for LocalGroup {
 
     fn name(&self) -> &str {
         "local"
+    }
+
+    fn all_gather(&self, local: &[f32]) -> Result<Vec<Vec<f32>>> {
+        self.post_and_read(local)
     }
 }
 

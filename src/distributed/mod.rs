@@ -4,10 +4,11 @@
 //! its shard of every batch. What ranks exchange is small and fixed by the
 //! method: the K losses of a step (averaged before the head, so every rank
 //! computes the same value and weights), the backbone gradient, and, in a
-//! meta step, the outer gradient and `c = J v`. [`Sharded`] wraps any
-//! [`crate::hypergrad::InnerModel`] so that every loss and gradient it
-//! returns is already the mean over all ranks' shards: the backbone step
-//! and the meta step run unchanged on top of it.
+//! meta step, the outer gradient and `c = J v`; tasks that couple the
+//! examples of a batch (in-batch negatives, mixup partners) also gather
+//! their embeddings through the batch's [`Shard`]. The trainer's
+//! `Sharded` model makes every loss and gradient the mean over all ranks'
+//! shards, so the backbone step and the meta step run unchanged on top.
 //!
 //! A [`Communicator`] is the only thing the trainer asks of the transport:
 //! [`SingleProcess`] (the default), [`LocalGroup`] (threads in one process,
@@ -21,7 +22,7 @@ mod mpi;
 mod nccl;
 #[cfg_attr(not(feature = "nccl"), allow(dead_code))]
 mod on_device;
-mod sharded;
+mod shard;
 mod single;
 
 #[cfg(feature = "mpi")]
@@ -29,7 +30,7 @@ pub use self::mpi::Mpi;
 #[cfg(feature = "nccl")]
 pub use self::nccl::Nccl;
 pub use local::LocalGroup;
-pub use sharded::{shard_of, Examples, Sharded};
+pub use shard::{shard_of, Shard};
 pub use single::SingleProcess;
 
 use crate::error::Result;
@@ -62,6 +63,38 @@ pub trait Communicator {
 
     /// A name for logs and errors (`single`, `mpi`...).
     fn name(&self) -> &str;
+
+    /// Every rank's `local` (lengths may differ), in rank order. The
+    /// default sums a zero-padded buffer (each slot has one non-zero
+    /// contribution, so the values arrive exact); a transport with an
+    /// all-gather of its own overrides it.
+    fn all_gather(&self, local: &[f32]) -> Result<Vec<Vec<f32>>> {
+        let (size, rank) = (self.size(), self.rank());
+        if size == 1 {
+            return Ok(vec![local.to_vec()]);
+        }
+        // Lengths as two 12-bit halves: exact in f32 up to 2^24 each.
+        let mut lens = vec![0.0f32; 2 * size];
+        lens[2 * rank] = (local.len() >> 12) as f32;
+        lens[2 * rank + 1] = (local.len() & 0xfff) as f32;
+        self.all_reduce_sum(&mut lens)?;
+        let lens: Vec<usize> = lens
+            .chunks(2)
+            .map(|h| ((h[0] as usize) << 12) + h[1] as usize)
+            .collect();
+        let start: usize = lens[..rank].iter().sum();
+        let mut all = vec![0.0f32; lens.iter().sum()];
+        all[start..start + local.len()].copy_from_slice(local);
+        self.all_reduce_sum(&mut all)?;
+        let mut out = Vec::with_capacity(size);
+        let mut at = 0;
+        for (r, n) in lens.into_iter().enumerate() {
+            // Our own values as sent (the sum turned a -0.0 into +0.0).
+            out.push(if r == rank { local.to_vec() } else { all[at..at + n].to_vec() });
+            at += n;
+        }
+        Ok(out)
+    }
 
     /// The mean over the ranks of `values`, each rank's weighted by
     /// `weight` (its number of examples): one all-reduce of `values` and

@@ -3,6 +3,8 @@
 use super::Communicator;
 use crate::error::{Error, Result};
 use mpi::collective::SystemOperation;
+use mpi::datatype::PartitionMut;
+use mpi::Count;
 use mpi::topology::{Communicator as _, SimpleCommunicator};
 use mpi::traits::{CommunicatorCollectives, Root};
 
@@ -66,5 +68,27 @@ impl Communicator for Mpi {
 
     fn name(&self) -> &str {
         "mpi"
+    }
+
+    fn all_gather(&self, local: &[f32]) -> Result<Vec<Vec<f32>>> {
+        let mut counts = vec![0 as Count; self.size()];
+        self.world
+            .all_gather_into(&(local.len() as Count), &mut counts[..]);
+        let displs: Vec<Count> = counts
+            .iter()
+            .scan(0, |at, &n| {
+                let d = *at;
+                *at += n;
+                Some(d)
+            })
+            .collect();
+        let mut all = vec![0.0f32; counts.iter().sum::<Count>() as usize];
+        let mut parts = PartitionMut::new(&mut all[..], &counts[..], &displs[..]);
+        self.world.all_gather_varcount_into(local, &mut parts);
+        Ok(counts
+            .iter()
+            .zip(&displs)
+            .map(|(&n, &d)| all[d as usize..(d + n) as usize].to_vec())
+            .collect())
     }
 }

@@ -15,6 +15,7 @@ mod recipe;
 mod run_file;
 mod run_log;
 mod seeds;
+mod sharded;
 mod skip_policy;
 pub mod step;
 mod stepper;
@@ -37,6 +38,7 @@ pub(crate) use skip_policy::SkipPolicy;
 pub use step::{backbone_step, StepOutcome};
 pub(crate) use stepper::Stepper;
 pub(crate) use tally::Means;
+pub use sharded::{Examples, Sharded};
 pub use tally::WeightHealth;
 pub use task_model::TaskModel;
 pub use trainer::{

@@ -19,7 +19,8 @@ use super::task_model::TaskModel;
 use crate::aux_task::TaskSet;
 use crate::backbone::{backbone_from_kind, load_backbone, Backbone, Batch};
 use crate::dataset::{dataset_by_name, Dataset, Split};
-use crate::distributed::{shard_of, Communicator, Sharded, SingleProcess};
+use super::sharded::Sharded;
+use crate::distributed::{shard_of, Communicator, Shard, SingleProcess};
 use crate::error::{Error, Result};
 use crate::head::Meltr;
 use crate::hypergrad::{BatchRing, MetaLearner, MetaOutcome};
@@ -91,7 +92,7 @@ pub struct Trainer {
     meta_pool: Vec<usize>,
     position: RunPosition,
     /// The ranks of a data-parallel run (one process by default).
-    comm: Box<dyn Communicator>,
+    comm: Arc<dyn Communicator>,
     checkpoints: CheckpointPolicy,
 }
 
@@ -176,7 +177,7 @@ impl Trainer {
             learner,
             head,
             position,
-            comm: Box::new(SingleProcess),
+            comm: Arc::new(SingleProcess),
             checkpoints: CheckpointPolicy::default(),
         })
     }
@@ -187,7 +188,7 @@ impl Trainer {
     /// run's files. Every rank must be built from the same run file and
     /// backbone.
     pub fn set_communicator(&mut self, comm: Box<dyn Communicator>) {
-        self.comm = comm;
+        self.comm = comm.into();
     }
 
     /// Which epochs [`Trainer::run`] checkpoints after (default: every one).
@@ -385,7 +386,7 @@ impl Trainer {
                 of: batches.len(),
             };
             let seeds = self.seeds.step(at.step);
-            let batch = self.data.batch(Split::Train, self.shard(idx));
+            let batch = self.shard_batch(idx);
             // The head is in training mode for the step and its meta step
             // (one dropout mask each) and in evaluation mode everywhere else.
             self.head.set_dropout_seed(Some(seeds.dropout()));
@@ -495,7 +496,7 @@ impl Trainer {
     /// training batch (a fresh run's first act).
     fn warm_start(&mut self) -> Result<(SumFit, SumFit)> {
         let n = self.config.batch_size.min(self.train.len());
-        let batch = self.data.batch(Split::Train, self.shard(&self.train[..n]));
+        let batch = self.shard_batch(&self.train[..n]);
         let seed = self.seeds.warm_start();
         let mut losses = self
             .tasks
@@ -514,13 +515,18 @@ impl Trainer {
         let order = shuffled(self.meta_pool.len(), seed);
         let n = self.config.batch_size.min(order.len());
         let idx: Vec<usize> = order[..n].iter().map(|&j| self.meta_pool[j]).collect();
-        (self.data.batch(Split::Train, self.shard(&idx)), seed)
+        (self.shard_batch(&idx), seed)
     }
 
-    /// This rank's share of a batch's example indices (all of them in one
-    /// process).
-    fn shard<'a>(&self, idx: &'a [usize]) -> &'a [usize] {
-        shard_of(idx, self.comm.rank(), self.comm.size())
+    /// This rank's share of the training batch of examples `idx` (all of
+    /// it in one process), placed in the global batch for the tasks.
+    fn shard_batch(&self, idx: &[usize]) -> Batch {
+        let (rank, size) = (self.comm.rank(), self.comm.size());
+        let mine = shard_of(idx, rank, size);
+        let offset: usize = (0..rank).map(|r| shard_of(idx, r, size).len()).sum();
+        let mut batch = self.data.batch(Split::Train, mine);
+        batch.shard = Shard::of(self.comm.clone(), offset, idx.len());
+        batch
     }
 }
 

@@ -5,7 +5,8 @@
 //! backbone's retrieval part; the similarity matrix
 //! of a batch, divided by `temperature`, is scored with cross-entropy in
 //! both directions (text→video and video→text) with the matching pair as
-//! the positive and the rest of the batch as negatives. It uses no
+//! the positive and the rest of the step's global batch as negatives
+//! (gathered from the other ranks in a data-parallel run). It uses no
 //! randomness: the seed is ignored.
 
 use meltr::prelude::*;
@@ -30,6 +31,7 @@ impl Task for Align {
         "symmetric video-text InfoNCE; the primary loss for text-to-video retrieval";
 
     type Needs = (TextEmbedding, VisualEmbedding);
+    const COUPLING: Coupling = Coupling::Batch;
 
     fn validate(&self) -> Result<()> {
         if !(self.temperature.is_finite() && self.temperature > 0.0) {
@@ -41,8 +43,7 @@ impl Task for Align {
     fn loss<T: AnyTape>(&self, net: &dyn Net<T>, batch: &Batch, _: u64) -> Result<Loss<T>> {
         let t = net.part::<TextEmbedding>(batch.text()?)?;
         let v = net.part::<VisualEmbedding>(batch.visual()?)?;
-        let logits = t.matmul(v.permute()) / self.temperature;
-        Ok(symmetric_info_nce(logits))
+        symmetric_info_nce(batch, t, v, self.temperature)
     }
 }
 

@@ -42,6 +42,7 @@ impl Task for Cmfm {
     const SUMMARY: &'static str = "conditioned masked frame modelling: pick each masked frame's true features (NCE) with the text as context";
 
     type Needs = (MaskedFramePrediction,);
+    const COUPLING: Coupling = Coupling::Batch;
 
     fn validate(&self) -> Result<()> {
         if !(0.0..=1.0).contains(&self.mask_prob) {
@@ -52,11 +53,15 @@ impl Task for Cmfm {
 
     fn loss<T: AnyTape>(&self, net: &dyn Net<T>, batch: &Batch, seed: u64) -> Result<Loss<T>> {
         let visual = batch.visual()?;
-        let masked = mask_frames(batch.size, visual.frames, self.mask_prob, seed);
+        let whole = mask_frames(batch.global_size(), visual.frames, self.mask_prob, seed);
+        let masked = batch.own(&whole)?.to_vec();
         let (pred, targets) =
             net.part::<MaskedFramePrediction>((batch.text()?, visual, &masked))?;
         let scale = 1.0 / (pred.shape().1 as f32).sqrt();
-        Ok(info_nce(pred.matmul(targets.permute()) * scale))
+        // Every masked frame of the global batch is a negative.
+        let (pred, targets) = (gather_rows(batch, pred)?, gather_rows(batch, targets)?);
+        let loss = diagonal_cross_entropy(pred.matmul(targets.permute()) * scale);
+        Ok(whole_batch_loss(batch, loss))
     }
 }
 

@@ -54,6 +54,7 @@ impl Task for Cmlm {
     const SUMMARY: &'static str = "conditioned masked language modelling: predict masked caption tokens with the video as context";
 
     type Needs = (MaskedTokenLogits,);
+    const COUPLING: Coupling = Coupling::Batch;
 
     fn validate(&self) -> Result<()> {
         if !(0.0..=1.0).contains(&self.mask_prob) {
@@ -64,13 +65,23 @@ impl Task for Cmlm {
 
     fn loss<T: AnyTape>(&self, net: &dyn Net<T>, batch: &Batch, seed: u64) -> Result<Loss<T>> {
         let text = batch.text()?;
-        let (masked, rows, targets) = mask_tokens(text, self.mask_prob, seed);
+        // Masks drawn for the whole global batch; this shard keeps its captions'.
+        let (masked, rows, targets) = mask_tokens(&*batch.whole_text()?, self.mask_prob, seed);
+        let masked = text.with_tokens(batch.own(&masked.tokens)?.to_vec());
+        let first = batch.global_rows().start * text.len;
+        let (rows, targets): (Vec<usize>, Vec<usize>) = rows
+            .into_iter()
+            .zip(targets)
+            .filter(|&(r, _)| (first..first + text.tokens.len()).contains(&r))
+            .map(|(r, t)| (r - first, t))
+            .unzip();
         let logits = net.part::<MaskedTokenLogits>((&masked, batch.visual()?, &rows))?;
         let mut onehot = vec![0.0; rows.len() * text.vocab];
         for (m, &t) in targets.iter().enumerate() {
             onehot[m * text.vocab + t] = 1.0;
         }
-        Ok(soft_cross_entropy(logits, onehot))
+        // The mean over every masked token of the global batch.
+        mean_over_terms(batch, soft_cross_entropy(logits, onehot), targets.len())
     }
 }
 

@@ -42,6 +42,7 @@ impl Task for MaskedPixels {
         "hide random pixels of each image and reconstruct them (mean squared error)";
 
     type Needs = (MaskedPixelPrediction,);
+    const COUPLING: Coupling = Coupling::Batch;
 
     fn validate(&self) -> Result<()> {
         if !(self.mask_prob > 0.0 && self.mask_prob <= 1.0) {
@@ -53,7 +54,8 @@ impl Task for MaskedPixels {
     fn loss<T: AnyTape>(&self, net: &dyn Net<T>, batch: &Batch, seed: u64) -> Result<Loss<T>> {
         let p = self.mask_prob;
         let visual = batch.visual()?;
-        let masked = mask(visual.examples(), visual.example_len(), p, seed);
+        let whole = mask(batch.global_size(), visual.example_len(), p, seed);
+        let masked = batch.own(&whole)?.to_vec();
         let pred = net.part::<MaskedPixelPrediction>((visual, &masked))?;
         let n = visual.pixels.len();
         if pred.shape().0 * pred.shape().1 != n {
@@ -70,9 +72,9 @@ impl Task for MaskedPixels {
         let picked = pred
             .reshape_like(&(n,))
             .gather(dev.tensor_from_vec(rows, (m,)));
-        Ok((picked - dev.tensor_from_vec(target, (m,)))
-            .square()
-            .mean::<Rank0, _>())
+        let error = (picked - dev.tensor_from_vec(target, (m,))).square();
+        // The mean over every hidden value of the global batch.
+        mean_over_terms(batch, error.mean::<Rank0, _>(), m)
     }
 }
 

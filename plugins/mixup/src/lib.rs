@@ -14,7 +14,8 @@
 //!
 //! `objective = "auto"` (the default) takes `classes` when the batch has
 //! labels, else `captions`. The λs and the partner shift come from the seed
-//! only.
+//! only. Partners and captions are drawn from the step's whole global
+//! batch: in a data-parallel run the inputs are gathered from every rank.
 
 use meltr::prelude::*;
 use rand_distr::{Beta, Distribution};
@@ -70,6 +71,7 @@ impl Task for Mixup {
     const SUMMARY: &'static str = "mix two images or clips with lambda ~ Beta(alpha, alpha); mix their class labels or captions as soft targets";
 
     type Needs = ();
+    const COUPLING: Coupling = Coupling::Batch;
 
     fn needs(&self) -> Vec<PartId> {
         // With `auto`, the objective's own part is asked for at run time
@@ -92,21 +94,24 @@ impl Task for Mixup {
     }
 
     fn loss<T: AnyTape>(&self, net: &dyn Net<T>, batch: &Batch, seed: u64) -> Result<Loss<T>> {
-        let b = batch.size;
+        // Planned and mixed over the whole global batch; this shard keeps
+        // its rows (`i` below is an index in the whole batch).
+        let (b, rows) = (batch.global_size(), batch.global_rows());
         let (lambdas, partner) = plan(b, self.alpha, seed)?;
-        let mixed = batch.visual()?.mixed(&lambdas, &partner);
+        let mixed = batch.whole_visual()?.mixed(&lambdas, &partner);
+        let mixed = mixed.with_pixels(batch.own(&mixed.pixels)?.to_vec());
         let objective = match self.objective {
             Objective::Auto if batch.labels.is_some() => Objective::Classes,
             Objective::Auto => Objective::Captions,
             o => o,
         };
         if objective == Objective::Classes {
-            let labels = batch.labels()?;
+            let labels = batch.whole_labels()?;
             let c = labels.classes;
-            let mut target = vec![0.0; b * c];
-            for i in 0..b {
-                target[i * c + labels.ids[i]] += lambdas[i];
-                target[i * c + labels.ids[partner[i]]] += 1.0 - lambdas[i];
+            let mut target = vec![0.0; rows.len() * c];
+            for (row, i) in rows.enumerate() {
+                target[row * c + labels.ids[i]] += lambdas[i];
+                target[row * c + labels.ids[partner[i]]] += 1.0 - lambdas[i];
             }
             return Ok(soft_cross_entropy(net.part::<ClassLogits>(&mixed)?, target));
         }
@@ -116,10 +121,10 @@ impl Task for Mixup {
             target[i * b + i] += l;
             target[i * b + p] += 1.0 - l;
         }
-        let v = net.part::<VisualEmbedding>(&mixed)?;
-        let t = net.part::<TextEmbedding>(batch.text()?)?;
+        let v = gather_rows(batch, net.part::<VisualEmbedding>(&mixed)?)?;
+        let t = gather_rows(batch, net.part::<TextEmbedding>(batch.text()?)?)?;
         let logits = v.matmul(t.permute()) / self.temperature;
-        Ok(soft_cross_entropy(logits, target))
+        Ok(whole_batch_loss(batch, soft_cross_entropy(logits, target)))
     }
 }
 

@@ -52,6 +52,7 @@ impl Task for ProjectionContrast {
         "example: contrast two noisy views of each image through the backbone's projection head";
 
     type Needs = (Projection,);
+    const COUPLING: Coupling = Coupling::Batch;
 
     fn validate(&self) -> Result<()> {
         if !(self.temperature.is_finite() && self.temperature > 0.0) {
@@ -66,17 +67,19 @@ impl Task for ProjectionContrast {
     fn loss<T: AnyTape>(&self, net: &dyn Net<T>, batch: &Batch, seed: u64) -> Result<Loss<T>> {
         let mut rng = task_rng(seed);
         let clean = batch.visual()?;
-        let mut view = || {
-            let noisy = clean
-                .pixels
-                .iter()
-                .map(|x| x + self.noise * rng.gen_range(-1.0f32..=1.0));
-            clean.with_pixels(noisy.collect())
+        // Noise drawn for the whole global batch; this shard keeps its rows.
+        let whole = batch.global_size() * clean.example_len();
+        let mut view = || -> Result<Visual> {
+            let noise: Vec<f32> = (0..whole)
+                .map(|_| rng.gen_range(-1.0f32..=1.0))
+                .collect();
+            let noisy = clean.pixels.iter().zip(batch.own(&noise)?);
+            Ok(clean.with_pixels(noisy.map(|(x, e)| x + self.noise * e).collect()))
         };
-        let (a, b) = (view(), view());
+        let (a, b) = (view()?, view()?);
         let a = unit(net.part::<Projection>(&a)?);
         let b = unit(net.part::<Projection>(&b)?);
-        Ok(symmetric_info_nce(a.matmul(b.permute()) / self.temperature))
+        symmetric_info_nce(batch, a, b, self.temperature)
     }
 }
 

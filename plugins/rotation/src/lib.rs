@@ -30,8 +30,9 @@ impl Task for Rotation {
     type Needs = (RotationLogits,);
 
     fn loss<T: AnyTape>(&self, net: &dyn Net<T>, batch: &Batch, seed: u64) -> Result<Loss<T>> {
-        let turns = angles(batch.size, seed);
-        let rotated = batch.visual()?.rotated(&turns)?;
+        let whole = angles(batch.global_size(), seed);
+        let turns = batch.own(&whole)?;
+        let rotated = batch.visual()?.rotated(turns)?;
         let mut target = vec![0.0; batch.size * ROTATIONS];
         for (i, &r) in turns.iter().enumerate() {
             target[i * ROTATIONS + r] = 1.0;

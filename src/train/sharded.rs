@@ -2,8 +2,8 @@
 //! over all ranks' shards, each weighted by its number of examples — the
 //! full batch's, up to the order of the floating-point sums.
 
-use super::Communicator;
 use crate::backbone::Batch;
+use crate::distributed::Communicator;
 use crate::error::{Error, Result};
 use crate::hypergrad::InnerModel;
 use crate::tensor::ParamVec;
@@ -18,14 +18,6 @@ impl Examples for Batch {
     fn examples(&self) -> usize {
         self.size
     }
-}
-
-/// Rank `rank`'s contiguous share of `items` among `size` ranks (the first
-/// `len % size` ranks take one more).
-pub fn shard_of<T>(items: &[T], rank: usize, size: usize) -> &[T] {
-    let (base, extra) = (items.len() / size, items.len() % size);
-    let start = rank * base + rank.min(extra);
-    &items[start..start + base + usize::from(rank < extra)]
 }
 
 /// `inner` on this rank's shard, reduced over `comm`; see the module docs.
@@ -110,23 +102,5 @@ where
         self.comm.all_reduce_weighted_mean_params(&mut g, n)?;
         check("primary loss", &l)?;
         Ok((l[0], g))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::shard_of;
-
-    #[test]
-    fn shards_cover_the_batch_in_order_and_differ_by_at_most_one() {
-        for n in 0..12 {
-            for size in 1..5 {
-                let items: Vec<usize> = (0..n).collect();
-                let shards: Vec<&[usize]> = (0..size).map(|r| shard_of(&items, r, size)).collect();
-                assert_eq!(shards.concat(), items);
-                let lens: Vec<usize> = shards.iter().map(|s| s.len()).collect();
-                assert!(lens.iter().max().unwrap() - lens.iter().min().unwrap() <= 1);
-            }
-        }
     }
 }

@@ -4,7 +4,7 @@
 use crate::aux_task::{build_task, find_task, Task, TaskSet, TaskSpec};
 use crate::backbone::{backbone_from_kind, Backbone, Batch};
 use crate::dataset::{mix64, registered_datasets, Dataset, Split};
-use crate::distributed::SingleProcess;
+use crate::distributed::{shard_of, Communicator, LocalGroup, Shard, SingleProcess};
 use crate::meta_loss::Sum;
 use crate::tensor::ParamVec;
 use crate::tensor::{Adam, AdamConfig};
@@ -63,6 +63,77 @@ fn check_gradient(set: &TaskSet, model: &dyn Backbone, batch: &Batch, g: &ParamV
     }
 }
 
+/// `batch` split over `ranks` threads, each rank computing the task's loss
+/// and gradient on its shard: their means weighted by the shards' sizes
+/// (what the trainer takes) equal the whole batch's `(loss, gradient)` —
+/// the value to 1e-6 and the gradient to 1e-5 relative. Whatever the task
+/// couples (negatives, partners, a mean over masked terms) must come out
+/// the same.
+fn check_shards(
+    set: &TaskSet,
+    model: &dyn Backbone,
+    batch: &Batch,
+    on: &str,
+    ranks: usize,
+    whole: (f32, &ParamVec),
+) {
+    let name = set.names()[0].clone();
+    let (kind, config, w) = (model.kind(), model.config(), model.params().to_vec());
+    let rows: Vec<usize> = (0..batch.size).collect();
+    // The inputs alone cross to the threads (a batch's shard is not `Sync`).
+    let inputs = (batch.visual.clone(), batch.text.clone(), batch.labels.clone());
+    let shards = LocalGroup::run(ranks, |c| {
+        let rank = c.rank();
+        let mine = shard_of(&rows, rank, ranks);
+        let (visual, text, labels) = inputs.clone();
+        let whole = Batch {
+            size: rows.len(),
+            visual,
+            text,
+            labels,
+            shard: Shard::default(),
+        };
+        let mut local = whole.rows(mine[0]..mine[0] + mine.len());
+        local.shard = Shard::of(std::sync::Arc::new(c), mine[0], rows.len());
+        let model = backbone_from_kind(kind, &config, 0).expect("same kind");
+        let w = ParamVec::from_vec(model.params().tensor().device(), w.clone());
+        let free = set.losses_at(&*model, &w, &local, 42).map(|l| l[0]);
+        let taped = set.forward_taped(&*model, &w, &local, 42);
+        let taped = taped.and_then(|t| Ok((t.values()[0], t.backward(&[1.0])?.to_vec())));
+        (mine.len() as f64, free, taped)
+    });
+    let (mut value, mut free, mut grad) = (0.0f64, 0.0f64, vec![0.0f64; w.len()]);
+    for (r, (n, f, t)) in shards.into_iter().enumerate() {
+        let f = f.unwrap_or_else(|e| panic!("{name} on {on}, rank {r} of {ranks}: {e}"));
+        let (v, g) = t.unwrap_or_else(|e| panic!("{name} on {on}, rank {r} of {ranks}: {e}"));
+        free += n * f as f64 / batch.size as f64;
+        value += n * v as f64 / batch.size as f64;
+        for (s, x) in grad.iter_mut().zip(g) {
+            *s += n * x as f64 / batch.size as f64;
+        }
+    }
+    let (loss, g) = (whole.0 as f64, whole.1.to_vec());
+    for (what, v) in [("tape-free loss", free), ("taped loss", value)] {
+        let rel = (v - loss).abs() / loss.abs().max(1e-3);
+        assert!(
+            rel < 1e-6,
+            "{name} on {on}: {what} over {ranks} shards {v} vs {loss} on the whole batch ({rel:.1e} rel)"
+        );
+    }
+    let norm = g.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    let diff = g
+        .iter()
+        .zip(&grad)
+        .map(|(a, b)| (*a as f64 - b).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    assert!(
+        diff < 1e-5 * norm,
+        "{name} on {on}: gradient over {ranks} shards differs from the whole batch's by {:.1e} of its norm",
+        diff / norm
+    );
+}
+
 /// Steps of the contract's training run.
 const STEPS: usize = 200;
 
@@ -106,6 +177,8 @@ fn sources<'a>(
 ///   (at least one must): its loss is finite, its tape-free value equals
 ///   its taped value, the same seed gives the same loss, and its gradient
 ///   is finite and non-zero;
+/// * there, the batch split over 2 and 3 ranks (threads) gives the whole
+///   batch's loss and gradient, as the trainer combines the shards';
 /// * there, the gradient reaches every parameter block the backbone names
 ///   for the parts the task needs, and agrees with a central difference of
 ///   the loss;
@@ -189,6 +262,9 @@ fn check_on(
         g.norm()
     );
     check_gradient(set, &*model, batch, &g, on);
+    for ranks in [2, 3] {
+        check_shards(set, &*model, batch, on, ranks, (free, &g));
+    }
 
     // Trained from a fresh backbone, seeded as pretraining seeds it.
     let mut model = backbone_from_kind(model.kind(), &model.config(), 0).unwrap();

@@ -12,12 +12,10 @@ impl Task for NoisyViews {
     const COUPLING: Coupling = Coupling::Batch; // the batch's other examples are negatives
     fn loss<T: AnyTape>(&self, net: &dyn Net<T>, b: &Batch, seed: u64) -> Result<Loss<T>> {
         let (clean, mut rng) = (b.visual()?, task_rng(seed)); // randomness from the seed only,
-        let n = b.global_size() * clean.example_len(); // drawn for the whole batch of every rank
-        let e: Vec<f32> = (0..n).map(|_| rng.gen_range(-1.0..1.0)).collect();
-        let noisy = clean.pixels.iter().zip(b.own(&e)?).map(|(x, e)| x + self.noise * e);
-        let a = net.part::<VisualFeatures>(clean)?;
+        let e = b.draw(clean.example_len(), || rng.gen_range(-1.0..1.0))?; // for the whole batch
+        let noisy = e.iter().zip(&clean.pixels).map(|(e, x)| x + self.noise * e);
         let v = net.part::<VisualFeatures>(&clean.with_pixels(noisy.collect()))?;
-        info_nce(b, a, v, 1.0) // gathers the other ranks' rows as negatives
+        info_nce(b, net.part::<VisualFeatures>(clean)?, v, 1.0) // negatives from every process
     }
 }
 register_task!(NoisyViews);

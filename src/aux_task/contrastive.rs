@@ -27,7 +27,10 @@ pub fn symmetric_info_nce<T: AnyTape>(
 ) -> Result<Loss<T>> {
     let (a, b) = (gather_rows(batch, a)?, gather_rows(batch, b)?);
     let logits = a.matmul(b.permute()) / temperature;
-    Ok(whole_batch_loss(batch, symmetric_diagonal_cross_entropy(logits)))
+    Ok(whole_batch_loss(
+        batch,
+        symmetric_diagonal_cross_entropy(logits),
+    ))
 }
 
 /// One-directional InfoNCE of the matched rows of `a` and `b`: each row of

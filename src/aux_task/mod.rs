@@ -57,9 +57,9 @@ use crate::backbone::{AnyTape, Batch, Free, Loss, Net, PartId, PartList, Taped};
 use crate::error::{Error, Result};
 
 /// The random generator a task draws its choices from: a pure function of
-/// `seed`. A task draws for the whole global batch ([`Batch::whole`], or
-/// [`Batch::global_size`] examples) and keeps its own rows ([`Batch::own`]),
-/// so that every rank draws what one process draws.
+/// `seed`. A task draws for the whole global batch ([`Batch::global_size`]
+/// examples) and keeps its own rows ([`Batch::draw`], [`Batch::own`]), so
+/// that every rank draws what one process draws.
 pub fn task_rng(seed: u64) -> rand_chacha::ChaCha8Rng {
     use rand::SeedableRng;
     rand_chacha::ChaCha8Rng::seed_from_u64(seed)

@@ -8,9 +8,9 @@
 //! clips alike.
 //!
 //! In a data-parallel step a batch is one rank's rows of the global batch
-//! ([`Batch::shard`]): a task whose loss couples examples draws its random
-//! choices for [`Batch::whole`] and keeps its own rows ([`Batch::own`]), so
-//! N ranks draw what one process draws.
+//! ([`Batch::shard`]): a task draws its random choices for the whole global
+//! batch and keeps its own rows ([`Batch::draw`], [`Batch::own`]), so N
+//! ranks draw what one process draws.
 
 use crate::distributed::Shard;
 use crate::error::{Error, Result};
@@ -227,6 +227,21 @@ impl Batch {
         Ok(&whole[rows.start * per..rows.end * per])
     }
 
+    /// `per_example` values from `draw` for every example of the whole
+    /// global batch, in order, of which this batch's are returned: every
+    /// rank draws what one process draws.
+    pub fn draw<R>(&self, per_example: usize, mut draw: impl FnMut() -> R) -> Result<Vec<R>> {
+        let whole: Vec<R> = (0..self.global_size() * per_example)
+            .map(|_| draw())
+            .collect();
+        let rows = self.global_rows();
+        Ok(whole
+            .into_iter()
+            .skip(rows.start * per_example)
+            .take(rows.len() * per_example)
+            .collect())
+    }
+
     /// The examples in `rows`, as a batch of their own (whole).
     pub fn rows(&self, rows: Range<usize>) -> Batch {
         let (a, b) = (rows.start, rows.end);
@@ -248,32 +263,20 @@ impl Batch {
         }
     }
 
-    /// The inputs of the step's whole global batch, gathered from every
-    /// rank (no copy in one process). For tasks that read other ranks'
-    /// examples, e.g. mixup's partners; it sends every input.
-    pub fn whole(&self) -> Result<Cow<'_, Batch>> {
-        if self.shard.is_whole() {
-            return Ok(Cow::Borrowed(self));
-        }
-        Ok(Cow::Owned(Batch {
-            size: self.global_size(),
-            visual: self.visual.as_ref().map(|_| self.whole_visual()).transpose()?.map(Cow::into_owned),
-            text: self.text.as_ref().map(|_| self.whole_text()).transpose()?.map(Cow::into_owned),
-            labels: self.labels.as_ref().map(|_| self.whole_labels()).transpose()?.map(Cow::into_owned),
-            shard: Shard::default(),
-        }))
-    }
-
-    /// The whole global batch's images or clips (see [`Batch::whole`]).
+    /// The whole global batch's images or clips, gathered from every rank
+    /// (no copy in one process): for tasks that read other ranks'
+    /// examples, e.g. mixup's partners. It sends every input.
     pub fn whole_visual(&self) -> Result<Cow<'_, Visual>> {
         let v = self.visual()?;
         if self.shard.is_whole() {
             return Ok(Cow::Borrowed(v));
         }
-        Ok(Cow::Owned(v.with_pixels(self.shard.all_gather(&v.pixels)?.concat())))
+        Ok(Cow::Owned(
+            v.with_pixels(self.shard.all_gather(&v.pixels)?.concat()),
+        ))
     }
 
-    /// The whole global batch's captions (see [`Batch::whole`]).
+    /// The whole global batch's captions (see [`Batch::whole_visual`]).
     pub fn whole_text(&self) -> Result<Cow<'_, Text>> {
         let t = self.text()?;
         if self.shard.is_whole() {
@@ -282,7 +285,7 @@ impl Batch {
         Ok(Cow::Owned(t.with_tokens(self.gather_ids(&t.tokens)?)))
     }
 
-    /// The whole global batch's class labels (see [`Batch::whole`]).
+    /// The whole global batch's class labels (see [`Batch::whole_visual`]).
     pub fn whole_labels(&self) -> Result<Cow<'_, Labels>> {
         let l = self.labels()?;
         if self.shard.is_whole() {

@@ -90,7 +90,11 @@ pub trait Communicator {
         let mut at = 0;
         for (r, n) in lens.into_iter().enumerate() {
             // Our own values as sent (the sum turned a -0.0 into +0.0).
-            out.push(if r == rank { local.to_vec() } else { all[at..at + n].to_vec() });
+            out.push(if r == rank {
+                local.to_vec()
+            } else {
+                all[at..at + n].to_vec()
+            });
             at += n;
         }
         Ok(out)

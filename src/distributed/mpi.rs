@@ -4,9 +4,9 @@ use super::Communicator;
 use crate::error::{Error, Result};
 use mpi::collective::SystemOperation;
 use mpi::datatype::PartitionMut;
-use mpi::Count;
 use mpi::topology::{Communicator as _, SimpleCommunicator};
 use mpi::traits::{CommunicatorCollectives, Root};
+use mpi::Count;
 
 /// `MPI_COMM_WORLD`. MPI is initialised once per process, by
 /// [`Mpi::init`], and finalised when this is dropped. A rank that dies

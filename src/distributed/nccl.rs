@@ -93,6 +93,12 @@ impl Communicator for Nccl {
         self.mpi.broadcast(values, root)
     }
 
+    // Gathered embeddings (B × D floats) cross through the host, as the
+    // K losses do; only parameter-sized buffers stay on the device.
+    fn all_gather(&self, local: &[f32]) -> Result<Vec<Vec<f32>>> {
+        self.mpi.all_gather(local)
+    }
+
     fn name(&self) -> &str {
         "nccl"
     }

@@ -135,17 +135,25 @@ mod tests {
         let whole = Shard::default();
         assert!(whole.is_whole());
         assert_eq!(whole.all_gather(&[1.0, 2.0]).unwrap(), vec![vec![1.0, 2.0]]);
-        assert_eq!((whole.offset(), whole.global(5), whole.rows(5)), (0, 5, 0..5));
+        assert_eq!(
+            (whole.offset(), whole.global(5), whole.rows(5)),
+            (0, 5, 0..5)
+        );
         let got = LocalGroup::run(3, |c| {
             let r = c.rank();
             let shard = Shard::of(Arc::new(c), 2 * r, 6);
             // rank r holds r + 1 values (uneven lengths), one of them -0.0
-            let mine: Vec<f32> = (0..=r).map(|i| if i == 0 { -0.0 } else { (10 * r + i) as f32 }).collect();
+            let mine: Vec<f32> = (0..=r)
+                .map(|i| if i == 0 { -0.0 } else { (10 * r + i) as f32 })
+                .collect();
             (shard.rows(2), shard.all_gather(&mine).unwrap())
         });
         for (r, (rows, all)) in got.into_iter().enumerate() {
             assert_eq!(rows, 2 * r..2 * r + 2);
-            assert_eq!(all, vec![vec![-0.0], vec![-0.0, 11.0], vec![-0.0, 21.0, 22.0]]);
+            assert_eq!(
+                all,
+                vec![vec![-0.0], vec![-0.0, 11.0], vec![-0.0, 21.0, 22.0]]
+            );
             assert!(all.iter().all(|v| v[0].is_sign_negative()), "bits kept");
         }
     }

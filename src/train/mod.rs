@@ -34,11 +34,11 @@ pub use recipe::{lr_factor, ClipMode, LrSchedule, OptimizerConfig};
 pub use run_file::RunFile;
 pub use run_log::RunLog;
 pub(crate) use seeds::Seeds;
+pub use sharded::{Examples, Sharded};
 pub(crate) use skip_policy::SkipPolicy;
 pub use step::{backbone_step, StepOutcome};
 pub(crate) use stepper::Stepper;
 pub(crate) use tally::Means;
-pub use sharded::{Examples, Sharded};
 pub use tally::WeightHealth;
 pub use task_model::TaskModel;
 pub use trainer::{

@@ -68,12 +68,9 @@ impl Task for ProjectionContrast {
         let mut rng = task_rng(seed);
         let clean = batch.visual()?;
         // Noise drawn for the whole global batch; this shard keeps its rows.
-        let whole = batch.global_size() * clean.example_len();
         let mut view = || -> Result<Visual> {
-            let noise: Vec<f32> = (0..whole)
-                .map(|_| rng.gen_range(-1.0f32..=1.0))
-                .collect();
-            let noisy = clean.pixels.iter().zip(batch.own(&noise)?);
+            let noise = batch.draw(clean.example_len(), || rng.gen_range(-1.0f32..=1.0))?;
+            let noisy = clean.pixels.iter().zip(noise);
             Ok(clean.with_pixels(noisy.map(|(x, e)| x + self.noise * e).collect()))
         };
         let (a, b) = (view()?, view()?);

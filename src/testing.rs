@@ -81,7 +81,11 @@ fn check_shards(
     let (kind, config, w) = (model.kind(), model.config(), model.params().to_vec());
     let rows: Vec<usize> = (0..batch.size).collect();
     // The inputs alone cross to the threads (a batch's shard is not `Sync`).
-    let inputs = (batch.visual.clone(), batch.text.clone(), batch.labels.clone());
+    let inputs = (
+        batch.visual.clone(),
+        batch.text.clone(),
+        batch.labels.clone(),
+    );
     let shards = LocalGroup::run(ranks, |c| {
         let rank = c.rank();
         let mine = shard_of(&rows, rank, ranks);

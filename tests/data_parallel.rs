@@ -1,11 +1,14 @@
 //! Data parallelism (docs/design.md §7) with ranks as threads: two ranks
 //! on half-batches reproduce one process on the full batch, and every
-//! rank holds the same parameters.
+//! rank holds the same parameters; the messages are counted. The built-in
+//! tasks' equivalence is `cli/tests/data_parallel_tasks.rs`.
 
-use meltr::backbone::backbone_from_kind;
+mod common;
+
+use common::ranks::{max_rel_diff, step_records, train_on_ranks, Trained};
 use meltr::distributed::{Communicator, LocalGroup};
 use meltr::prelude::*;
-use meltr::train::{Checkpoint, TrainConfig, Trainer};
+use meltr::train::Checkpoint;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -39,12 +42,6 @@ fn dir(name: &str) -> PathBuf {
     d
 }
 
-fn trainer(run: &str) -> Trainer {
-    let config = TrainConfig::from_toml(run, Path::new("run.toml")).unwrap();
-    let model = backbone_from_kind("image_resnet", &serde_json::Value::Null, 0).unwrap();
-    Trainer::new(config, model).unwrap()
-}
-
 /// A rank that counts the floats it sends through collectives.
 struct Counted {
     inner: LocalGroup,
@@ -73,50 +70,19 @@ impl Communicator for Counted {
     }
 }
 
-/// Trains `run` on `ranks` threads; rank 0 writes into `out`. Returns each
-/// rank's final backbone and head parameters, and the floats each rank
-/// sent through collectives.
-fn train(run: &'static str, ranks: usize, out: &Path) -> Vec<(Vec<f32>, Vec<f32>, u64)> {
-    LocalGroup::run(ranks, |inner| {
-        let floats = Arc::new(AtomicU64::new(0));
-        let mut t = trainer(run);
-        t.set_communicator(Box::new(Counted {
-            inner,
-            floats: floats.clone(),
-        }));
-        t.run(out, |_| {}).unwrap();
-        let sent = floats.load(Ordering::Relaxed);
-        (
-            t.model().params().to_vec(),
-            t.head().params().to_vec(),
-            sent,
-        )
-    })
-}
-
-fn step_records(out: &Path) -> Vec<(Vec<f64>, Vec<f64>)> {
-    let text = std::fs::read_to_string(out.join("log.jsonl")).unwrap();
-    let nums = |v: &serde_json::Value| -> Vec<f64> {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_f64().unwrap())
-            .collect()
-    };
-    text.lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|v| v["kind"] == "step")
-        .map(|v| (nums(&v["losses"]), nums(&v["weights"])))
+/// Trains `run` on `ranks` counting threads; rank 0 writes into `out`.
+/// Each rank's final parameters and the floats it sent through collectives.
+fn train(run: &str, ranks: usize, out: &Path) -> Vec<(Trained, u64)> {
+    let sent: Vec<Arc<AtomicU64>> = (0..ranks).map(|_| Arc::default()).collect();
+    let trained = train_on_ranks(run, ranks, out, |inner| Counted {
+        floats: sent[inner.rank()].clone(),
+        inner,
+    });
+    trained
+        .into_iter()
+        .zip(&sent)
+        .map(|(t, n)| (t, n.load(Ordering::Relaxed)))
         .collect()
-}
-
-fn max_rel_diff(a: &[f32], b: &[f32]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    let scale = a.iter().map(|x| x.abs() as f64).fold(1e-3, f64::max);
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (*x as f64 - *y as f64).abs() / scale)
-        .fold(0.0, f64::max)
 }
 
 /// The digits run with a MELTR head on the two tasks, 300 steps (30
@@ -129,22 +95,22 @@ const RUN: &str = "preset = \"digits-tiny\"\nepochs = 30\n\
 fn two_ranks_on_half_batches_reproduce_one_process_on_the_full_batch() {
     let (one, two) = (dir("one"), dir("two"));
     let single = train(RUN, 1, &one).remove(0);
-    assert_eq!(single.2, 0, "one rank sends nothing");
+    assert_eq!(single.1, 0, "one rank sends nothing");
     let ranks = train(RUN, 2, &two);
     // The ranks agree bit for bit (the run also checks it every epoch).
-    assert!(ranks[0] == ranks[1], "the two ranks' parameters differ");
+    assert!(ranks[0].0 == ranks[1].0, "the two ranks' parameters differ");
     // What crossed: per backbone step the K losses and the gradient (P),
     // per meta step two gradients and four K-vectors, per epoch a checksum;
     // each buffer carries its shard's weight. Counted against that formula.
-    let (p, k, steps, metas, epochs) = (single.0.len() as u64, 2, 300, 100, 30);
+    let (p, k, steps, metas, epochs) = (single.0.backbone.len() as u64, 2, 300, 100, 30);
     let expected = steps * (k + 1 + p + 1) + metas * (2 * (p + 1) + 2 + 3 * (k + 1)) + epochs * 3;
     println!(
         "sent per rank: {} floats ({:.1} MB) for P = {p}: {:.2} P per backbone step with its share of meta steps",
-        ranks[0].2,
-        ranks[0].2 as f64 * 4e-6,
-        ranks[0].2 as f64 / (steps * p) as f64
+        ranks[0].1,
+        ranks[0].1 as f64 * 4e-6,
+        ranks[0].1 as f64 / (steps * p) as f64
     );
-    assert_eq!(ranks[0].2, expected);
+    assert_eq!(ranks[0].1, expected);
     let (a, b) = (step_records(&one), step_records(&two));
     assert_eq!(a.len(), 300);
     assert_eq!(a.len(), b.len());
@@ -157,8 +123,8 @@ fn two_ranks_on_half_batches_reproduce_one_process_on_the_full_batch() {
             worst.1 = worst.1.max((x - y).abs() / x.abs().max(1e-3));
         }
     }
-    let backbone = max_rel_diff(&single.0, &ranks[0].0);
-    let head = max_rel_diff(&single.1, &ranks[0].1);
+    let backbone = max_rel_diff(&single.0.backbone, &ranks[0].0.backbone);
+    let head = max_rel_diff(&single.0.head, &ranks[0].0.head);
     println!(
         "2 ranks vs 1 process after 300 steps: losses {:.1e}, weights {:.1e}, \
          backbone {backbone:.1e}, head {head:.1e} (max relative difference)",
@@ -170,6 +136,6 @@ fn two_ranks_on_half_batches_reproduce_one_process_on_the_full_batch() {
     assert!(backbone < 1e-5 && head < 1e-5, "{backbone} {head}");
     // Rank 0 wrote the run's files; they hold its state.
     let ck = Checkpoint::load(&two.join("checkpoint.safetensors")).unwrap();
-    assert_eq!(ck.backbone[0], ranks[0].0);
-    assert_eq!(ck.head[0], ranks[0].1);
+    assert_eq!(ck.backbone[0], ranks[0].0.backbone);
+    assert_eq!(ck.head[0], ranks[0].0.head);
 }

@@ -7,6 +7,7 @@ use meltr::head::{Dims, HeadInfo, HeadLayout, HeadWeights, PARAM_NAMES};
 
 pub mod mlp;
 pub mod quadratic;
+pub mod ranks;
 
 pub fn splitmix64(x: u64) -> u64 {
     let x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);

@@ -1,5 +1,6 @@
 //! `mpirun -np 2 meltr train` (the `mpi` feature, Open MPI installed): two
-//! ranks reproduce one process on the full batch, and a rank that dies
+//! ranks reproduce one process on the full batch, every built-in task
+//! logs one process's first step on 2 and 4 ranks, and a rank that dies
 //! makes the run stop with an error within a bounded time. Built with
 //! `--features nccl` (a GPU, NCCL), the same tests run the NCCL transport.
 #![cfg(feature = "mpi")]
@@ -114,6 +115,61 @@ fn one_vs_two(d: &Path, config: &Path) -> f64 {
         a.position.step
     );
     worst
+}
+
+/// The task losses of a run's first step, from its `log.jsonl`.
+fn first_step_losses(out: &Path) -> Vec<f64> {
+    let log = std::fs::read_to_string(out.join("log.jsonl")).unwrap();
+    let step = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["kind"] == "step")
+        .expect("a step was logged");
+    step["losses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+#[test]
+fn every_built_in_task_logs_one_process_s_first_step_on_2_and_4_ranks() {
+    // All the presets' tasks, in-batch negatives and masks included, on a
+    // fresh backbone for one epoch.
+    let d = dir("tasks");
+    for preset in ["tiny", "quick", "digits"] {
+        let config = d.join(format!("{preset}.toml"));
+        std::fs::write(
+            &config,
+            format!(
+                "preset = \"{preset}\"\npretrain_preset = \"none\"\nepochs = 1\neval_limit = 16\n\
+                 [meta_loss]\ntype = \"sum\"\n"
+            ),
+        )
+        .unwrap();
+        let mut first = None;
+        for ranks in [1, 2, 4] {
+            let out = d.join(format!("{preset}-{ranks}"));
+            let a = ["train", "--quiet", "--config", s(&config), "--out", s(&out)];
+            let o = if ranks == 1 {
+                Command::new(env!("CARGO_BIN_EXE_meltr")).args(a).output()
+            } else {
+                mpirun(ranks, &a).output()
+            }
+            .unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            let losses = first_step_losses(&out);
+            println!("{preset}, {ranks} rank(s): step 1 losses {losses:?}");
+            let one = first.get_or_insert_with(|| losses.clone());
+            for (a, b) in one.iter().zip(&losses) {
+                assert!(
+                    (a - b).abs() <= 1e-6 * a.abs(),
+                    "{preset}, {ranks} ranks: {losses:?} vs one process {one:?}"
+                );
+            }
+        }
+    }
 }
 
 #[test]

@@ -20,6 +20,15 @@ fn tasks_lists_the_five_plugins() {
             "{t} missing from:\n{text}"
         );
     }
+    // Each says whether its loss couples the batch's examples.
+    let json = meltr(&["tasks", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let coupling = |name: &str| {
+        let t = v.as_array().unwrap().iter().find(|t| t["name"] == name);
+        t.unwrap()["coupling"].as_str().unwrap().to_string()
+    };
+    assert_eq!(coupling("align"), "whole batch");
+    assert_eq!(coupling("rotation"), "per example");
 }
 
 #[test]

@@ -22,6 +22,8 @@ pub struct TaskRegistration {
     pub name: &'static str,
     /// One line for `meltr tasks`.
     pub summary: &'static str,
+    /// [`Task::COUPLING`].
+    pub coupling: super::Coupling,
     /// Builds the task from its settings (a TOML table without `type`) and validates them.
     pub build: fn(&toml::Table) -> Result<Box<dyn AuxTask>>,
 }
@@ -33,6 +35,7 @@ impl TaskRegistration {
     pub const fn of<T: Task>() -> TaskRegistration {
         TaskRegistration {
             name: T::NAME,
+            coupling: T::COUPLING,
             summary: T::SUMMARY,
             build: build::<T>,
         }

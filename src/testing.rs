@@ -66,9 +66,12 @@ fn check_gradient(set: &TaskSet, model: &dyn Backbone, batch: &Batch, g: &ParamV
 /// `batch` split over `ranks` threads, each rank computing the task's loss
 /// and gradient on its shard: their means weighted by the shards' sizes
 /// (what the trainer takes) equal the whole batch's `(loss, gradient)` —
-/// the value to 1e-6 and the gradient to 1e-5 relative. Whatever the task
-/// couples (negatives, partners, a mean over masked terms) must come out
-/// the same.
+/// the value to 1e-6 and the gradient to 1e-4 of its norm. Whatever the
+/// task couples (negatives, partners, a mean over masked terms) must come
+/// out the same; a wrong share is off by percents. (The gradient's bound
+/// is rounding: the matrix kernels round a row differently in batches of
+/// other sizes, and a loss that cancels magnifies it, e.g. 3e-5 for the
+/// own-model example's `consistency`.)
 fn check_shards(
     set: &TaskSet,
     model: &dyn Backbone,
@@ -131,8 +134,13 @@ fn check_shards(
         .map(|(a, b)| (*a as f64 - b).powi(2))
         .sum::<f64>()
         .sqrt();
+    eprintln!(
+        "{name} on {on}: over {ranks} shards, loss {:.1e} and gradient {:.1e} from the whole batch's",
+        (free - loss).abs() / loss.abs().max(1e-3),
+        diff / norm
+    );
     assert!(
-        diff < 1e-5 * norm,
+        diff < 1e-4 * norm,
         "{name} on {on}: gradient over {ranks} shards differs from the whole batch's by {:.1e} of its norm",
         diff / norm
     );

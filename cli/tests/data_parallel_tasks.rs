@@ -47,8 +47,17 @@ struct Difference {
     head: f64,
 }
 
-/// Trains `run` in one process and on each of `ranks`.
-fn against_one_process(name: &str, run: &str, ranks: &[usize]) -> Vec<Difference> {
+impl Difference {
+    /// Every task's loss at step 1 equals one process's to 1e-6.
+    fn assert_first_step(&self, preset: &str) {
+        let (n, d) = (self.ranks, self.step1);
+        assert!(d < 1e-6, "{preset}, {n} ranks: step-1 losses {d:.1e}");
+    }
+}
+
+/// Trains `run` in one process and on each of `ranks`: one process's
+/// parameters, and how each rank count differs.
+fn against_one_process(name: &str, run: &str, ranks: &[usize]) -> (Trained, Vec<Difference>) {
     let out = dir(&format!("{name}-1"));
     let one = train_on_ranks(run, 1, &out, |g| g).remove(0);
     let logged = step_records(&out);
@@ -73,7 +82,7 @@ fn against_one_process(name: &str, run: &str, ranks: &[usize]) -> Vec<Difference
             .map(|(x, y)| (x - y).abs() / x.abs())
             .fold(0.0, f64::max)
     };
-    ranks
+    let differences = ranks
         .iter()
         .map(|&n| {
             let out = dir(&format!("{name}-{n}"));
@@ -105,7 +114,8 @@ fn against_one_process(name: &str, run: &str, ranks: &[usize]) -> Vec<Difference
             );
             d
         })
-        .collect()
+        .collect();
+    (one, differences)
 }
 
 /// `run` in one process from starting weights changed by 1e-7 of their
@@ -139,13 +149,9 @@ fn every_built_in_task_gives_one_process_s_run_on_2_and_4_ranks() {
     // 7e-4 (video-text) and 0.5 (digits) after 200 steps (docs/design.md §7).
     for (preset, steps) in [("quick", 50), ("digits", 20)] {
         let run = preset_run(preset, steps, "[meta_loss]\ntype = \"sum\"\n");
-        for d in against_one_process(preset, &run, &[2, 4]) {
+        for d in against_one_process(preset, &run, &[2, 4]).1 {
             let n = d.ranks;
-            assert!(
-                d.step1 < 1e-6,
-                "{preset}, {n} ranks: step-1 losses {:.1e}",
-                d.step1
-            );
+            d.assert_first_step(preset);
             assert!(
                 d.steps < 1e-5,
                 "{preset}, {n} ranks: losses {:.1e}",
@@ -169,22 +175,15 @@ fn with_the_preset_s_meltr_head_two_ranks_stay_within_one_process_s_rounding() {
     for preset in ["quick", "digits"] {
         let name = format!("{preset}-meltr");
         let run = preset_run(preset, 20, "");
-        let results = against_one_process(&name, &run, &[2]);
-        let (one, nudged) = (
-            train_on_ranks(&run, 1, &dir(&format!("{name}-again")), |g| g).remove(0),
-            nudged_one_process(&name, &run),
-        );
+        let (one, results) = against_one_process(&name, &run, &[2]);
+        let nudged = nudged_one_process(&name, &run);
         let yardstick = max_rel_diff(&one.backbone, &nudged.backbone)
             .max(max_rel_diff(&one.head, &nudged.head))
             .max(1e-6);
         println!("{name}: one process nudged by 1e-7 differs by {yardstick:.1e}");
         for d in results {
+            d.assert_first_step(preset);
             let n = d.ranks;
-            assert!(
-                d.step1 < 1e-6,
-                "{preset}, {n} ranks: step-1 losses {:.1e}",
-                d.step1
-            );
             assert!(
                 d.backbone.max(d.head) < 5.0 * yardstick,
                 "{preset}, {n} ranks: backbone {:.1e}, head {:.1e}, yardstick {yardstick:.1e}",

@@ -25,8 +25,7 @@ pub fn symmetric_info_nce<T: AnyTape>(
     b: Feats<T>,
     temperature: f32,
 ) -> Result<Loss<T>> {
-    let (a, b) = (gather_rows(batch, a)?, gather_rows(batch, b)?);
-    let logits = a.matmul(b.permute()) / temperature;
+    let logits = global_logits(batch, a, b, temperature)?;
     Ok(whole_batch_loss(
         batch,
         symmetric_diagonal_cross_entropy(logits),
@@ -42,9 +41,19 @@ pub fn info_nce<T: AnyTape>(
     b: Feats<T>,
     temperature: f32,
 ) -> Result<Loss<T>> {
-    let (a, b) = (gather_rows(batch, a)?, gather_rows(batch, b)?);
-    let logits = a.matmul(b.permute()) / temperature;
+    let logits = global_logits(batch, a, b, temperature)?;
     Ok(whole_batch_loss(batch, diagonal_cross_entropy(logits)))
+}
+
+/// `a_i · b_j / temperature` over every pair of the global batch's rows.
+fn global_logits<T: AnyTape>(
+    batch: &Batch,
+    a: Feats<T>,
+    b: Feats<T>,
+    temperature: f32,
+) -> Result<Logits<T>> {
+    let (a, b) = (gather_rows(batch, a)?, gather_rows(batch, b)?);
+    Ok(a.matmul(b.permute()) / temperature)
 }
 
 /// `CE(S)`: mean over rows of `−log softmax(S_i)_i`, for logits over the

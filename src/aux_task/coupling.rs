@@ -26,8 +26,9 @@ use crate::backbone::{AnyTape, Batch, Feats, Loss};
 use crate::error::{Error, Result};
 use dfdx::prelude::*;
 
-/// How a task's loss depends on the examples of its batch: what
-/// `meltr tasks` shows, and what the data-parallel equivalence tests check.
+/// How a task's loss depends on the examples of its batch, as `meltr
+/// tasks` shows it. Whatever a task declares, `meltr::testing::check_task`
+/// checks that its loss on shards adds up to the whole batch's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Coupling {
     /// A mean of per-example terms, each drawing its randomness from its

@@ -7,7 +7,7 @@
 //! and `q` the softmaxes of the clean and shifted views' class logits. Both
 //! views are differentiated, so the taped gradient is the derivative of
 //! the very value the engine's central differences see. The shifts and the
-//! noise come from the seed only.
+//! noise come from the seed only, drawn for the whole global batch.
 
 use meltr::prelude::*;
 
@@ -31,13 +31,23 @@ impl Default for Consistency {
 }
 
 impl Consistency {
-    /// The shifted, noised view of `v`, a pure function of `seed`.
-    pub fn view(&self, v: &Visual, seed: u64) -> Visual {
+    /// The shifted, noised view of `batch`'s images, a pure function of
+    /// `seed`: drawn for the whole global batch (each example its shift,
+    /// then its noise), of which the batch keeps its own.
+    pub fn view(&self, batch: &Batch, seed: u64) -> Result<Visual> {
+        let v = batch.visual()?;
         let mut rng = task_rng(seed);
         let (h, w, s) = (v.height as isize, v.width as isize, self.shift as isize);
+        let draws = batch.draw(1, || {
+            let shift = (rng.gen_range(-s..=s), rng.gen_range(-s..=s));
+            let noise: Vec<f32> = (0..v.example_len())
+                .map(|_| self.noise * rng.gen_range(-1.0f32..=1.0))
+                .collect();
+            (shift, noise)
+        })?;
         let mut out = Vec::with_capacity(v.pixels.len());
-        for i in 0..v.examples() {
-            let (dy, dx) = (rng.gen_range(-s..=s), rng.gen_range(-s..=s));
+        for (i, ((dy, dx), noise)) in draws.into_iter().enumerate() {
+            let mut noise = noise.into_iter();
             for plane in v.example(i).chunks_exact((h * w) as usize) {
                 for y in 0..h {
                     for x in 0..w {
@@ -48,12 +58,12 @@ impl Consistency {
                         } else {
                             0.0
                         };
-                        out.push(p + self.noise * rng.gen_range(-1.0f32..=1.0));
+                        out.push(p + noise.next().unwrap_or(0.0));
                     }
                 }
             }
         }
-        v.with_pixels(out)
+        Ok(v.with_pixels(out))
     }
 }
 
@@ -76,7 +86,7 @@ impl Task for Consistency {
         let clean = batch.visual()?;
         let p = net.part::<ClassLogits>(clean)?.softmax::<Axis<1>>();
         let q = net
-            .part::<ClassLogits>(&self.view(clean, seed))?
+            .part::<ClassLogits>(&self.view(batch, seed)?)?
             .softmax::<Axis<1>>();
         Ok((p - q).square().sum::<Rank0, _>() / batch.size as f32)
     }

@@ -61,3 +61,67 @@ fn train_with_the_task_as_a_table_in_a_training_run_file() {
     );
     let _ = std::fs::remove_dir_all(&out);
 }
+
+mod common;
+
+#[test]
+fn the_task_is_exact_over_ranks_with_no_collective_code_of_its_own() {
+    // Its negatives come from every rank through `info_nce`, its noise is
+    // drawn for the whole batch: 2 and 3 thread ranks train as one process.
+    use common::ranks::{max_rel_diff, step_records, train_on_ranks};
+    let run = "preset = \"digits-tiny\"\ntasks = [{ type = \"noisy_views\", noise = 0.3 }]\n\
+               primary = \"noisy_views\"\nepochs = 1\npretrain_preset = \"none\"\n\
+               [meta_loss]\ntype = \"sum\"\n";
+    let dir = |n: usize| {
+        std::env::temp_dir().join(format!("meltr-noisy-ranks-{}-{n}", std::process::id()))
+    };
+    let one = train_on_ranks(run, 1, &dir(1), |g| g).remove(0);
+    let first = step_records(&dir(1));
+    for n in [2, 3] {
+        let got = train_on_ranks(run, n, &dir(n), |g| g).remove(0);
+        let theirs = step_records(&dir(n));
+        assert_eq!(first.len(), theirs.len());
+        // Step 1 to 1e-6; later steps carry the rounding of earlier ones.
+        for (t, (a, b)) in first.iter().zip(&theirs).enumerate() {
+            let rel = (a.0[0] - b.0[0]).abs() / a.0[0].abs();
+            let bound = if t == 0 { 1e-6 } else { 1e-5 };
+            assert!(
+                rel < bound,
+                "{n} ranks, step {}: loss {} vs {}",
+                t + 1,
+                b.0[0],
+                a.0[0]
+            );
+        }
+        let d = max_rel_diff(&one.backbone, &got.backbone);
+        if std::env::var("BLOCKS").is_ok() {
+            let m = meltr::backbone::backbone_from_kind("image_resnet", &Default::default(), 0)
+                .unwrap();
+            let mut rows: Vec<(f32, String)> = m
+                .layout()
+                .blocks()
+                .iter()
+                .map(|p| {
+                    let r = p.offset..p.offset + p.block.len();
+                    (
+                        one.backbone[r.clone()]
+                            .iter()
+                            .zip(&got.backbone[r])
+                            .map(|(a, b)| (a - b).abs())
+                            .fold(0.0, f32::max),
+                        p.block.name.clone(),
+                    )
+                })
+                .collect();
+            rows.sort_by(|a, b| b.0.total_cmp(&a.0));
+            println!("{:?}", &rows[..6]);
+        }
+        println!(
+            "noisy_views, {n} ranks vs 1 process over {} steps: backbone {d:.1e}",
+            first.len()
+        );
+        assert!(d < 1e-5, "{n} ranks: backbone differs by {d:.1e}");
+        let _ = std::fs::remove_dir_all(dir(n));
+    }
+    let _ = std::fs::remove_dir_all(dir(1));
+}

@@ -95,8 +95,6 @@ fn the_task_is_exact_over_ranks_with_no_collective_code_of_its_own() {
             );
         }
         let d = max_rel_diff(&one.backbone, &got.backbone);
-        println!("{:?}", &rows[..6]);
-        }
         println!(
             "noisy_views, {n} ranks vs 1 process over {} steps: backbone {d:.1e}",
             first.len()

@@ -19,6 +19,8 @@
 mod adam;
 mod clip;
 mod device_buffer;
+#[cfg(not(feature = "cuda"))]
+pub mod fused;
 mod param_vec;
 pub mod threads;
 

@@ -123,7 +123,15 @@ impl<'m, T: Tape<f32, Dev>> VtNet<'m, T> {
         let shape = *x.shape();
         let g: Tensor<Rank1<D_MODEL>, f32, Dev, T> = self.param(&format!("{name}.weight"));
         let b: Tensor<Rank1<D_MODEL>, f32, Dev, T> = self.param(&format!("{name}.bias"));
-        x.normalize::<Axis<1>>(1e-5) * g.broadcast_like(&shape) + b.broadcast_like(&shape)
+        #[cfg(not(feature = "cuda"))]
+        {
+            let _ = shape;
+            crate::tensor::fused::layer_norm(x, g, b, 1e-5)
+        }
+        #[cfg(feature = "cuda")]
+        {
+            x.normalize::<Axis<1>>(1e-5) * g.broadcast_like(&shape) + b.broadcast_like(&shape)
+        }
     }
 
     /// Multi-head self-attention over `b` sequences of `s` rows each.

@@ -152,6 +152,9 @@ impl<'m, T: Tape<f32, Dev>> VtNet<'m, T> {
             .reshape_like(&heads)
             .permute::<_, Axes4<0, 2, 1, 3>>();
         let scale = 1.0 / (HEAD_DIM as f32).sqrt();
+        #[cfg(not(feature = "cuda"))]
+        let att = crate::tensor::fused::scaled_softmax(q.matmul(k), scale);
+        #[cfg(feature = "cuda")]
         let att = (q.matmul(k) * scale).softmax::<Axis<3>>();
         let out = att
             .matmul(v)

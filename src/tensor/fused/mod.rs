@@ -21,6 +21,7 @@
 
 mod layer_norm;
 mod scratch;
+mod softmax;
 mod tape;
 #[cfg(test)]
 mod testing;
@@ -28,8 +29,12 @@ pub mod vector;
 
 pub use layer_norm::layer_norm;
 pub use scratch::Scratch;
+pub use softmax::scaled_softmax;
 
 /// The host kernels over plain slices, for callers with their own buffers.
 pub mod rows {
-    pub use super::layer_norm::{backward_rows as layer_norm_backward, forward_rows as layer_norm_forward};
+    pub use super::layer_norm::{
+        backward_rows as layer_norm_backward, forward_rows as layer_norm_forward,
+    };
+    pub use super::softmax::{backward_rows as softmax_backward, forward_rows as softmax_forward};
 }

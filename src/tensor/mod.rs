@@ -18,6 +18,7 @@
 
 mod adam;
 mod clip;
+mod cross_entropy;
 mod device_buffer;
 #[cfg(not(feature = "cuda"))]
 pub mod fused;
@@ -26,6 +27,7 @@ pub mod threads;
 
 pub use adam::{Adam, AdamConfig};
 pub use clip::GradClip;
+pub use cross_entropy::{cross_entropy_with_logits, Targets};
 pub use device_buffer::{DeviceBuffer, Storage};
 pub use param_vec::{ParamBlock, ParamVec};
 

@@ -19,6 +19,8 @@
 //! assert!((row[0] + 1.2247).abs() < 1e-3 && row[1].abs() < 1e-6);
 //! ```
 
+mod cross_entropy;
+mod im2col;
 mod layer_norm;
 mod scratch;
 mod softmax;
@@ -27,12 +29,18 @@ mod tape;
 mod testing;
 pub mod vector;
 
+pub use cross_entropy::cross_entropy_with_logits;
+pub use im2col::im2col;
 pub use layer_norm::layer_norm;
 pub use scratch::Scratch;
 pub use softmax::scaled_softmax;
 
 /// The host kernels over plain slices, for callers with their own buffers.
 pub mod rows {
+    pub use super::cross_entropy::{
+        backward_rows as cross_entropy_backward, forward_rows as cross_entropy_forward,
+    };
+    pub use super::im2col::{backward_rows as im2col_backward, forward_rows as im2col_forward};
     pub use super::layer_norm::{
         backward_rows as layer_norm_backward, forward_rows as layer_norm_forward,
     };

@@ -107,7 +107,14 @@ impl<'m, T: Tape<f32, Dev>> ResNetNet<'m, T> {
     fn add_bias(&self, x: Feats<T>, name: &str) -> Feats<T> {
         let shape = *x.shape();
         let b = self.p.param_shaped(name, (shape.1,));
-        x + b.broadcast_like::<_, Axis<0>>(&shape)
+        #[cfg(not(feature = "cuda"))]
+        {
+            crate::tensor::fused::add_bias(x, b)
+        }
+        #[cfg(feature = "cuda")]
+        {
+            x + b.broadcast_like::<_, Axis<0>>(&shape)
+        }
     }
 
     /// `x Wᵀ + b` with the `name.weight` (`o x i`, or `o x i x 1 x 1`, a
@@ -126,15 +133,15 @@ impl<'m, T: Tape<f32, Dev>> ResNetNet<'m, T> {
     /// `(b * 64, 9 * c)`, columns ordered `(tap, channel)` with taps
     /// row-major over the 3x3 window.
     pub fn im2col(&self, x: Feats<T>) -> Feats<T> {
-        let (n, c) = *x.shape();
+        let n = x.shape().0;
         let table = self.model.im2col_table(n / PIXELS);
         #[cfg(not(feature = "cuda"))]
         {
-            let _ = c;
             crate::tensor::fused::im2col(x, table, 9)
         }
         #[cfg(feature = "cuda")]
         {
+            let c = x.shape().1;
             let zero: Tensor<(usize, usize), f32, Dev> = self.dev().zeros_like(&(1, c));
             let padded = (x, zero).concat_along(Axis::<0>);
             let taps: Feats<T> = padded.gather(table);

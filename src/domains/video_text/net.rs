@@ -112,24 +112,31 @@ impl<'m, T: Tape<f32, Dev>> VtNet<'m, T> {
 
     /// `x Wᵀ + b` with the `name.weight` (`O x I`) and `name.bias` blocks.
     pub fn linear<const I: usize, const O: usize>(&self, x: Rows<T, I>, name: &str) -> Rows<T, O> {
-        let n = x.shape().0;
         let w: Tensor<Rank2<O, I>, f32, Dev, T> = self.param(&format!("{name}.weight"));
         let b: Tensor<Rank1<O>, f32, Dev, T> = self.param(&format!("{name}.bias"));
-        x.matmul(w.permute()) + b.broadcast_like(&(n, Const::<O>))
+        let xw = x.matmul(w.permute());
+        #[cfg(not(feature = "cuda"))]
+        {
+            crate::tensor::fused::add_bias(xw, b)
+        }
+        #[cfg(feature = "cuda")]
+        {
+            let n = xw.shape().0;
+            xw + b.broadcast_like(&(n, Const::<O>))
+        }
     }
 
     /// Layer normalisation over the feature axis (eps 1e-5), `name.weight`/`name.bias`.
     pub fn layer_norm(&self, x: Rows<T>, name: &str) -> Rows<T> {
-        let shape = *x.shape();
         let g: Tensor<Rank1<D_MODEL>, f32, Dev, T> = self.param(&format!("{name}.weight"));
         let b: Tensor<Rank1<D_MODEL>, f32, Dev, T> = self.param(&format!("{name}.bias"));
         #[cfg(not(feature = "cuda"))]
         {
-            let _ = shape;
             crate::tensor::fused::layer_norm(x, g, b, 1e-5)
         }
         #[cfg(feature = "cuda")]
         {
+            let shape = *x.shape();
             x.normalize::<Axis<1>>(1e-5) * g.broadcast_like(&shape) + b.broadcast_like(&shape)
         }
     }

@@ -7,7 +7,7 @@
 //! subtraction, an exponential, a sum, a log, a subtraction), a product
 //! with the targets and a mean: one buffer per op, forward and backward.
 
-use super::tape::{device_tensor, host_values, put_grad, take_grad};
+use super::tape::{device_tensor, host_copy, put_grad, take_grad};
 use super::Scratch;
 use crate::tensor::Targets;
 use dfdx::prelude::*;
@@ -81,7 +81,7 @@ pub fn cross_entropy_with_logits<T: Tape<f32, Cpu>>(
     let (n, k) = *logits.shape();
     targets.check(n, k);
     let (x, mut tape) = logits.split_tape();
-    let xv = host_values(&x);
+    let xv = host_copy(&x);
     let mut p = Scratch::take(n * k);
     let total = if k > 0 { forward_rows(&xv, k, &targets, &mut p) } else { 0.0 };
     drop(xv);

@@ -7,7 +7,7 @@
 //! of a digits step forward, another quarter backward), and needs the
 //! input concatenated with a zero row first.
 
-use super::tape::{device_tensor, host_values, put_grad, take_grad};
+use super::tape::{device_tensor, host_copy, put_grad, take_grad};
 use super::Scratch;
 use dfdx::prelude::*;
 use dfdx::tensor::Cpu;
@@ -50,7 +50,7 @@ pub fn im2col<T: Tape<f32, Cpu>>(
     assert!(taps > 0 && table.len() % taps == 0, "im2col table of {} entries for {taps} taps", table.len());
     let shape = (table.len() / taps, taps * c);
     let (x, mut tape) = x.split_tape();
-    let xv = host_values(&x);
+    let xv = host_copy(&x);
     let mut out = Scratch::take(table.len() * c);
     forward_rows(&xv, c, &table, &mut out);
     drop(xv);

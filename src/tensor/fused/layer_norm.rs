@@ -6,7 +6,7 @@
 //! ten element-wise ops, each allocating its output and walking it, with
 //! as many in the backward.
 
-use super::tape::{add_into, device_tensor, host_values, put_grad, take_grad};
+use super::tape::{add_into, device_tensor, host_copy, put_grad, take_grad};
 use super::vector::{dot, sum, sum_sq_dev};
 use super::Scratch;
 use dfdx::prelude::*;
@@ -84,9 +84,9 @@ pub fn layer_norm<S: Shape, G: Shape, T: Tape<f32, Cpu>>(
     let (gamma, gt) = gamma.split_tape();
     let (beta, bt) = beta.split_tape();
     let mut tape = xt.merge(gt).merge(bt);
-    let xv = host_values(&x);
-    let gv = host_values(&gamma);
-    let bv = host_values(&beta);
+    let xv = host_copy(&x);
+    let gv = host_copy(&gamma);
+    let bv = host_copy(&beta);
     let mut y = Scratch::take(n);
     let mut xhat = Scratch::take(n);
     let mut std = Scratch::take(n / d);

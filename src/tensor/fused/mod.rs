@@ -19,7 +19,9 @@
 //! assert!((row[0] + 1.2247).abs() < 1e-3 && row[1].abs() < 1e-6);
 //! ```
 
+mod bias;
 mod cross_entropy;
+mod flat_block;
 mod im2col;
 mod layer_norm;
 mod scratch;
@@ -29,14 +31,18 @@ mod tape;
 mod testing;
 pub mod vector;
 
+pub use bias::add_bias;
 pub use cross_entropy::cross_entropy_with_logits;
+pub use flat_block::flat_block;
 pub use im2col::im2col;
 pub use layer_norm::layer_norm;
 pub use scratch::Scratch;
+pub use tape::host_copy;
 pub use softmax::scaled_softmax;
 
 /// The host kernels over plain slices, for callers with their own buffers.
 pub mod rows {
+    pub use super::bias::{bias_backward_rows, forward_rows as bias_forward};
     pub use super::cross_entropy::{
         backward_rows as cross_entropy_backward, forward_rows as cross_entropy_forward,
     };

@@ -6,7 +6,7 @@
 //! allocates and walks a buffer per op. The backbones' attention has no
 //! mask (every sequence is full length), so none is taken.
 
-use super::tape::{device_tensor, host_values, put_grad, take_grad};
+use super::tape::{device_tensor, host_copy, put_grad, take_grad};
 use super::vector::dot;
 use super::Scratch;
 use dfdx::prelude::*;
@@ -54,7 +54,7 @@ pub fn scaled_softmax<S: Shape, T: Tape<f32, Cpu>>(
     let d = shape.concrete().into_iter().last().unwrap_or(1);
     let n = shape.num_elements();
     let (x, mut tape) = x.split_tape();
-    let xv = host_values(&x);
+    let xv = host_copy(&x);
     let mut y = Scratch::take(n);
     if d > 0 {
         if scale >= 0.0 {

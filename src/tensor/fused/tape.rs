@@ -17,11 +17,12 @@ pub(super) type Buf = <Cpu as dfdx::tensor::Storage<f32>>::Vec;
 /// The values of `x`, copied into a pooled host buffer. `x` must be
 /// contiguous (an op's output, or a reshape of one): its storage is read
 /// in memory order.
-pub(super) fn host_values<S: Shape, T>(x: &Tensor<S, f32, Cpu, T>) -> Scratch {
+pub fn host_copy<S: Shape, T>(x: &Tensor<S, f32, Cpu, T>) -> Scratch {
     let mut s = Scratch::take(x.shape().num_elements());
     x.copy_into(&mut s);
     s
 }
+
 
 /// A tensor of shape `shape` holding `values`, in a buffer from dfdx's
 /// allocator (and its cache, when on).

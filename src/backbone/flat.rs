@@ -185,22 +185,24 @@ impl BufferCache {
         }))
     }
 
-    /// Empties the device's cache now.
+    /// Empties the device's cache now (and, in the CPU build, this
+    /// thread's pool of the fused kernels' host buffers).
     pub fn empty(&self) {
         use dfdx::tensor::Cache;
         self.0.dev.empty_cache();
+        #[cfg(not(feature = "cuda"))]
+        crate::tensor::fused::Scratch::release_all();
     }
 
     /// Counts a step; empties the device's cache every
     /// [`BufferCache::RELEASE_EVERY`] calls.
     pub fn step(&self) {
-        use dfdx::tensor::Cache;
         let n = self
             .0
             .calls
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if n % Self::RELEASE_EVERY == Self::RELEASE_EVERY - 1 {
-            self.0.dev.empty_cache();
+            self.empty();
         }
     }
 }

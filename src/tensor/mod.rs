@@ -24,6 +24,7 @@ mod device_buffer;
 pub mod fused;
 mod param_vec;
 pub mod threads;
+pub mod vector;
 
 pub use adam::{Adam, AdamConfig};
 pub use clip::GradClip;

@@ -3,7 +3,7 @@
 
 use super::backward::split_wb;
 use super::linear::{linear, linear_back};
-use super::vector::{axpy, dot};
+use crate::tensor::vector::{axpy, dot};
 use super::HostHead;
 use crate::head::preset::HEADS;
 

@@ -4,7 +4,7 @@ use super::elementwise::{apply_mask, relu_back};
 use super::forward::{Inputs, Tape};
 use super::layer_norm::layer_norm_back;
 use super::linear::linear_back;
-use super::vector::{axpy, dot};
+use crate::tensor::vector::{axpy, dot};
 use super::HostHead;
 use crate::head::layout::Param;
 use crate::head::preset::Dims;

@@ -5,7 +5,7 @@ use super::attention::AttnSaved;
 use super::elementwise::{apply_mask, relu_rows};
 use super::layer_norm::{layer_norm, NormSaved};
 use super::linear::linear;
-use super::vector::dot;
+use crate::tensor::vector::dot;
 use super::HostHead;
 use crate::head::dropout::MaskValues;
 use crate::head::layout::Param;

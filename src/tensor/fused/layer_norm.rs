@@ -7,7 +7,7 @@
 //! as many in the backward.
 
 use super::tape::{add_into, device_tensor, host_copy, put_grad, take_grad};
-use super::vector::{dot, sum, sum_sq_dev};
+use crate::tensor::vector::{dot, sum, sum_sq_dev};
 use super::Scratch;
 use dfdx::prelude::*;
 use dfdx::tensor::Cpu;

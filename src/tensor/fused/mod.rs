@@ -29,7 +29,6 @@ mod softmax;
 mod tape;
 #[cfg(test)]
 mod testing;
-pub mod vector;
 
 pub use bias::add_bias;
 pub use cross_entropy::cross_entropy_with_logits;

@@ -7,7 +7,7 @@
 //! mask (every sequence is full length), so none is taken.
 
 use super::tape::{device_tensor, host_copy, put_grad, take_grad};
-use super::vector::dot;
+use crate::tensor::vector::dot;
 use super::Scratch;
 use dfdx::prelude::*;
 use dfdx::tensor::Cpu;

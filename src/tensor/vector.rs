@@ -1,6 +1,7 @@
-//! Row reductions written so that the compiler vectorises them: 32
-//! partial sums (four 8-lane registers), so the additions do not wait on
-//! each other.
+//! The vector primitives the host kernels (the head's, the fused
+//! backbone kernels) are built from. Reductions keep 32 partial sums (four
+//! 8-lane registers), so that the compiler vectorises them and the
+//! additions do not wait on each other.
 
 /// `Σ a_i b_i`.
 #[inline(always)]

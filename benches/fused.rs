@@ -21,7 +21,9 @@ type Taped = OwnedTape<f32, Cpu>;
 
 fn values(n: usize, seed: u32) -> Vec<f32> {
     (0..n)
-        .map(|i| ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) % 1000) as f32 / 500.0 - 1.0)
+        .map(|i| {
+            ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) % 1000) as f32 / 500.0 - 1.0
+        })
         .collect()
 }
 
@@ -134,7 +136,11 @@ fn kernels(p: &Pair) {
                 for (ky, kx) in (-1..=1).flat_map(|a| (-1..=1).map(move |b| (a, b))) {
                     let (yy, xx) = (y + ky, x + kx);
                     let inside = (0..side).contains(&yy) && (0..side).contains(&xx);
-                    table.push(if inside { i * 64 + (yy * side + xx) as usize } else { px });
+                    table.push(if inside {
+                        i * 64 + (yy * side + xx) as usize
+                    } else {
+                        px
+                    });
                 }
             }
         }

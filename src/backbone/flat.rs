@@ -137,8 +137,10 @@ impl<'m, T: Tape<f32, Dev>> FlatParams<'m, T> {
         // (two tasks, or one task twice) would keep only one gradient.
         #[cfg(feature = "cuda")]
         {
-            let flat: Tensor<(usize,), f32, Dev, T> =
-                self.w.retaped::<T>().gather(self.indices.per_block[i].clone());
+            let flat: Tensor<(usize,), f32, Dev, T> = self
+                .w
+                .retaped::<T>()
+                .gather(self.indices.per_block[i].clone());
             flat.reshape_like(&shape)
         }
     }

@@ -83,7 +83,11 @@ pub fn cross_entropy_with_logits<T: Tape<f32, Cpu>>(
     let (x, mut tape) = logits.split_tape();
     let xv = host_copy(&x);
     let mut p = Scratch::take(n * k);
-    let total = if k > 0 { forward_rows(&xv, k, &targets, &mut p) } else { 0.0 };
+    let total = if k > 0 {
+        forward_rows(&xv, k, &targets, &mut p)
+    } else {
+        0.0
+    };
     drop(xv);
     let out = device_tensor(x.device(), &[total / n.max(1) as f32], ());
     if T::OWNS_TAPE && n > 0 && k > 0 {
@@ -167,7 +171,9 @@ mod tests {
                 .map(|(i, r)| {
                     let m = r.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v));
                     let lse = m + r.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
-                    (0..k).map(|j| soft[i * k + j] as f64 * (lse - r[j])).sum::<f64>()
+                    (0..k)
+                        .map(|j| soft[i * k + j] as f64 * (lse - r[j]))
+                        .sum::<f64>()
                 })
                 .sum::<f64>()
                 / n as f64
@@ -179,8 +185,16 @@ mod tests {
         assert!(((total / n as f32) as f64 - loss(&at)).abs() < 1e-5 * loss(&at).abs());
         let mut dx = vec![0.0; n * k];
         backward_rows(&p, k, &t, 1.0 / n as f32, &mut dx);
-        let fd: Vec<f32> = central_difference(loss, &at, 1e-6).iter().map(|&v| v as f32).collect();
-        assert_close(&dx, &fd, 1e-4, "cross-entropy gradient vs central differences");
+        let fd: Vec<f32> = central_difference(loss, &at, 1e-6)
+            .iter()
+            .map(|&v| v as f32)
+            .collect();
+        assert_close(
+            &dx,
+            &fd,
+            1e-4,
+            "cross-entropy gradient vs central differences",
+        );
     }
 
     #[test]

@@ -20,8 +20,16 @@ pub fn flat_block<S: Shape, T: Tape<f32, Cpu>>(
     shape: S,
 ) -> Tensor<S, f32, Cpu, T> {
     let len = shape.num_elements();
-    assert_eq!(values.len(), flat.shape().0, "host values of another vector");
-    assert!(offset + len <= values.len(), "block {offset}+{len} past {}", values.len());
+    assert_eq!(
+        values.len(),
+        flat.shape().0,
+        "host values of another vector"
+    );
+    assert!(
+        offset + len <= values.len(),
+        "block {offset}+{len} past {}",
+        values.len()
+    );
     let (flat, mut tape) = flat.retaped::<T>().split_tape();
     let out = device_tensor(flat.device(), &values[offset..offset + len], shape);
     if T::OWNS_TAPE && len > 0 {
@@ -56,8 +64,12 @@ mod tests {
             if fused {
                 flat_block(&ft, &v, off, shape)
             } else {
-                let idx = dev.tensor_from_vec((off..off + shape.0 * shape.1).collect(), (shape.0 * shape.1,));
-                let g: Tensor<(usize,), f32, Cpu, _> = ft.retaped::<OwnedTape<f32, Cpu>>().gather(idx);
+                let idx = dev.tensor_from_vec(
+                    (off..off + shape.0 * shape.1).collect(),
+                    (shape.0 * shape.1,),
+                );
+                let g: Tensor<(usize,), f32, Cpu, _> =
+                    ft.retaped::<OwnedTape<f32, Cpu>>().gather(idx);
                 g.reshape_like(&shape)
             }
         };

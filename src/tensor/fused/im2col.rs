@@ -47,7 +47,11 @@ pub fn im2col<T: Tape<f32, Cpu>>(
     taps: usize,
 ) -> Tensor<(usize, usize), f32, Cpu, T> {
     let (_, c) = *x.shape();
-    assert!(taps > 0 && table.len() % taps == 0, "im2col table of {} entries for {taps} taps", table.len());
+    assert!(
+        taps > 0 && table.len() % taps == 0,
+        "im2col table of {} entries for {taps} taps",
+        table.len()
+    );
     let shape = (table.len() / taps, taps * c);
     let (x, mut tape) = x.split_tape();
     let xv = host_copy(&x);
@@ -105,8 +109,16 @@ mod tests {
 
     #[test]
     fn values_and_gradients_match_dfdx_graph() {
-        for (n, c, taps, rows, seed) in [(1, 1, 1, 1, 1), (5, 3, 9, 5, 2), (64, 8, 9, 64, 3), (7, 2, 4, 20, 4)] {
-            let (f, g) = (run(true, n, c, taps, rows, seed), run(false, n, c, taps, rows, seed));
+        for (n, c, taps, rows, seed) in [
+            (1, 1, 1, 1, 1),
+            (5, 3, 9, 5, 2),
+            (64, 8, 9, 64, 3),
+            (7, 2, 4, 20, 4),
+        ] {
+            let (f, g) = (
+                run(true, n, c, taps, rows, seed),
+                run(false, n, c, taps, rows, seed),
+            );
             // A gather copies and its backward adds: equal to the last bit
             // but for the order of repeated adds.
             assert_close(&f[0], &g[0], 0.0, "im2col values");

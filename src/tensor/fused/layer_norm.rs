@@ -7,8 +7,8 @@
 //! as many in the backward.
 
 use super::tape::{add_into, device_tensor, host_copy, put_grad, take_grad};
-use crate::tensor::vector::{dot, sum, sum_sq_dev};
 use super::Scratch;
+use crate::tensor::vector::{dot, sum, sum_sq_dev};
 use dfdx::prelude::*;
 use dfdx::tensor::Cpu;
 
@@ -79,7 +79,10 @@ pub fn layer_norm<S: Shape, G: Shape, T: Tape<f32, Cpu>>(
     let d = gamma.shape().num_elements();
     let shape = *x.shape();
     let n = shape.num_elements();
-    assert!(d > 0 && n % d == 0, "layer norm of {n} values over rows of {d}");
+    assert!(
+        d > 0 && n % d == 0,
+        "layer norm of {n} values over rows of {d}"
+    );
     let (x, xt) = x.split_tape();
     let (gamma, gt) = gamma.split_tape();
     let (beta, bt) = beta.split_tape();
@@ -142,14 +145,24 @@ mod tests {
         };
         let yv = y.retaped::<NoneTape>().as_vec();
         let grads = (y * r).sum::<Rank0, _>().backward();
-        [yv, grads.get(&x).as_vec(), grads.get(&g).as_vec(), grads.get(&b).as_vec()]
+        [
+            yv,
+            grads.get(&x).as_vec(),
+            grads.get(&g).as_vec(),
+            grads.get(&b).as_vec(),
+        ]
     }
 
     #[test]
     fn values_and_gradients_match_dfdx_graph() {
         for (n, d, seed) in [(1, 1, 1), (3, 5, 2), (7, 64, 3), (40, 33, 4), (2, 100, 5)] {
             let (f, g) = (run(true, n, d, seed), run(false, n, d, seed));
-            for (what, a, b) in ["y", "dx", "dgamma", "dbeta"].iter().zip(&f).zip(&g).map(|((w, a), b)| (w, a, b)) {
+            for (what, a, b) in ["y", "dx", "dgamma", "dbeta"]
+                .iter()
+                .zip(&f)
+                .zip(&g)
+                .map(|((w, a), b)| (w, a, b))
+            {
                 assert_close(a, b, 1e-5, &format!("{what} ({n}x{d})"));
             }
         }
@@ -183,12 +196,26 @@ mod tests {
         let mut std = vec![0.0; n];
         forward_rows(&x, &g, &b, 1e-5, &mut y, &mut xhat, &mut std);
         let (mut dx, mut dg, mut db) = (vec![0.0; n * d], vec![0.0; d], vec![0.0; d]);
-        backward_rows(&r, &xhat, &std, &g, &mut dx, &mut dg, &mut db, &mut vec![0.0; d]);
+        backward_rows(
+            &r,
+            &xhat,
+            &std,
+            &g,
+            &mut dx,
+            &mut dg,
+            &mut db,
+            &mut vec![0.0; d],
+        );
         let at: Vec<f64> = x.iter().chain(&g).chain(&b).map(|&v| v as f64).collect();
         let fd = central_difference(loss, &at, 1e-6);
         let exact: Vec<f32> = dx.into_iter().chain(dg).chain(db).collect();
         let fd: Vec<f32> = fd.iter().map(|&v| v as f32).collect();
-        assert_close(&exact, &fd, 1e-4, "layer norm gradient vs central differences");
+        assert_close(
+            &exact,
+            &fd,
+            1e-4,
+            "layer norm gradient vs central differences",
+        );
     }
 
     #[test]
@@ -205,7 +232,11 @@ mod tests {
             let xa = xt.retaped::<OwnedTape<f32, Cpu>>();
             let xb = xt.retaped::<OwnedTape<f32, Cpu>>();
             let (gt, bt) = (g.leaky_trace(), b.leaky_trace());
-            let y: Tensor<(usize, usize), f32, Cpu, OwnedTape<f32, Cpu>> = if fused { layer_norm(xa, gt, bt, 1e-5) } else { graph(xa, gt, bt) };
+            let y: Tensor<(usize, usize), f32, Cpu, OwnedTape<f32, Cpu>> = if fused {
+                layer_norm(xa, gt, bt, 1e-5)
+            } else {
+                graph(xa, gt, bt)
+            };
             let l = y.square().sum::<Rank0, _>() + xb.sum::<Rank0, _>() * 3.0;
             l.backward().get(&x).as_vec()
         };

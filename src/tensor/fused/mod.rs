@@ -36,8 +36,8 @@ pub use flat_block::flat_block;
 pub use im2col::im2col;
 pub use layer_norm::layer_norm;
 pub use scratch::Scratch;
-pub use tape::host_copy;
 pub use softmax::scaled_softmax;
+pub use tape::host_copy;
 
 /// The host kernels over plain slices, for callers with their own buffers.
 pub mod rows {

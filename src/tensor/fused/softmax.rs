@@ -7,8 +7,8 @@
 //! mask (every sequence is full length), so none is taken.
 
 use super::tape::{device_tensor, host_copy, put_grad, take_grad};
-use crate::tensor::vector::dot;
 use super::Scratch;
+use crate::tensor::vector::dot;
 use dfdx::prelude::*;
 use dfdx::tensor::Cpu;
 
@@ -85,7 +85,12 @@ mod tests {
 
     /// Value and gradient of `Σ r ⊙ softmax(scale · x)` over `(b, h, s, s)`,
     /// fused or by dfdx's graph (the reference).
-    fn run(fused: bool, dims: (usize, usize, usize, usize), scale: f32, seed: u64) -> [Vec<f32>; 2] {
+    fn run(
+        fused: bool,
+        dims: (usize, usize, usize, usize),
+        scale: f32,
+        seed: u64,
+    ) -> [Vec<f32>; 2] {
         let dev = Cpu::default();
         let n = dims.0 * dims.1 * dims.2 * dims.3;
         let x = dev.tensor_from_vec(random(n, seed, 3.0), dims);
@@ -128,7 +133,10 @@ mod tests {
                     let m = row.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v));
                     let e: Vec<f64> = row.iter().map(|v| ((v - m) * scale as f64).exp()).collect();
                     let s: f64 = e.iter().sum();
-                    e.iter().enumerate().map(|(j, e)| r[i * d + j] as f64 * e / s).sum::<f64>()
+                    e.iter()
+                        .enumerate()
+                        .map(|(j, e)| r[i * d + j] as f64 * e / s)
+                        .sum::<f64>()
                 })
                 .sum()
         };
@@ -137,7 +145,10 @@ mod tests {
         let mut dx = vec![0.0; rows * d];
         backward_rows(&y, &r, scale, d, &mut dx);
         let at: Vec<f64> = x.iter().map(|&v| v as f64).collect();
-        let fd: Vec<f32> = central_difference(loss, &at, 1e-6).iter().map(|&v| v as f32).collect();
+        let fd: Vec<f32> = central_difference(loss, &at, 1e-6)
+            .iter()
+            .map(|&v| v as f32)
+            .collect();
         assert_close(&dx, &fd, 1e-4, "softmax gradient vs central differences");
     }
 

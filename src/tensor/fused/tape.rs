@@ -23,7 +23,6 @@ pub fn host_copy<S: Shape, T>(x: &Tensor<S, f32, Cpu, T>) -> Scratch {
     s
 }
 
-
 /// A tensor of shape `shape` holding `values`, in a buffer from dfdx's
 /// allocator (and its cache, when on).
 pub(super) fn device_tensor<S: Shape>(dev: &Cpu, values: &[f32], shape: S) -> Tensor<S, f32, Cpu> {

@@ -14,7 +14,10 @@ pub fn random(n: usize, seed: u64, scale: f32) -> Vec<f32> {
 /// of the terms that cancelled).
 pub fn assert_close(a: &[f32], b: &[f32], rel: f32, what: &str) {
     assert_eq!(a.len(), b.len(), "{what}: lengths");
-    let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(f32::MIN_POSITIVE);
+    let scale = b
+        .iter()
+        .fold(0.0f32, |m, v| m.max(v.abs()))
+        .max(f32::MIN_POSITIVE);
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
         assert!(
             (x - y).abs() <= rel * scale,

@@ -15,7 +15,7 @@ use dfdx::tensor::Cpu;
 /// `y = softmax(scale · x)` over rows of width `d`.
 pub fn forward_rows(x: &[f32], scale: f32, d: usize, y: &mut [f32]) {
     for (xr, yr) in x.chunks_exact(d).zip(y.chunks_exact_mut(d)) {
-        let m = xr.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)) * scale;
+        let m = xr.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v * scale));
         let mut s = 0.0;
         for (y, &x) in yr.iter_mut().zip(xr) {
             *y = (x * scale - m).exp();
@@ -44,8 +44,6 @@ pub fn backward_rows(y: &[f32], dy: &[f32], scale: f32, d: usize, dx: &mut [f32]
 
 /// `softmax(scale · x)` over the last axis of `x`, on the CPU; see the
 /// module docs. `x` must be contiguous (an op's output, e.g. `q kᵀ`).
-/// (A negative `scale` is allowed; the row maximum is taken before scaling
-/// only for `scale ≥ 0`, so it is taken after.)
 pub fn scaled_softmax<S: Shape, T: Tape<f32, Cpu>>(
     x: Tensor<S, f32, Cpu, T>,
     scale: f32,
@@ -57,12 +55,7 @@ pub fn scaled_softmax<S: Shape, T: Tape<f32, Cpu>>(
     let xv = host_copy(&x);
     let mut y = Scratch::take(n);
     if d > 0 {
-        if scale >= 0.0 {
-            forward_rows(&xv, scale, d, &mut y);
-        } else {
-            let scaled: Vec<f32> = xv.iter().map(|v| v * scale).collect();
-            forward_rows(&scaled, 1.0, d, &mut y);
-        }
+        forward_rows(&xv, scale, d, &mut y);
     }
     drop(xv);
     let out = device_tensor(x.device(), &y, shape);

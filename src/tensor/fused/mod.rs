@@ -38,16 +38,3 @@ pub use layer_norm::layer_norm;
 pub use scratch::Scratch;
 pub use softmax::scaled_softmax;
 pub use tape::host_copy;
-
-/// The host kernels over plain slices, for callers with their own buffers.
-pub mod rows {
-    pub use super::bias::{bias_backward_rows, forward_rows as bias_forward};
-    pub use super::cross_entropy::{
-        backward_rows as cross_entropy_backward, forward_rows as cross_entropy_forward,
-    };
-    pub use super::im2col::{backward_rows as im2col_backward, forward_rows as im2col_forward};
-    pub use super::layer_norm::{
-        backward_rows as layer_norm_backward, forward_rows as layer_norm_forward,
-    };
-    pub use super::softmax::{backward_rows as softmax_backward, forward_rows as softmax_forward};
-}

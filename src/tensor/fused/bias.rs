@@ -31,11 +31,12 @@ pub fn bias_backward_rows(dy: &[f32], db: &mut [f32]) {
 }
 
 /// `x + b` with `b` added to every row of `x` (rows of `b.len()`, the
-/// last axis), on the CPU; see the module docs. `x` must be contiguous.
+/// last axis), on the CPU; see the module docs.
 pub fn add_bias<S: Shape, B: Shape, T: Tape<f32, Cpu>>(
     x: Tensor<S, f32, Cpu, T>,
     b: Tensor<B, f32, Cpu, T>,
 ) -> Tensor<S, f32, Cpu, T> {
+    let (x, b) = (x.contiguous(), b.contiguous());
     let shape = *x.shape();
     let d = b.shape().num_elements();
     let n = shape.num_elements();

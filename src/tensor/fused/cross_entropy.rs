@@ -70,7 +70,7 @@ enum Kept {
 }
 
 /// The mean cross-entropy of `logits` (`n` rows of `k` classes) against
-/// `targets`, on the CPU; see the module docs. `logits` must be contiguous.
+/// `targets`, on the CPU; see the module docs.
 ///
 /// Panics if the targets' size differs from the logits' or a class is out
 /// of range (a programming error of the caller).
@@ -80,7 +80,7 @@ pub fn cross_entropy_with_logits<T: Tape<f32, Cpu>>(
 ) -> Tensor<Rank0, f32, Cpu, T> {
     let (n, k) = *logits.shape();
     targets.check(n, k);
-    let (x, mut tape) = logits.split_tape();
+    let (x, mut tape) = logits.contiguous().split_tape();
     let xv = host_copy(&x);
     let mut p = Scratch::take(n * k);
     let total = if k > 0 {
@@ -158,6 +158,31 @@ mod tests {
                 assert_close(&f[1], &g[1], 1e-5, &format!("gradient {n}x{k}"));
             }
         }
+    }
+
+    #[test]
+    fn a_transposed_view_is_read_by_its_values() {
+        // The contrastive losses score Sᵀ too: a permuted view, whose
+        // storage is not in row order.
+        let dev = Cpu::default();
+        let n = 6;
+        let x = dev.tensor_from_vec(random(n * n, 31, 3.0), (n, n));
+        let classes: Vec<usize> = (0..n).collect();
+        let eye = dev.tensor_from_vec(Targets::Classes(&classes).dense(n, n), (n, n));
+        let run = |fused: bool| {
+            let xt: Tensor<_, f32, Cpu, OwnedTape<f32, Cpu>> = x.leaky_trace();
+            let xt = xt.permute::<_, Axes2<1, 0>>();
+            let l = if fused {
+                cross_entropy_with_logits(xt, Targets::Classes(&classes))
+            } else {
+                cross_entropy_with_logits_loss(xt.contiguous(), eye.clone())
+            };
+            let v = l.array();
+            [vec![v], l.backward().get(&x).as_vec()]
+        };
+        let (f, g) = (run(true), run(false));
+        assert_close(&f[0], &g[0], 1e-5, "loss of Sᵀ");
+        assert_close(&f[1], &g[1], 1e-5, "gradient through Sᵀ");
     }
 
     #[test]

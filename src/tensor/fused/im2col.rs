@@ -39,13 +39,13 @@ pub fn backward_rows(dout: &[f32], c: usize, table: &[usize], dx: &mut [f32]) {
 }
 
 /// The im2col of `x` (`n` rows of `c`) by `table` with `taps` entries per
-/// output row: `(table.len() / taps, taps · c)`; see the module docs. `x`
-/// must be contiguous (an op's output).
+/// output row: `(table.len() / taps, taps · c)`; see the module docs.
 pub fn im2col<T: Tape<f32, Cpu>>(
     x: Tensor<(usize, usize), f32, Cpu, T>,
     table: Arc<[usize]>,
     taps: usize,
 ) -> Tensor<(usize, usize), f32, Cpu, T> {
+    let x = x.contiguous();
     let (_, c) = *x.shape();
     assert!(
         taps > 0 && table.len() % taps == 0,

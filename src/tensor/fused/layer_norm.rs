@@ -69,13 +69,13 @@ pub fn backward_rows(
 
 /// Layer normalisation of `x` over its last axis (of `γ.len()` values),
 /// scaled by `gamma` and shifted by `beta`, on the CPU; see the module docs.
-/// `x` must be contiguous (an op's output).
 pub fn layer_norm<S: Shape, G: Shape, T: Tape<f32, Cpu>>(
     x: Tensor<S, f32, Cpu, T>,
     gamma: Tensor<G, f32, Cpu, T>,
     beta: Tensor<G, f32, Cpu, T>,
     eps: f32,
 ) -> Tensor<S, f32, Cpu, T> {
+    let (x, gamma, beta) = (x.contiguous(), gamma.contiguous(), beta.contiguous());
     let d = gamma.shape().num_elements();
     let shape = *x.shape();
     let n = shape.num_elements();

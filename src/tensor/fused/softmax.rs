@@ -43,11 +43,12 @@ pub fn backward_rows(y: &[f32], dy: &[f32], scale: f32, d: usize, dx: &mut [f32]
 }
 
 /// `softmax(scale · x)` over the last axis of `x`, on the CPU; see the
-/// module docs. `x` must be contiguous (an op's output, e.g. `q kᵀ`).
+/// module docs.
 pub fn scaled_softmax<S: Shape, T: Tape<f32, Cpu>>(
     x: Tensor<S, f32, Cpu, T>,
     scale: f32,
 ) -> Tensor<S, f32, Cpu, T> {
+    let x = x.contiguous();
     let shape = *x.shape();
     let d = shape.concrete().into_iter().last().unwrap_or(1);
     let n = shape.num_elements();

@@ -14,9 +14,10 @@ use dfdx::tensor::Cpu;
 /// dfdx's CPU gradient storage (a `Vec<f32>` behind `Deref`).
 pub(super) type Buf = <Cpu as dfdx::tensor::Storage<f32>>::Vec;
 
-/// The values of `x`, copied into a pooled host buffer. `x` must be
-/// contiguous (an op's output, or a reshape of one): its storage is read
-/// in memory order.
+/// The values of `x`, copied into a pooled host buffer. Its storage is
+/// read in memory order, so `x` must be contiguous: the kernels take
+/// `x.contiguous()` first (free for an op's output, a copy for a permuted
+/// or broadcast view).
 pub fn host_copy<S: Shape, T>(x: &Tensor<S, f32, Cpu, T>) -> Scratch {
     let mut s = Scratch::take(x.shape().num_elements());
     x.copy_into(&mut s);

@@ -11,8 +11,11 @@ Sections: the head per preset at its reference K (forward, value+weights,
 head term, meta update); the plain backbone step (video_text batch 32,
 digits batch 20); the MELTR step and the AID-FP-Lite meta step (video_text
 batch 32); the epoch-time ratio (step_meltr + meta/meta_every) / step_plain
-at meta_every 3 and 10; then scaling in the batch (8..256: plain step and
-meta step) and in K (univl head, K 2..16: value+weights and head term).
+at meta_every 3 and 10; then scaling in the batch (8..256: video_text plain
+step and meta step, digits plain step), in the digits classifier's width
+(x1/x2/x4 = 16/32/64, each over the batch sizes; meltr's
+`--backbone-settings`, the twin's --width) and in K (univl head, K 2..16:
+value+weights and head term).
 
 meltr's side runs the binary (--meltr, default target/release/meltr):
 
@@ -53,9 +56,10 @@ TWIN = os.path.join(HERE, "twin.py")
 HEAD_REF = [("allinone", 2), ("violet", 3), ("univl", 8), ("paper", 8)]
 HEAD_WHAT = [("forward", "forward"), ("value_weights", "value+weights"),
              ("head_term", "head term"), ("meta_update", "meta update")]
-SECTIONS = ["head", "step", "meta", "ratio", "batch", "k"]
+SECTIONS = ["head", "step", "meta", "ratio", "batch", "width", "k"]
 VT_K = 5  # quick.toml's five tasks
 DIGITS_K, DIGITS_BATCH = 4, 20  # digits.toml
+DIGITS_WIDTHS = [16, 32, 64]  # the digits classifier's width x1, x2, x4
 META_EVERY = (3, 10)
 
 
@@ -218,11 +222,13 @@ def meltr_head(r, preset, k, reps, key):
     return cell(res, pick[0].get(f"{key}_ms"), f"{key}_ms")
 
 
-def meltr_step(r, backbone, batch, k, reps, only, key):
+def meltr_step(r, backbone, batch, k, reps, only, key, width=None):
     preset = "quick" if backbone == "video_text" else "digits"
-    res = r.meltr_run(["bench", "step", "--preset", preset, "--batch-size", str(batch),
-                       "--tasks-count", str(k), "--reps", str(reps), "--json",
-                       "--only", only])
+    argv = ["bench", "step", "--preset", preset, "--batch-size", str(batch),
+            "--tasks-count", str(k), "--reps", str(reps), "--json", "--only", only]
+    if width is not None:
+        argv += ["--backbone-settings", json.dumps({"width": width})]
+    res = r.meltr_run(argv)
     if res is None or "data" not in res:
         return cell(res)
     c = cell(res, res["data"].get(key), key)
@@ -294,18 +300,23 @@ def build_rows(r, args):
             rows.append(row(section, f"{preset}-k{k} {label}", m, t, preset=preset, k=k,
                             what=what))
 
-    def pair(section, label, kind, key, twin_cmd, backbone, batch, k, reps):
+    def pair(section, label, kind, key, twin_cmd, backbone, batch, k, reps, width=None):
         """One row: meltr's `kind` phase (its JSON `key`) against the twin's `twin_cmd`."""
-        m = meltr_step(r, backbone, batch, k, reps, kind, key)
-        t = twin_cell(r, [twin_cmd, "--backbone", backbone, "--batch", str(batch),
-                          "--k", str(k), "--reps", str(reps)])
-        rows.append(row(section, label, m, t, backbone=backbone, batch=batch, k=k, kind=kind))
+        m = meltr_step(r, backbone, batch, k, reps, kind, key, width)
+        argv = [twin_cmd, "--backbone", backbone, "--batch", str(batch),
+                "--k", str(k), "--reps", str(reps)]
+        if width is not None:
+            argv += ["--width", str(width)]
+        t = twin_cell(r, argv)
+        rows.append(row(section, label, m, t, backbone=backbone, batch=batch, k=k, kind=kind,
+                        width=width))
         return m, t
 
-    def plain(backbone, batch, k, section):
+    def plain(backbone, batch, k, section, width=None):
         reps = scaled_reps(step_reps, batch, 3 if not q else 2)
-        return pair(section, f"{backbone} b{batch} plain step", "plain", "sum_step_ms",
-                    "step", backbone, batch, k, reps)
+        label = f"{backbone} b{batch} plain step" + (f" width {width}" if width else "")
+        return pair(section, label, "plain", "sum_step_ms", "step", backbone, batch, k, reps,
+                    width)
 
     def meltr_steprow(batch, section):
         reps = scaled_reps(step_reps, batch, 3 if not q else 2)
@@ -347,6 +358,14 @@ def build_rows(r, args):
         for b in batches:
             plain("video_text", b, VT_K, "scaling: batch")
             meta(b, "scaling: batch")
+        for b in batches:
+            plain("digits", b, DIGITS_K, "scaling: batch")
+    if "width" in want:
+        # The digits classifier's width x1, x2, x4 (the video-text model's
+        # widths are compile-time constants), across the batch sizes.
+        for wd in DIGITS_WIDTHS:
+            for b in batches:
+                plain("digits", b, DIGITS_K, "scaling: width", width=wd)
     if "k" in want:
         for k in ks:
             head_rows("scaling: K (univl)", "univl", k, HEAD_WHAT[1:3])
@@ -443,7 +462,9 @@ def plot(rows, path):
         for rw in rows:
             if rw["section"] != section:
                 continue
-            kind = rw["params"].get("kind") or rw["params"].get("what")
+            prm = rw["params"]
+            kind = " ".join(str(x) for x in (prm.get("backbone"),
+                                             prm.get("kind") or prm.get("what")) if x)
             for side in ("meltr", "twin"):
                 v = rw[side][ykey]
                 if v is not None:

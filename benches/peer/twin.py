@@ -172,6 +172,9 @@ def main(argv=None):
         p.add_argument("--k", type=int, default=None,
                        help="number of tasks: the first K of the run's task "
                             "list (default: all; video_text 5, digits 4)")
+        p.add_argument("--width", type=int, default=None,
+                       help=f"digits only: channels of every feature map "
+                            f"(default {DG_WIDTH}; meltr's `width` setting)")
         if name != "step":
             p.add_argument("--head-preset", choices=sorted(PRESETS), default=None,
                            help="head size (default: univl for video_text, "
@@ -876,7 +879,12 @@ def backbone(g, name, k):
 
 
 def measure_backbone(g, args):
+    global DG_WIDTH
     jax, jnp, np = g["jax"], g["jnp"], g["np"]
+    if args.width is not None:
+        if args.backbone != "digits" or args.width < 1:
+            raise SystemExit("--width: a positive width, for the digits backbone only")
+        DG_WIDTH = args.width
     bb = backbone(g, args.backbone, args.k)
     b = args.batch or DEFAULT_BATCH[args.backbone]
     if b < 2:
@@ -888,6 +896,8 @@ def measure_backbone(g, args):
     n_params = sum(int(np.prod(v.shape)) for v in w.values())
     batch_train = bb["batch"](b, args.seed + 1)
     params = {"backbone": args.backbone, "batch": b, "k": k, "tasks": bb["tasks"]}
+    if args.backbone == "digits":
+        params["width"] = DG_WIDTH
     extra = {"n_params": n_params}
 
     if args.cmd == "step":

@@ -346,6 +346,45 @@ fn bench_step_reports_phases_that_add_up_and_the_meta_step_passes() {
 }
 
 #[test]
+fn bench_step_times_a_backbone_of_other_settings() {
+    let o = meltr(&[
+        "bench",
+        "step",
+        "--preset",
+        "digits-tiny",
+        "--only",
+        "plain",
+        "--reps",
+        "1",
+        "--json",
+        "--backbone-settings",
+        r#"{"width": 24}"#,
+    ]);
+    ok(&o);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["sum_step_ms"].as_f64().unwrap() > 0.0, "{v}");
+    for (settings, needle) in [
+        ("{width: 24", "--backbone-settings"),
+        (r#"{"width": 0}"#, "width"),
+    ] {
+        let bad = meltr(&[
+            "bench",
+            "step",
+            "--preset",
+            "digits-tiny",
+            "--reps",
+            "1",
+            "--backbone-settings",
+            settings,
+        ]);
+        assert_eq!(bad.status.code(), Some(2), "{settings}");
+        let err = String::from_utf8_lossy(&bad.stderr);
+        assert!(err.contains(needle), "{settings}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+}
+
+#[test]
 fn bench_head_times_every_preset() {
     let o = meltr(&["bench", "head", "--reps", "1", "--tasks", "3"]);
     ok(&o);

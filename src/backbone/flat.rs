@@ -3,24 +3,32 @@
 //! still read typed tensors.
 //!
 //! A taped `FlatParams` traces the flat vector once; every block read from
-//! it is a `gather` on that tape, so one backward pass leaves `∇_w` in the
-//! flat vector's gradient, with no concatenation.
+//! it is an op on that tape (a fused copy of the block in the CPU build,
+//! [`crate::tensor::fused::flat_block`]; a `gather` under `cuda`), so one
+//! backward pass leaves `∇_w` in the flat vector's gradient, with no
+//! concatenation.
 
 use super::{Layout, Loss, Taped};
 use crate::tensor::Dev;
 use crate::tensor::ParamVec;
 use dfdx::prelude::*;
 
-/// Per block of a layout, the flat-vector indices of its scalars (built
-/// once per model, on its device).
+/// Per block of a layout, the flat-vector indices of its scalars, for
+/// dfdx's `gather` under `cuda` (built once per model, on its device). The
+/// CPU build reads blocks with a fused copy and keeps none.
 #[derive(Debug, Clone)]
-pub struct BlockIndices(Vec<Tensor<(usize,), usize, Dev>>);
+pub struct BlockIndices {
+    #[cfg(feature = "cuda")]
+    per_block: Vec<Tensor<(usize,), usize, Dev>>,
+}
 
 impl BlockIndices {
     /// The indices of every block of `layout`, on `dev`.
+    #[cfg_attr(not(feature = "cuda"), allow(unused_variables))]
     pub fn new(dev: &Dev, layout: &Layout) -> BlockIndices {
-        BlockIndices(
-            layout
+        BlockIndices {
+            #[cfg(feature = "cuda")]
+            per_block: layout
                 .blocks()
                 .iter()
                 .map(|p| {
@@ -28,15 +36,25 @@ impl BlockIndices {
                     dev.tensor_from_vec((p.offset..p.offset + n).collect(), (n,))
                 })
                 .collect(),
-        )
+        }
     }
 }
 
 /// The parameters of one forward pass; see the module docs.
 pub struct FlatParams<'m, T> {
     layout: &'m Layout,
+    // The CPU build reads blocks with a fused copy from `host` instead.
+    #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
     indices: &'m BlockIndices,
     w: Tensor<(usize,), f32, Dev, T>,
+    /// `w` on the host, copied once per pass, for the fused block reads.
+    #[cfg(not(feature = "cuda"))]
+    host: std::sync::Arc<crate::tensor::fused::Scratch>,
+}
+
+#[cfg(not(feature = "cuda"))]
+fn host_of(w: &ParamVec) -> std::sync::Arc<crate::tensor::fused::Scratch> {
+    std::sync::Arc::new(crate::tensor::fused::host_copy(&w.0))
 }
 
 impl<'m> FlatParams<'m, Taped> {
@@ -46,6 +64,8 @@ impl<'m> FlatParams<'m, Taped> {
             layout,
             indices,
             w: w.0.leaky_trace(),
+            #[cfg(not(feature = "cuda"))]
+            host: host_of(w),
         }
     }
 
@@ -66,6 +86,8 @@ impl<'m> FlatParams<'m, NoneTape> {
             layout,
             indices,
             w: w.0.clone(),
+            #[cfg(not(feature = "cuda"))]
+            host: host_of(w),
         }
     }
 }
@@ -83,6 +105,8 @@ impl<'m, T: Tape<f32, Dev>> FlatParams<'m, T> {
             layout: self.layout,
             indices: self.indices,
             w: self.w.retaped::<NoneTape>(),
+            #[cfg(not(feature = "cuda"))]
+            host: self.host.clone(),
         }
     }
 
@@ -101,14 +125,24 @@ impl<'m, T: Tape<f32, Dev>> FlatParams<'m, T> {
             .layout
             .position(name)
             .unwrap_or_else(|| panic!("backbone has no parameter `{name}`"));
-        let n = self.layout.blocks()[i].block.len();
+        let placed = &self.layout.blocks()[i];
+        let n = placed.block.len();
         assert_eq!(n, shape.num_elements(), "parameter `{name}` has {n} values");
+        #[cfg(not(feature = "cuda"))]
+        {
+            crate::tensor::fused::flat_block(&self.w, &self.host, placed.offset, shape)
+        }
         // `gather`, not `slice`: dfdx 0.13's slice backward *assigns* its
         // gradient instead of adding it, so a block read twice on one tape
         // (two tasks, or one task twice) would keep only one gradient.
-        let flat: Tensor<(usize,), f32, Dev, T> =
-            self.w.retaped::<T>().gather(self.indices.0[i].clone());
-        flat.reshape_like(&shape)
+        #[cfg(feature = "cuda")]
+        {
+            let flat: Tensor<(usize,), f32, Dev, T> = self
+                .w
+                .retaped::<T>()
+                .gather(self.indices.per_block[i].clone());
+            flat.reshape_like(&shape)
+        }
     }
 }
 
@@ -153,22 +187,24 @@ impl BufferCache {
         }))
     }
 
-    /// Empties the device's cache now.
+    /// Empties the device's cache now (and, in the CPU build, this
+    /// thread's pool of the fused kernels' host buffers).
     pub fn empty(&self) {
         use dfdx::tensor::Cache;
         self.0.dev.empty_cache();
+        #[cfg(not(feature = "cuda"))]
+        crate::tensor::fused::Scratch::release_all();
     }
 
     /// Counts a step; empties the device's cache every
     /// [`BufferCache::RELEASE_EVERY`] calls.
     pub fn step(&self) {
-        use dfdx::tensor::Cache;
         let n = self
             .0
             .calls
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if n % Self::RELEASE_EVERY == Self::RELEASE_EVERY - 1 {
-            self.0.dev.empty_cache();
+            self.empty();
         }
     }
 }

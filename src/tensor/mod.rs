@@ -18,12 +18,17 @@
 
 mod adam;
 mod clip;
+mod cross_entropy;
 mod device_buffer;
+#[cfg(not(feature = "cuda"))]
+pub mod fused;
 mod param_vec;
 pub mod threads;
+pub mod vector;
 
 pub use adam::{Adam, AdamConfig};
 pub use clip::GradClip;
+pub use cross_entropy::{cross_entropy_with_logits, Targets};
 pub use device_buffer::{DeviceBuffer, Storage};
 pub use param_vec::{ParamBlock, ParamVec};
 

@@ -42,6 +42,10 @@ pub struct StepArgs {
     /// Train on the run's first K tasks only (and a head for K losses).
     #[arg(long)]
     tasks_count: Option<usize>,
+    /// The backbone's settings as JSON (default: its kind's defaults), e.g.
+    /// `{"width": 32}` for the digits classifier: to time other sizes.
+    #[arg(long)]
+    backbone_settings: Option<String>,
     /// Run one phase alone, so that the process's peak memory is that
     /// phase's: plain (backbone steps on the plain sum), meltr (backbone
     /// steps with the run's combinator), meta (meta steps), all.
@@ -118,7 +122,12 @@ fn step(a: StepArgs) -> anyhow::Result<String> {
     };
     // Timing needs no trained weights: a fresh backbone of the data set's kind.
     let data = dataset_by_name(&config.data, config.data_seed)?;
-    let model = backbone_from_kind(data.backbone_kind(), &serde_json::Value::Null, config.seed)?;
+    let settings = match &a.backbone_settings {
+        Some(text) => serde_json::from_str(text)
+            .map_err(|e| anyhow::anyhow!("--backbone-settings: not JSON ({e}): {text}"))?,
+        None => serde_json::Value::Null,
+    };
+    let model = backbone_from_kind(data.backbone_kind(), &settings, config.seed)?;
     let profile = profile_step(&config, model, a.reps, phases)?;
     Ok(if a.json {
         let mut v = serde_json::to_value(&profile)?;

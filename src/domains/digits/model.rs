@@ -21,6 +21,7 @@ use crate::backbone::{Backbone, BlockIndices, BufferCache, Free, Layout, Net, Pa
 use crate::error::{Error, Result};
 use crate::tensor::Dev;
 use crate::tensor::ParamVec;
+#[cfg(feature = "cuda")]
 use dfdx::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -125,8 +126,15 @@ pub const MASK_VALUE_INIT: f32 = -1.0;
 /// Most im2col index tables kept (one per batch size seen).
 const MAX_TABLES: usize = 16;
 
-/// Per batch size, an im2col index table on the device.
-type Tables = HashMap<usize, Tensor<(usize,), usize, Dev>>;
+/// An im2col index table ([`im2col_rows`]): host rows for the CPU build's
+/// fused gather, a device tensor for dfdx's `gather` under `cuda`.
+#[cfg(not(feature = "cuda"))]
+pub(super) type Im2colTable = std::sync::Arc<[usize]>;
+#[cfg(feature = "cuda")]
+pub(super) type Im2colTable = Tensor<(usize,), usize, Dev>;
+
+/// Per batch size, an im2col index table.
+type Tables = HashMap<usize, Im2colTable>;
 
 /// The image backbone; see the module docs.
 pub struct ImageResNet {
@@ -255,8 +263,8 @@ impl ImageResNet {
         &self.layout
     }
 
-    /// [`im2col_rows`]`(b)` on the device, built once per batch size.
-    pub(super) fn im2col_table(&self, b: usize) -> Tensor<(usize,), usize, Dev> {
+    /// [`im2col_rows`]`(b)`, built once per batch size.
+    pub(super) fn im2col_table(&self, b: usize) -> Im2colTable {
         let mut tables = self.tables.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(t) = tables.get(&b) {
             return t.clone();
@@ -265,8 +273,13 @@ impl ImageResNet {
             tables.clear();
         }
         let rows = im2col_rows(b);
-        let n = rows.len();
-        let t = self.dev.tensor_from_vec(rows, (n,));
+        #[cfg(not(feature = "cuda"))]
+        let t: Im2colTable = rows.into();
+        #[cfg(feature = "cuda")]
+        let t = {
+            let n = rows.len();
+            self.dev.tensor_from_vec(rows, (n,))
+        };
         tables.insert(b, t.clone());
         t
     }

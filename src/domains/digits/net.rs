@@ -3,11 +3,13 @@
 //!
 //! Activations are channel-last rows: a batch of `b` images is `b * 64`
 //! rows (image, then pixel row-major) of `channels` values. A 3x3
-//! convolution with padding 1 is an im2col: one row of zeros is appended,
-//! every pixel's nine taps are gathered (taps outside the image read the
-//! zero row; the table is [`super::model::im2col_rows`]), the `(b * 64 * 9,
-//! c)` result is read as `(b * 64, 9 * c)` and multiplied by the weight.
-//! (dfdx 0.13's own `conv2d` needs its nightly feature.)
+//! convolution with padding 1 is an im2col: every pixel's nine taps are
+//! gathered side by side into a `(b * 64, 9 * c)` matrix (taps outside the
+//! image read zeros; the table is [`super::model::im2col_rows`]) and
+//! multiplied by the weight. The CPU build gathers with the fused
+//! [`crate::tensor::fused::im2col`]; under `cuda`, dfdx's `gather` reads a
+//! zero row appended to the input. (dfdx 0.13's own `conv2d` needs its
+//! nightly feature.)
 //!
 //! A taped tensor carries its tape; to use a tensor twice, take
 //! `x.retaped::<T>()` for the extra use and keep the original in the result.
@@ -105,7 +107,14 @@ impl<'m, T: Tape<f32, Dev>> ResNetNet<'m, T> {
     fn add_bias(&self, x: Feats<T>, name: &str) -> Feats<T> {
         let shape = *x.shape();
         let b = self.p.param_shaped(name, (shape.1,));
-        x + b.broadcast_like::<_, Axis<0>>(&shape)
+        #[cfg(not(feature = "cuda"))]
+        {
+            crate::tensor::fused::add_bias(x, b)
+        }
+        #[cfg(feature = "cuda")]
+        {
+            x + b.broadcast_like::<_, Axis<0>>(&shape)
+        }
     }
 
     /// `x Wᵀ + b` with the `name.weight` (`o x i`, or `o x i x 1 x 1`, a
@@ -124,12 +133,20 @@ impl<'m, T: Tape<f32, Dev>> ResNetNet<'m, T> {
     /// `(b * 64, 9 * c)`, columns ordered `(tap, channel)` with taps
     /// row-major over the 3x3 window.
     pub fn im2col(&self, x: Feats<T>) -> Feats<T> {
-        let (n, c) = *x.shape();
-        let zero: Tensor<(usize, usize), f32, Dev> = self.dev().zeros_like(&(1, c));
-        let padded = (x, zero).concat_along(Axis::<0>);
-        let idx = self.model.im2col_table(n / PIXELS);
-        let taps: Feats<T> = padded.gather(idx);
-        taps.reshape_like(&(n, 9 * c))
+        let n = x.shape().0;
+        let table = self.model.im2col_table(n / PIXELS);
+        #[cfg(not(feature = "cuda"))]
+        {
+            crate::tensor::fused::im2col(x, table, 9)
+        }
+        #[cfg(feature = "cuda")]
+        {
+            let c = x.shape().1;
+            let zero: Tensor<(usize, usize), f32, Dev> = self.dev().zeros_like(&(1, c));
+            let padded = (x, zero).concat_along(Axis::<0>);
+            let taps: Feats<T> = padded.gather(table);
+            taps.reshape_like(&(n, 9 * c))
+        }
     }
 
     /// A 3x3 convolution, padding 1, of channel-last rows `x` with the

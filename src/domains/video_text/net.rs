@@ -112,18 +112,33 @@ impl<'m, T: Tape<f32, Dev>> VtNet<'m, T> {
 
     /// `x Wᵀ + b` with the `name.weight` (`O x I`) and `name.bias` blocks.
     pub fn linear<const I: usize, const O: usize>(&self, x: Rows<T, I>, name: &str) -> Rows<T, O> {
-        let n = x.shape().0;
         let w: Tensor<Rank2<O, I>, f32, Dev, T> = self.param(&format!("{name}.weight"));
         let b: Tensor<Rank1<O>, f32, Dev, T> = self.param(&format!("{name}.bias"));
-        x.matmul(w.permute()) + b.broadcast_like(&(n, Const::<O>))
+        let xw = x.matmul(w.permute());
+        #[cfg(not(feature = "cuda"))]
+        {
+            crate::tensor::fused::add_bias(xw, b)
+        }
+        #[cfg(feature = "cuda")]
+        {
+            let n = xw.shape().0;
+            xw + b.broadcast_like(&(n, Const::<O>))
+        }
     }
 
     /// Layer normalisation over the feature axis (eps 1e-5), `name.weight`/`name.bias`.
     pub fn layer_norm(&self, x: Rows<T>, name: &str) -> Rows<T> {
-        let shape = *x.shape();
         let g: Tensor<Rank1<D_MODEL>, f32, Dev, T> = self.param(&format!("{name}.weight"));
         let b: Tensor<Rank1<D_MODEL>, f32, Dev, T> = self.param(&format!("{name}.bias"));
-        x.normalize::<Axis<1>>(1e-5) * g.broadcast_like(&shape) + b.broadcast_like(&shape)
+        #[cfg(not(feature = "cuda"))]
+        {
+            crate::tensor::fused::layer_norm(x, g, b, 1e-5)
+        }
+        #[cfg(feature = "cuda")]
+        {
+            let shape = *x.shape();
+            x.normalize::<Axis<1>>(1e-5) * g.broadcast_like(&shape) + b.broadcast_like(&shape)
+        }
     }
 
     /// Multi-head self-attention over `b` sequences of `s` rows each.
@@ -144,6 +159,9 @@ impl<'m, T: Tape<f32, Dev>> VtNet<'m, T> {
             .reshape_like(&heads)
             .permute::<_, Axes4<0, 2, 1, 3>>();
         let scale = 1.0 / (HEAD_DIM as f32).sqrt();
+        #[cfg(not(feature = "cuda"))]
+        let att = crate::tensor::fused::scaled_softmax(q.matmul(k), scale);
+        #[cfg(feature = "cuda")]
         let att = (q.matmul(k) * scale).softmax::<Axis<3>>();
         let out = att
             .matmul(v)

@@ -3,9 +3,9 @@
 
 use super::backward::split_wb;
 use super::linear::{linear, linear_back};
-use super::vector::{axpy, dot};
 use super::HostHead;
 use crate::head::preset::HEADS;
+use crate::tensor::vector::{axpy, dot};
 
 /// What the attention keeps for its reverse pass, per head `K × K`.
 pub(super) struct AttnSaved {

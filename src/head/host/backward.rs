@@ -4,10 +4,10 @@ use super::elementwise::{apply_mask, relu_back};
 use super::forward::{Inputs, Tape};
 use super::layer_norm::layer_norm_back;
 use super::linear::linear_back;
-use super::vector::{axpy, dot};
 use super::HostHead;
 use crate::head::layout::Param;
 use crate::head::preset::Dims;
+use crate::tensor::vector::{axpy, dot};
 use std::ops::Range;
 
 impl HostHead {

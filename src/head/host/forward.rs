@@ -5,11 +5,11 @@ use super::attention::AttnSaved;
 use super::elementwise::{apply_mask, relu_rows};
 use super::layer_norm::{layer_norm, NormSaved};
 use super::linear::linear;
-use super::vector::dot;
 use super::HostHead;
 use crate::head::dropout::MaskValues;
 use crate::head::layout::Param;
 use crate::head::preset::Dims;
+use crate::tensor::vector::dot;
 
 /// The inputs of one forward pass.
 pub(super) struct Inputs<'a> {

@@ -1,6 +1,6 @@
 //! LayerNorm on value rows and their tangent rows, and its reverse.
 
-use super::vector::dot;
+use crate::tensor::vector::dot;
 
 const LN_EPS: f32 = 1e-5;
 

@@ -3,7 +3,7 @@
 
 #[cfg(target_arch = "x86_64")]
 use super::fma;
-use super::vector::{axpy, dot};
+use crate::tensor::vector::{axpy, dot};
 
 /// `y[r][j] = x_r · w_j` for every row of `x` (width `i`) and every row of
 /// `w` (`o` of them): the portable kernel.

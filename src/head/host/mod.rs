@@ -30,7 +30,6 @@ mod forward;
 mod layer_norm;
 mod linear;
 mod scratch;
-mod vector;
 
 use super::dropout::sample_masks;
 use super::engine::{HeadEngine, HeadGrads};

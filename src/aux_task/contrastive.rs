@@ -10,7 +10,7 @@
 use super::coupling::{gather_rows, whole_batch_loss};
 use crate::backbone::{AnyTape, Batch, Feats, Loss};
 use crate::error::Result;
-use crate::tensor::Dev;
+use crate::tensor::{cross_entropy_with_logits, Dev, Targets};
 use dfdx::prelude::*;
 
 /// A `(n, n)` logit matrix.
@@ -59,19 +59,16 @@ fn global_logits<T: AnyTape>(
 /// `CE(S)`: mean over rows of `−log softmax(S_i)_i`, for logits over the
 /// whole batch.
 pub fn diagonal_cross_entropy<T: Tape<f32, Dev>>(logits: Logits<T>) -> Loss<T> {
-    let n = logits.shape().0;
-    let eye = (0..n * n)
-        .map(|i| if i % (n + 1) == 0 { 1.0 } else { 0.0 })
-        .collect();
-    let eye = logits.device().tensor_from_vec(eye, (n, n));
-    cross_entropy_with_logits_loss(logits, eye)
+    let diagonal: Vec<usize> = (0..logits.shape().0).collect();
+    cross_entropy_with_logits(logits, Targets::Classes(&diagonal))
 }
 
 /// `(CE(S) + CE(Sᵀ)) / 2`: both directions (e.g. text→video and video→text).
 pub fn symmetric_diagonal_cross_entropy<T: Tape<f32, Dev>>(logits: Logits<T>) -> Loss<T> {
     let forward = diagonal_cross_entropy(logits.retaped::<T>());
-    // `contiguous`: dfdx 0.13 differentiates log-softmax of a transposed
-    // view wrongly (found by the task gradient checks); copy it first.
+    // `contiguous`: dfdx 0.13 (the CUDA build's loss) differentiates
+    // log-softmax of a transposed view wrongly (found by the task gradient
+    // checks); copy it first.
     let backward = diagonal_cross_entropy(logits.permute::<_, Axes2<1, 0>>().contiguous());
     (forward + backward) * 0.5
 }
@@ -79,7 +76,5 @@ pub fn symmetric_diagonal_cross_entropy<T: Tape<f32, Dev>>(logits: Logits<T>) ->
 /// Cross-entropy of `logits` `(n, classes)` against soft targets (each row
 /// a distribution over the classes), e.g. one-hot labels or mixup's blend.
 pub fn soft_cross_entropy<T: Tape<f32, Dev>>(logits: Feats<T>, targets: Vec<f32>) -> Loss<T> {
-    let shape = *logits.shape();
-    let targets = logits.device().tensor_from_vec(targets, shape);
-    cross_entropy_with_logits_loss(logits, targets)
+    cross_entropy_with_logits(logits, Targets::Soft(&targets))
 }

@@ -61,10 +61,7 @@ impl Task for Classify {
             });
         }
         let target = targets(&labels.ids, labels.classes, s);
-        Ok(cross_entropy_with_logits_loss(
-            logits,
-            net.dev().tensor_from_vec(target, shape),
-        ))
+        Ok(soft_cross_entropy(logits, target))
     }
 }
 

@@ -23,13 +23,14 @@ report_seeds=100,101,102,103,104,105,106,107,108,109
 B="$OUT/backbone.safetensors"
 [ -f "$B" ] || "$M" pretrain --preset quick --quiet --out "$B"
 
-# A recipe file: constant, or BertAdam's as the reference trains
-# (warm-up over 10 % of the steps, then linear decay to zero; each
-# tensor's gradient clipped to norm 1; eps 1e-6).
+# A recipe file: constant (Adam's defaults, no clipping), or BertAdam's as
+# the reference trains (warm-up over 10 % of the steps, then linear decay
+# to zero; each tensor's gradient clipped to norm 1; eps 1e-6). Each names
+# every key it sets, since a run file's [optimizer] keeps the preset's others.
 recipe() { # schedule lr
   local f="$OUT/recipes/$1-$2.toml"
   case $1 in
-    constant) printf '[optimizer]\nlr = %s\n' "$2" > "$f" ;;
+    constant) printf '[optimizer]\nlr = %s\neps = 1e-8\nschedule = "constant"\nwarmup = 0.0\nclip = "none"\n' "$2" > "$f" ;;
     bertadam) printf '[optimizer]\nlr = %s\neps = 1e-6\nschedule = "linear"\nwarmup = 0.1\nclip = "per_tensor"\nmax_grad_norm = 1.0\n' "$2" > "$f" ;;
   esac
 }

@@ -64,12 +64,13 @@ for d in sorted(glob.glob(f"{out}/tune/grid/*/")):
         val.setdefault(f"grid aux {aux}", {})[recipe] = sum(v) / len(v)
 recipes = sorted({r for v in val.values() for r in v},
                  key=lambda r: (r.split("-")[0], float(r.split("-", 1)[1])))
+val = dict(sorted(val.items()))
 lines = ["| recipe | " + " | ".join(val) + " |", "|---|" + "---|" * len(val)]
 for r in recipes:
     cells = []
     for m in val:
         v = val[m].get(r)
-        best = v is not None and v == max(val[m].values())
+        best = v is not None and len(val[m]) > 1 and v == max(val[m].values())
         cells.append("" if v is None else (f"**{v:.2f}**" if best else f"{v:.2f}"))
     lines.append(f"| {r} | " + " | ".join(cells) + " |")
 with open(f"{docs}/tune-table.md", "w") as f:

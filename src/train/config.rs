@@ -391,7 +391,7 @@ mod tests {
             (c.optimizer.weight_decay, few.optimizer.weight_decay),
             (0.01, 0.0)
         );
-        assert_eq!((c.optimizer.lr, few.optimizer.lr), (5e-4, 5e-4));
+        assert_eq!((c.optimizer.lr, few.optimizer.lr), (5e-5, 5e-5));
         assert_eq!((c.meta.clip, few.meta.clip), (10.0, 50.0));
         assert_eq!((c.meta.warm_start, few.meta.warm_start), (200, 200));
         assert_eq!((c.schedule.holdout, few.schedule.holdout), (16, 0));

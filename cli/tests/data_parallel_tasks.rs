@@ -8,7 +8,7 @@ mod ranks;
 
 use meltr::train::{starting_backbone, TrainConfig};
 use meltr_cli as _; // links the built-in tasks
-use ranks::{max_rel_diff, step_records, train_on_ranks, Trained};
+use ranks::{first_record, max_rel_diff, numbers, step_records, train_on_ranks, Trained};
 use std::path::{Path, PathBuf};
 
 fn dir(name: &str) -> PathBuf {
@@ -146,17 +146,11 @@ fn every_built_in_task_gives_one_process_s_run_on_2_and_4_ranks() {
 /// The first meta step's record in a run's `log.jsonl`: the primary loss
 /// on the meta batch, the hypergradient's norm, and `c = J v` per task.
 fn first_meta_step(out: &Path) -> (f64, f64, Vec<f64>) {
-    let log = std::fs::read_to_string(out.join("log.jsonl")).unwrap();
-    let meta = log
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .find(|v| v["kind"] == "meta")
-        .expect("a meta step was logged");
-    let c = meta["alignment"].as_array().unwrap();
+    let meta = first_record(out, "meta");
     (
         meta["primary"].as_f64().unwrap(),
         meta["grad_norm"].as_f64().unwrap(),
-        c.iter().map(|x| x.as_f64().unwrap()).collect(),
+        numbers(&meta["alignment"]),
     )
 }
 

@@ -5,7 +5,11 @@
 //! `--features nccl` (a GPU, NCCL), the same tests run the NCCL transport.
 #![cfg(feature = "mpi")]
 
+#[path = "../../tests/common/ranks.rs"]
+mod ranks;
+
 use meltr::train::Checkpoint;
+use ranks::{first_record, max_rel_diff, numbers};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -44,14 +48,6 @@ fn run_file(d: &Path, name: &str, epochs: usize, meta_loss: &str) -> PathBuf {
     )
     .unwrap();
     p
-}
-
-fn max_rel_diff(a: &[f32], b: &[f32]) -> f64 {
-    let scale = a.iter().map(|x| x.abs() as f64).fold(1e-3, f64::max);
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (*x as f64 - *y as f64).abs() / scale)
-        .fold(0.0, f64::max)
 }
 
 /// Trains `config` in one process and on 2 MPI ranks; returns the largest
@@ -117,22 +113,6 @@ fn one_vs_two(d: &Path, config: &Path) -> f64 {
     worst
 }
 
-/// The task losses of a run's first step, from its `log.jsonl`.
-fn first_step_losses(out: &Path) -> Vec<f64> {
-    let log = std::fs::read_to_string(out.join("log.jsonl")).unwrap();
-    let step = log
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .find(|v| v["kind"] == "step")
-        .expect("a step was logged");
-    step["losses"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
-}
-
 #[test]
 fn every_built_in_task_logs_one_process_s_first_step_on_2_and_4_ranks() {
     // All the presets' tasks, in-batch negatives and masks included, on a
@@ -159,7 +139,7 @@ fn every_built_in_task_logs_one_process_s_first_step_on_2_and_4_ranks() {
             }
             .unwrap();
             assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-            let losses = first_step_losses(&out);
+            let losses = numbers(&first_record(&out, "step")["losses"]);
             println!("{preset}, {ranks} rank(s): step 1 losses {losses:?}");
             let one = first.get_or_insert_with(|| losses.clone());
             for (a, b) in one.iter().zip(&losses) {

@@ -1,5 +1,7 @@
 //! A training run on ranks that are threads of this process
-//! ([`LocalGroup`]), for the data-parallel equivalence tests.
+//! ([`LocalGroup`]), and what its log says, for the data-parallel
+//! equivalence tests.
+#![allow(dead_code)]
 
 use meltr::distributed::{Communicator, LocalGroup};
 use meltr::train::{starting_backbone, TrainConfig, Trainer};
@@ -35,20 +37,31 @@ pub fn train_on_ranks<C: Communicator + 'static>(
     })
 }
 
+/// The first record of `kind` (`step`, `meta`...) in a run's `log.jsonl`.
+pub fn first_record(out: &Path, kind: &str) -> serde_json::Value {
+    let log = std::fs::read_to_string(out.join("log.jsonl")).unwrap();
+    log.lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} record in {}", out.display()))
+}
+
+/// The numbers of a JSON array.
+pub fn numbers(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
 /// Each step's logged task losses and weights, from a run's `log.jsonl`.
 pub fn step_records(out: &Path) -> Vec<(Vec<f64>, Vec<f64>)> {
     let text = std::fs::read_to_string(out.join("log.jsonl")).unwrap();
-    let nums = |v: &serde_json::Value| -> Vec<f64> {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_f64().unwrap())
-            .collect()
-    };
     text.lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
         .filter(|v| v["kind"] == "step")
-        .map(|v| (nums(&v["losses"]), nums(&v["weights"])))
+        .map(|v| (numbers(&v["losses"]), numbers(&v["weights"])))
         .collect()
 }
 

@@ -4,7 +4,7 @@
 use crate::aux_task::{build_task, find_task, Task, TaskSet, TaskSpec};
 use crate::backbone::{backbone_from_kind, Backbone, Batch};
 use crate::dataset::{mix64, registered_datasets, Dataset, Split};
-use crate::distributed::{shard_of, Communicator, LocalGroup, Shard, SingleProcess};
+use crate::distributed::{shard_range, Communicator, LocalGroup, Shard, SingleProcess};
 use crate::meta_loss::Sum;
 use crate::tensor::ParamVec;
 use crate::tensor::{Adam, AdamConfig};
@@ -82,26 +82,25 @@ fn check_shards(
 ) {
     let name = set.names()[0].clone();
     let (kind, config, w) = (model.kind(), model.config(), model.params().to_vec());
-    let rows: Vec<usize> = (0..batch.size).collect();
     // The inputs alone cross to the threads (a batch's shard is not `Sync`).
+    let batch_size = batch.size;
     let inputs = (
         batch.visual.clone(),
         batch.text.clone(),
         batch.labels.clone(),
     );
     let shards = LocalGroup::run(ranks, |c| {
-        let rank = c.rank();
-        let mine = shard_of(&rows, rank, ranks);
+        let mine = shard_range(batch_size, c.rank(), ranks);
         let (visual, text, labels) = inputs.clone();
         let whole = Batch {
-            size: rows.len(),
+            size: batch_size,
             visual,
             text,
             labels,
             shard: Shard::default(),
         };
-        let mut local = whole.rows(mine[0]..mine[0] + mine.len());
-        local.shard = Shard::of(std::sync::Arc::new(c), mine[0], rows.len());
+        let mut local = whole.rows(mine.clone());
+        local.shard = Shard::of(std::sync::Arc::new(c), mine.start, batch_size);
         let model = backbone_from_kind(kind, &config, 0).expect("same kind");
         let w = ParamVec::from_vec(model.params().tensor().device(), w.clone());
         let free = set.losses_at(&*model, &w, &local, 42).map(|l| l[0]);

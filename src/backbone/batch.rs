@@ -222,24 +222,24 @@ impl Batch {
                 found: whole.len(),
             });
         }
-        let per = whole.len() / global;
-        let rows = self.global_rows();
-        Ok(&whole[rows.start * per..rows.end * per])
+        Ok(&whole[self.own_values(whole.len() / global)])
     }
 
     /// `per_example` values from `draw` for every example of the whole
     /// global batch, in order, of which this batch's are returned: every
     /// rank draws what one process draws.
     pub fn draw<R>(&self, per_example: usize, mut draw: impl FnMut() -> R) -> Result<Vec<R>> {
-        let whole: Vec<R> = (0..self.global_size() * per_example)
+        let mut whole: Vec<R> = (0..self.global_size() * per_example)
             .map(|_| draw())
             .collect();
+        Ok(whole.drain(self.own_values(per_example)).collect())
+    }
+
+    /// Positions of this batch's values in a vector over the global batch
+    /// with `per_example` values per example.
+    fn own_values(&self, per_example: usize) -> Range<usize> {
         let rows = self.global_rows();
-        Ok(whole
-            .into_iter()
-            .skip(rows.start * per_example)
-            .take(rows.len() * per_example)
-            .collect())
+        rows.start * per_example..rows.end * per_example
     }
 
     /// The examples in `rows`, as a batch of their own (whole).

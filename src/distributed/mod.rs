@@ -30,7 +30,7 @@ pub use self::mpi::Mpi;
 #[cfg(feature = "nccl")]
 pub use self::nccl::Nccl;
 pub use local::LocalGroup;
-pub use shard::{shard_of, Shard};
+pub use shard::{shard_of, shard_range, Shard};
 pub use single::SingleProcess;
 
 use crate::error::Result;

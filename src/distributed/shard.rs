@@ -10,9 +10,14 @@ use std::sync::Arc;
 /// Rank `rank`'s contiguous share of `items` among `size` ranks (the first
 /// `len % size` ranks take one more).
 pub fn shard_of<T>(items: &[T], rank: usize, size: usize) -> &[T] {
-    let (base, extra) = (items.len() / size, items.len() % size);
+    &items[shard_range(items.len(), rank, size)]
+}
+
+/// The positions of [`shard_of`]'s share of `len` items.
+pub fn shard_range(len: usize, rank: usize, size: usize) -> Range<usize> {
+    let (base, extra) = (len / size, len % size);
     let start = rank * base + rank.min(extra);
-    &items[start..start + base + usize::from(rank < extra)]
+    start..start + base + usize::from(rank < extra)
 }
 
 /// A batch's place in its step's global batch: the rows

@@ -4,8 +4,8 @@
 
 pub use super::register_task;
 pub use crate::aux_task::{
-    diagonal_cross_entropy, gather_rows, info_nce, invalid, mean_over_terms, soft_cross_entropy,
-    symmetric_info_nce, task_rng, whole_batch_loss, Coupling, Task,
+    diagonal_cross_entropy, gather_rows, gather_uneven_rows, info_nce, invalid, mean_over_terms,
+    soft_cross_entropy, symmetric_info_nce, task_rng, whole_batch_loss, Coupling, Task,
 };
 pub use crate::backbone::parts::*;
 pub use crate::backbone::{

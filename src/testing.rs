@@ -71,13 +71,15 @@ fn check_gradient(set: &TaskSet, model: &dyn Backbone, batch: &Batch, g: &ParamV
 /// out the same; a wrong share is off by percents. (The gradient's bound
 /// is rounding: the matrix kernels round a row differently in batches of
 /// other sizes, and a loss that cancels magnifies it, e.g. 3e-5 for the
-/// own-model example's `consistency`.)
+/// own-model example's `consistency`.) With `keep_whole` each rank keeps
+/// the whole batch's inputs, as the trainer's shards do; without, it holds
+/// its rows alone and the task gathers what it reads of the others'.
 fn check_shards(
     set: &TaskSet,
     model: &dyn Backbone,
     batch: &Batch,
     on: &str,
-    ranks: usize,
+    (ranks, keep_whole): (usize, bool),
     whole: (f32, &ParamVec),
 ) {
     let name = set.names()[0].clone();
@@ -97,10 +99,15 @@ fn check_shards(
             visual,
             text,
             labels,
-            shard: Shard::default(),
+            ..Batch::default()
         };
-        let mut local = whole.rows(mine.clone());
-        local.shard = Shard::of(std::sync::Arc::new(c), mine.start, batch_size);
+        let local = if keep_whole {
+            whole.into_shard(std::sync::Arc::new(c))
+        } else {
+            let mut local = whole.rows(mine.clone());
+            local.shard = Shard::of(std::sync::Arc::new(c), batch_size);
+            local
+        };
         let model = backbone_from_kind(kind, &config, 0).expect("same kind");
         let w = ParamVec::from_vec(model.params().tensor().device(), w.clone());
         let free = set.losses_at(&*model, &w, &local, 42).map(|l| l[0]);
@@ -188,8 +195,9 @@ fn sources<'a>(
 ///   (at least one must): its loss is finite, its tape-free value equals
 ///   its taped value, the same seed gives the same loss, and its gradient
 ///   is finite and non-zero;
-/// * there, the batch split over 2 and 3 ranks (threads) gives the whole
-///   batch's loss and gradient, as the trainer combines the shards';
+/// * there, the batch split over 2 ranks (threads) keeping the whole
+///   batch's inputs, and over 3 ranks holding their rows alone, gives the
+///   whole batch's loss and gradient, as the trainer combines the shards';
 /// * there, the gradient reaches every parameter block the backbone names
 ///   for the parts the task needs, and agrees with a central difference of
 ///   the loss;
@@ -273,7 +281,7 @@ fn check_on(
         g.norm()
     );
     check_gradient(set, &*model, batch, &g, on);
-    for ranks in [2, 3] {
+    for ranks in [(2, true), (3, false)] {
         check_shards(set, &*model, batch, on, ranks, (free, &g));
     }
 

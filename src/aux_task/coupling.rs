@@ -11,6 +11,7 @@
 //! * [`gather_rows`]: the global batch's rows of a tensor (this rank's on
 //!   the tape, the others' as constants), so that a loss can be written
 //!   over the whole batch — in-batch negatives, mixup's captions;
+//!   [`gather_uneven_rows`] where ranks hold different numbers of rows;
 //! * [`whole_batch_loss`]: a loss computed on gathered rows, turned into
 //!   this rank's share: the same value, and the gradient that, summed over
 //!   the ranks, is the whole loss's (every rank's rows get the gradient of
@@ -50,24 +51,40 @@ impl Coupling {
     }
 }
 
-/// The rows of `x` for the whole global batch: every rank's rows in rank
-/// order, this rank's on the tape, the others' as constants (`x` itself in
-/// one process). Ranks may hold different numbers of rows (e.g. masked
-/// frames); every rank must call it, in the same order.
+/// The rows of `x`, one per example of this shard, for the whole global
+/// batch: every rank's rows in rank order, this rank's on the tape, the
+/// others' as constants (`x` itself in one process). Every rank must call
+/// it, in the same order.
 pub fn gather_rows<T: AnyTape>(batch: &Batch, x: Feats<T>) -> Result<Feats<T>> {
     if batch.shard.is_whole() {
         return Ok(x);
     }
-    let width = x.shape().1;
-    let all = batch.shard.all_gather(&x.as_vec())?;
-    if let Some(bad) = all.iter().find(|v| width == 0 || v.len() % width != 0) {
+    let [rows, width] = x.shape().concrete();
+    if rows != batch.size {
         return Err(Error::Length {
-            what: format!("gathered rows of width {width}"),
-            expected: width,
-            found: bad.len(),
+            what: "rows to gather, one per example (gather_uneven_rows takes any number)".into(),
+            expected: batch.size,
+            found: rows,
         });
     }
-    let rank = batch.shard.rank();
+    let all = batch.shard.all_gather(&x.as_vec(), width)?;
+    Ok(around(batch, x, all))
+}
+
+/// [`gather_rows`] for a number of rows that differs between ranks (e.g.
+/// masked frames): one more collective, for the counts.
+pub fn gather_uneven_rows<T: AnyTape>(batch: &Batch, x: Feats<T>) -> Result<Feats<T>> {
+    if batch.shard.is_whole() {
+        return Ok(x);
+    }
+    let all = batch.shard.all_gather_uneven(&x.as_vec())?;
+    Ok(around(batch, x, all))
+}
+
+/// This rank's rows `x` between the other ranks' `all` (rank order), as
+/// constants.
+fn around<T: AnyTape>(batch: &Batch, x: Feats<T>, all: Vec<Vec<f32>>) -> Feats<T> {
+    let (rank, width) = (batch.shard.rank(), x.shape().1);
     let dev = x.device().clone();
     let constant = |rows: Vec<f32>| {
         let n = rows.len() / width;
@@ -81,7 +98,7 @@ pub fn gather_rows<T: AnyTape>(batch: &Batch, x: Feats<T>) -> Result<Feats<T>> {
     if !after.is_empty() {
         out = (out, constant(after)).concat_along(Axis::<0>);
     }
-    Ok(out)
+    out
 }
 
 /// This rank's share of `loss`, a loss of the whole global batch computed
@@ -99,18 +116,30 @@ pub fn whole_batch_loss<T: AnyTape>(batch: &Batch, loss: Loss<T>) -> Loss<T> {
 }
 
 /// A mean over `count` terms of this shard (`mean`), made the share of the
-/// mean over all the global batch's terms: `mean · count · B / (n · C)`
-/// with `C` the count over every rank. `mean` itself in one process.
-pub fn mean_over_terms<T: AnyTape>(batch: &Batch, mean: Loss<T>, count: usize) -> Result<Loss<T>> {
+/// mean over the `total` terms of the whole global batch:
+/// `mean · count · B / (n · total)`. `mean` itself in one process. A task
+/// that draws its terms for the whole batch (masks over every example)
+/// knows `total` on every rank, so nothing is sent.
+pub fn mean_over_terms<T: AnyTape>(
+    batch: &Batch,
+    mean: Loss<T>,
+    count: usize,
+    total: usize,
+) -> Result<Loss<T>> {
     if batch.shard.is_whole() {
         return Ok(mean);
     }
-    let mut total = [count as f32];
-    batch.shard.all_reduce_sum(&mut total)?;
+    if count > total {
+        return Err(Error::Length {
+            what: "terms of the whole global batch (mean_over_terms' total)".into(),
+            expected: count,
+            found: total,
+        });
+    }
     if count == 0 {
         // No term here (the mean of none is not a number): no share.
         return Ok(mean.device().zeros().retaped::<T>());
     }
-    let scale = count as f32 * batch.global_size() as f32 / (batch.size as f32 * total[0]);
+    let scale = count as f32 * batch.global_size() as f32 / (batch.size as f32 * total as f32);
     Ok(mean * scale)
 }

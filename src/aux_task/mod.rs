@@ -46,7 +46,7 @@ pub use contrastive::{
     diagonal_cross_entropy, info_nce, soft_cross_entropy, symmetric_diagonal_cross_entropy,
     symmetric_info_nce, Logits,
 };
-pub use coupling::{gather_rows, mean_over_terms, whole_batch_loss, Coupling};
+pub use coupling::{gather_rows, gather_uneven_rows, mean_over_terms, whole_batch_loss, Coupling};
 #[doc(hidden)]
 pub use registry::submit;
 pub use registry::{build_task, find_task, registered_tasks, TaskRegistration};

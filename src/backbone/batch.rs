@@ -10,12 +10,17 @@
 //! In a data-parallel step a batch is one rank's rows of the global batch
 //! ([`Batch::shard`]): a task draws its random choices for the whole global
 //! batch and keeps its own rows ([`Batch::draw`], [`Batch::own`]), so N
-//! ranks draw what one process draws.
+//! ranks draw what one process draws. A task that reads other ranks'
+//! examples (mixup's partners, masks over every caption) gets them from the
+//! whole batch's inputs when the loader kept them ([`Batch::into_shard`]:
+//! the trainer's does, as every rank holds the data set), and gathers them
+//! from the other ranks otherwise.
 
-use crate::distributed::Shard;
+use crate::distributed::{shard_range, Communicator, Shard};
 use crate::error::{Error, Result};
 use std::borrow::Cow;
 use std::ops::Range;
+use std::sync::Arc;
 
 /// Images (`frames == 1`) or clips: `examples × frames × channels × height × width`
 /// values, row-major in that order.
@@ -71,6 +76,10 @@ pub struct Batch {
     /// Where these examples sit in the step's global batch (the default:
     /// they are all of it).
     pub shard: Shard,
+    /// The global batch this one is a shard of, when its loader kept it
+    /// ([`Batch::into_shard`]); `None` in one process, or when only this
+    /// shard was loaded.
+    pub whole: Option<Arc<Batch>>,
 }
 
 impl Visual {
@@ -260,20 +269,41 @@ impl Batch {
                 classes: l.classes,
             }),
             shard: Shard::default(),
+            whole: None,
         }
     }
 
-    /// The whole global batch's images or clips, gathered from every rank
-    /// (no copy in one process): for tasks that read other ranks'
-    /// examples, e.g. mixup's partners. It sends every input.
+    /// This rank's rows of `self`, the global batch of a data-parallel step
+    /// over `comm`'s ranks ([`shard_range`]), keeping `self` for the
+    /// `whole_*` inputs (read then without a collective); `self` itself when
+    /// `comm` has one rank.
+    pub fn into_shard(self, comm: Arc<dyn Communicator>) -> Batch {
+        if comm.size() == 1 {
+            return self;
+        }
+        let mine = shard_range(self.size, comm.rank(), comm.size());
+        let mut shard = self.rows(mine.clone());
+        shard.shard = Shard::of(comm, self.size);
+        shard.whole = Some(Arc::new(self));
+        shard
+    }
+
+    /// The whole global batch's images or clips, for tasks that read other
+    /// ranks' examples, e.g. mixup's partners: this batch's own in one
+    /// process, the kept global batch's in a shard made by
+    /// [`Batch::into_shard`], else gathered from every rank (which sends
+    /// every input).
     pub fn whole_visual(&self) -> Result<Cow<'_, Visual>> {
         let v = self.visual()?;
         if self.shard.is_whole() {
             return Ok(Cow::Borrowed(v));
         }
-        Ok(Cow::Owned(
-            v.with_pixels(self.shard.all_gather(&v.pixels)?.concat()),
-        ))
+        if let Some(w) = &self.whole {
+            return w.visual().map(Cow::Borrowed);
+        }
+        Ok(Cow::Owned(v.with_pixels(
+            self.shard.all_gather(&v.pixels, v.example_len())?.concat(),
+        )))
     }
 
     /// The whole global batch's captions (see [`Batch::whole_visual`]).
@@ -282,7 +312,12 @@ impl Batch {
         if self.shard.is_whole() {
             return Ok(Cow::Borrowed(t));
         }
-        Ok(Cow::Owned(t.with_tokens(self.gather_ids(&t.tokens)?)))
+        if let Some(w) = &self.whole {
+            return w.text().map(Cow::Borrowed);
+        }
+        Ok(Cow::Owned(
+            t.with_tokens(self.gather_ids(&t.tokens, t.len)?),
+        ))
     }
 
     /// The whole global batch's class labels (see [`Batch::whole_visual`]).
@@ -291,17 +326,21 @@ impl Batch {
         if self.shard.is_whole() {
             return Ok(Cow::Borrowed(l));
         }
+        if let Some(w) = &self.whole {
+            return w.labels().map(Cow::Borrowed);
+        }
         Ok(Cow::Owned(Labels {
-            ids: self.gather_ids(&l.ids)?,
+            ids: self.gather_ids(&l.ids, 1)?,
             classes: l.classes,
         }))
     }
 
-    /// Every rank's ids, in rank order (sent as f32: exact below 2^24,
-    /// which [`Batch::validate`]'s vocabularies and classes stay under).
-    fn gather_ids(&self, ids: &[usize]) -> Result<Vec<usize>> {
+    /// Every rank's ids, `per_example` each, in rank order (sent as f32:
+    /// exact below 2^24, which [`Batch::validate`]'s vocabularies and
+    /// classes stay under).
+    fn gather_ids(&self, ids: &[usize], per_example: usize) -> Result<Vec<usize>> {
         let sent: Vec<f32> = ids.iter().map(|&x| x as f32).collect();
-        let all = self.shard.all_gather(&sent)?.concat();
+        let all = self.shard.all_gather(&sent, per_example)?.concat();
         Ok(all.into_iter().map(|x| x as usize).collect())
     }
 
@@ -390,6 +429,75 @@ mod tests {
         }
         assert_eq!(r, v);
         assert_eq!(v.rotated(&[2]).unwrap().pixels, vec![4.0, 3.0, 2.0, 1.0]);
+    }
+
+    /// 5 examples of 1x2x2 pixels, 3-token captions and labels.
+    fn five() -> Batch {
+        Batch {
+            size: 5,
+            visual: Some(images((0..20).map(|i| i as f32).collect(), 2)),
+            text: Some(Text {
+                tokens: (0..15).map(|i| i % 7).collect(),
+                len: 3,
+                vocab: 7,
+                pad: 0,
+                mask: 1,
+            }),
+            labels: Some(Labels {
+                ids: vec![4, 0, 3, 1, 2],
+                classes: 5,
+            }),
+            ..Batch::default()
+        }
+    }
+
+    #[test]
+    fn a_shard_reads_the_whole_batch_kept_or_gathered_alike() {
+        use crate::distributed::LocalGroup;
+        for ranks in [2, 3] {
+            let got = LocalGroup::run(ranks, |c| {
+                let (rank, comm) = (c.rank(), Arc::new(c));
+                let kept = five().into_shard(comm.clone());
+                let mine = shard_range(5, rank, ranks);
+                let mut alone = five().rows(mine.clone());
+                alone.shard = Shard::of(comm, 5);
+                let whole = |b: &Batch| {
+                    let (v, t, l) = (b.whole_visual(), b.whole_text(), b.whole_labels());
+                    (
+                        v.unwrap().into_owned(),
+                        t.unwrap().into_owned(),
+                        l.unwrap().into_owned(),
+                    )
+                };
+                assert!(kept.whole.is_some() && alone.whole.is_none());
+                let own = |b: &Batch| (b.visual.clone(), b.text.clone(), b.labels.clone());
+                (
+                    mine,
+                    kept.global_rows(),
+                    own(&kept),
+                    own(&alone),
+                    whole(&kept),
+                    whole(&alone),
+                )
+            });
+            let b = five();
+            let all = (
+                b.visual.clone().unwrap(),
+                b.text.clone().unwrap(),
+                b.labels.clone().unwrap(),
+            );
+            for (mine, rows, kept, alone, kept_whole, gathered) in got {
+                assert_eq!(rows, mine.clone());
+                let r = b.rows(mine);
+                assert_eq!(kept, (r.visual, r.text, r.labels));
+                assert_eq!(kept, alone);
+                assert_eq!(kept_whole, all);
+                assert_eq!(gathered, all);
+            }
+        }
+        // One rank: the batch itself.
+        let one = five().into_shard(Arc::new(crate::distributed::SingleProcess));
+        assert!(one.shard.is_whole() && one.whole.is_none());
     }
 
     #[test]

@@ -109,7 +109,8 @@ impl Communicator for LocalGroup {
         "local"
     }
 
-    fn all_gather(&self, local: &[f32]) -> Result<Vec<Vec<f32>>> {
+    fn all_gather(&self, local: &[f32], counts: &[usize]) -> Result<Vec<Vec<f32>>> {
+        super::check_counts(self.rank(), self.size(), local, counts)?;
         self.post_and_read(local)
     }
 }

@@ -64,31 +64,25 @@ pub trait Communicator {
     /// A name for logs and errors (`single`, `mpi`...).
     fn name(&self) -> &str;
 
-    /// Every rank's `local` (lengths may differ), in rank order. The
+    /// Every rank's `local`, in rank order: rank `r` sends `counts[r]`
+    /// values, which every rank knows beforehand (a shard's rows follow
+    /// from the global batch's size), so no lengths are exchanged. The
     /// default sums a zero-padded buffer (each slot has one non-zero
     /// contribution, so the values arrive exact); a transport with an
     /// all-gather of its own overrides it.
-    fn all_gather(&self, local: &[f32]) -> Result<Vec<Vec<f32>>> {
-        let (size, rank) = (self.size(), self.rank());
-        if size == 1 {
+    fn all_gather(&self, local: &[f32], counts: &[usize]) -> Result<Vec<Vec<f32>>> {
+        check_counts(self.rank(), self.size(), local, counts)?;
+        if self.size() == 1 {
             return Ok(vec![local.to_vec()]);
         }
-        // Lengths as two 12-bit halves: exact in f32 up to 2^24 each.
-        let mut lens = vec![0.0f32; 2 * size];
-        lens[2 * rank] = (local.len() >> 12) as f32;
-        lens[2 * rank + 1] = (local.len() & 0xfff) as f32;
-        self.all_reduce_sum(&mut lens)?;
-        let lens: Vec<usize> = lens
-            .chunks(2)
-            .map(|h| ((h[0] as usize) << 12) + h[1] as usize)
-            .collect();
-        let start: usize = lens[..rank].iter().sum();
-        let mut all = vec![0.0f32; lens.iter().sum()];
+        let rank = self.rank();
+        let start: usize = counts[..rank].iter().sum();
+        let mut all = vec![0.0f32; counts.iter().sum()];
         all[start..start + local.len()].copy_from_slice(local);
         self.all_reduce_sum(&mut all)?;
-        let mut out = Vec::with_capacity(size);
+        let mut out = Vec::with_capacity(counts.len());
         let mut at = 0;
-        for (r, n) in lens.into_iter().enumerate() {
+        for (r, &n) in counts.iter().enumerate() {
             // Our own values as sent (the sum turned a -0.0 into +0.0).
             out.push(if r == rank {
                 local.to_vec()
@@ -129,4 +123,28 @@ pub trait Communicator {
         *values = ParamVec::from_vec(values.tensor().device(), host);
         Ok(())
     }
+}
+
+/// That `counts` has one length per rank and `local` is this rank's.
+pub(crate) fn check_counts(
+    rank: usize,
+    size: usize,
+    local: &[f32],
+    counts: &[usize],
+) -> Result<()> {
+    if counts.len() != size {
+        return Err(crate::error::Error::Length {
+            what: "all-gather lengths, one per rank".into(),
+            expected: size,
+            found: counts.len(),
+        });
+    }
+    if counts[rank] != local.len() {
+        return Err(crate::error::Error::Length {
+            what: format!("values rank {rank} sends to the all-gather"),
+            expected: counts[rank],
+            found: local.len(),
+        });
+    }
+    Ok(())
 }

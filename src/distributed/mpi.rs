@@ -70,10 +70,9 @@ impl Communicator for Mpi {
         "mpi"
     }
 
-    fn all_gather(&self, local: &[f32]) -> Result<Vec<Vec<f32>>> {
-        let mut counts = vec![0 as Count; self.size()];
-        self.world
-            .all_gather_into(&(local.len() as Count), &mut counts[..]);
+    fn all_gather(&self, local: &[f32], counts: &[usize]) -> Result<Vec<Vec<f32>>> {
+        super::check_counts(self.rank(), self.size(), local, counts)?;
+        let counts: Vec<Count> = counts.iter().map(|&n| n as Count).collect();
         let displs: Vec<Count> = counts
             .iter()
             .scan(0, |at, &n| {

@@ -95,8 +95,8 @@ impl Communicator for Nccl {
 
     // Gathered embeddings (B × D floats) cross through the host, as the
     // K losses do; only parameter-sized buffers stay on the device.
-    fn all_gather(&self, local: &[f32]) -> Result<Vec<Vec<f32>>> {
-        self.mpi.all_gather(local)
+    fn all_gather(&self, local: &[f32], counts: &[usize]) -> Result<Vec<Vec<f32>>> {
+        self.mpi.all_gather(local, counts)
     }
 
     fn name(&self) -> &str {

@@ -20,10 +20,10 @@ pub fn shard_range(len: usize, rank: usize, size: usize) -> Range<usize> {
     start..start + base + usize::from(rank < extra)
 }
 
-/// A batch's place in its step's global batch: the rows
-/// `offset..offset + n` of `global` examples, the other rows held by the
-/// other ranks of `comm`. The default is the whole batch in one process,
-/// where every method below is the identity and sends nothing.
+/// A batch's place in its step's global batch of `global` examples: the
+/// rows [`shard_range`] gives its rank of `comm`, the other rows held by
+/// the other ranks. The default is the whole batch in one process, where
+/// every method below is the identity and sends nothing.
 #[derive(Clone, Default)]
 pub struct Shard {
     /// `None`: the batch is the whole global batch.
@@ -38,11 +38,11 @@ struct Part {
 }
 
 impl Shard {
-    /// Rows `offset..` of a global batch of `global` examples, split over
+    /// This rank's rows of a global batch of `global` examples split over
     /// `comm`'s ranks. One rank holds the whole batch: no shard.
-    pub fn of(comm: Arc<dyn Communicator>, offset: usize, global: usize) -> Shard {
-        let part = (comm.size() > 1).then_some(Part {
-            offset,
+    pub fn of(comm: Arc<dyn Communicator>, global: usize) -> Shard {
+        let part = (comm.size() > 1).then(|| Part {
+            offset: shard_range(global, comm.rank(), comm.size()).start,
             global,
             comm,
         });
@@ -74,13 +74,32 @@ impl Shard {
         self.offset()..self.offset() + local
     }
 
-    /// Every rank's `local`, in rank order (the rows of the global batch in
-    /// order, as shards are contiguous): `[local]` in one process.
-    pub fn all_gather(&self, local: &[f32]) -> Result<Vec<Vec<f32>>> {
-        match &self.part {
-            None => Ok(vec![local.to_vec()]),
-            Some(p) => p.comm.all_gather(local),
-        }
+    /// Every rank's rows of a tensor with `per_row` values per example,
+    /// in rank order (the rows of the global batch in order, as shards are
+    /// contiguous): `[local]` in one process. One collective: every rank's
+    /// length follows from its rows.
+    pub fn all_gather(&self, local: &[f32], per_row: usize) -> Result<Vec<Vec<f32>>> {
+        let Some(p) = &self.part else {
+            return Ok(vec![local.to_vec()]);
+        };
+        let size = p.comm.size();
+        let counts: Vec<usize> = (0..size)
+            .map(|r| shard_range(p.global, r, size).len() * per_row)
+            .collect();
+        p.comm.all_gather(local, &counts)
+    }
+
+    /// Every rank's `local`, whatever their lengths, in rank order: two
+    /// collectives (the lengths, then the values).
+    pub fn all_gather_uneven(&self, local: &[f32]) -> Result<Vec<Vec<f32>>> {
+        let Some(p) = &self.part else {
+            return Ok(vec![local.to_vec()]);
+        };
+        let size = p.comm.size();
+        // A length is exact in f32 below 2^24 values.
+        let lens = p.comm.all_gather(&[local.len() as f32], &vec![1; size])?;
+        let counts: Vec<usize> = lens.iter().map(|n| n[0] as usize).collect();
+        p.comm.all_gather(local, &counts)
     }
 
     /// The sum over the ranks of `values`, in place.
@@ -139,27 +158,48 @@ mod tests {
     fn a_whole_batch_gathers_itself_and_a_shard_gathers_every_rank_in_order() {
         let whole = Shard::default();
         assert!(whole.is_whole());
-        assert_eq!(whole.all_gather(&[1.0, 2.0]).unwrap(), vec![vec![1.0, 2.0]]);
+        assert_eq!(
+            whole.all_gather(&[1.0, 2.0], 1).unwrap(),
+            vec![vec![1.0, 2.0]]
+        );
         assert_eq!(
             (whole.offset(), whole.global(5), whole.rows(5)),
             (0, 5, 0..5)
         );
+        // 7 rows of 2 values over 3 ranks: rows 0..3, 3..5, 5..7.
         let got = LocalGroup::run(3, |c| {
             let r = c.rank();
-            let shard = Shard::of(Arc::new(c), 2 * r, 6);
-            // rank r holds r + 1 values (uneven lengths), one of them -0.0
-            let mine: Vec<f32> = (0..=r)
-                .map(|i| if i == 0 { -0.0 } else { (10 * r + i) as f32 })
+            let shard = Shard::of(Arc::new(c), 7);
+            let rows = shard.rows(shard_range(7, r, 3).len());
+            // one value -0.0 on every rank: the bits must arrive
+            let mine: Vec<f32> = (2 * rows.start..2 * rows.end)
+                .map(|i| if i == 2 * rows.start { -0.0 } else { i as f32 })
                 .collect();
-            (shard.rows(2), shard.all_gather(&mine).unwrap())
+            (rows, shard.all_gather(&mine, 2).unwrap())
         });
         for (r, (rows, all)) in got.into_iter().enumerate() {
-            assert_eq!(rows, 2 * r..2 * r + 2);
+            assert_eq!(rows, [0..3, 3..5, 5..7][r].clone());
             assert_eq!(
                 all,
-                vec![vec![-0.0], vec![-0.0, 11.0], vec![-0.0, 21.0, 22.0]]
+                vec![
+                    vec![-0.0, 1.0, 2.0, 3.0, 4.0, 5.0],
+                    vec![-0.0, 7.0, 8.0, 9.0],
+                    vec![-0.0, 11.0, 12.0, 13.0]
+                ]
             );
             assert!(all.iter().all(|v| v[0].is_sign_negative()), "bits kept");
+        }
+    }
+
+    #[test]
+    fn a_rank_sending_other_than_its_rows_is_refused_naming_it() {
+        let got = LocalGroup::run(2, |c| {
+            let shard = Shard::of(Arc::new(c), 4);
+            shard.all_gather(&[1.0; 3], 1)
+        });
+        for (r, g) in got.into_iter().enumerate() {
+            let e = g.unwrap_err().to_string();
+            assert!(e.contains(&format!("values rank {r} sends")), "{e}");
         }
     }
 
@@ -186,13 +226,13 @@ mod tests {
 
     #[test]
     fn the_default_all_gather_is_exact_for_uneven_and_long_buffers() {
-        // 5000 values on rank 1: its length needs both 12-bit halves.
+        // Uneven lengths, one of them empty.
         let lens = [3usize, 5000, 0];
         let value = |r: usize, i: usize| (r as f32 + 1.0) * 1.000_000_1f32.powi(i as i32) - 0.3;
         let got = LocalGroup::run(3, |c| {
             let r = c.rank();
             let mine: Vec<f32> = (0..lens[r]).map(|i| value(r, i)).collect();
-            ReduceOnly(c).all_gather(&mine).unwrap()
+            ReduceOnly(c).all_gather(&mine, &lens).unwrap()
         });
         for all in got {
             for (r, v) in all.iter().enumerate() {

@@ -108,7 +108,8 @@ impl MetaLearner {
 
     /// The hypergradient for `head` at the model's parameters: the primary
     /// loss on `meta_batch`, the K losses on `train_batch`. `None` when the
-    /// strategy takes no meta step.
+    /// strategy takes no meta step, or the head has nothing to learn (the
+    /// plain sum, fixed weights): no backbone pass is spent on it.
     pub fn hypergradient<M: InnerModel>(
         &self,
         model: &mut M,
@@ -116,6 +117,9 @@ impl MetaLearner {
         meta_batch: (&M::Batch, u64),
         train_batch: (&M::Batch, u64),
     ) -> Result<Option<(ParamVec, Vec<f32>, f32, PassCount)>> {
+        if head.num_params() == 0 {
+            return Ok(None);
+        }
         let s = &self.settings;
         let mut p = Problem::new(model, head, meta_batch, train_batch, s.gamma, s.fd_step);
         let Some(v) = self.strategy.direction(&mut p)? else {

@@ -20,7 +20,7 @@ use super::task_model::TaskModel;
 use crate::aux_task::TaskSet;
 use crate::backbone::{backbone_from_kind, load_backbone, Backbone, Batch};
 use crate::dataset::{dataset_by_name, Dataset, Split};
-use crate::distributed::{shard_range, Communicator, Shard, SingleProcess};
+use crate::distributed::{Communicator, SingleProcess};
 use crate::error::{Error, Result};
 use crate::head::Meltr;
 use crate::hypergrad::{BatchRing, MetaLearner, MetaOutcome};
@@ -519,12 +519,12 @@ impl Trainer {
     }
 
     /// This rank's share of the training batch of examples `idx` (all of
-    /// it in one process), placed in the global batch for the tasks.
+    /// it in one process), placed in the global batch for the tasks, which
+    /// read other ranks' examples from the whole batch kept with it.
     fn shard_batch(&self, idx: &[usize]) -> Batch {
-        let mine = shard_range(idx.len(), self.comm.rank(), self.comm.size());
-        let mut batch = self.data.batch(Split::Train, &idx[mine.clone()]);
-        batch.shard = Shard::of(self.comm.clone(), mine.start, idx.len());
-        batch
+        self.data
+            .batch(Split::Train, idx)
+            .into_shard(self.comm.clone())
     }
 }
 

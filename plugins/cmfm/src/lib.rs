@@ -59,7 +59,10 @@ impl Task for Cmfm {
             net.part::<MaskedFramePrediction>((batch.text()?, visual, &masked))?;
         let scale = 1.0 / (pred.shape().1 as f32).sqrt();
         // Every masked frame of the global batch is a negative.
-        let (pred, targets) = (gather_rows(batch, pred)?, gather_rows(batch, targets)?);
+        let (pred, targets) = (
+            gather_uneven_rows(batch, pred)?,
+            gather_uneven_rows(batch, targets)?,
+        );
         let loss = diagonal_cross_entropy(pred.matmul(targets.permute()) * scale);
         Ok(whole_batch_loss(batch, loss))
     }

@@ -67,6 +67,7 @@ impl Task for Cmlm {
         let text = batch.text()?;
         // Masks drawn for the whole global batch; this shard keeps its captions'.
         let (masked, rows, targets) = mask_tokens(&*batch.whole_text()?, self.mask_prob, seed);
+        let total = targets.len();
         let masked = text.with_tokens(batch.own(&masked.tokens)?.to_vec());
         let first = batch.global_rows().start * text.len;
         let (rows, targets): (Vec<usize>, Vec<usize>) = rows
@@ -81,7 +82,12 @@ impl Task for Cmlm {
             onehot[m * text.vocab + t] = 1.0;
         }
         // The mean over every masked token of the global batch.
-        mean_over_terms(batch, soft_cross_entropy(logits, onehot), targets.len())
+        mean_over_terms(
+            batch,
+            soft_cross_entropy(logits, onehot),
+            targets.len(),
+            total,
+        )
     }
 }
 

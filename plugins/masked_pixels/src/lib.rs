@@ -74,7 +74,8 @@ impl Task for MaskedPixels {
             .gather(dev.tensor_from_vec(rows, (m,)));
         let error = (picked - dev.tensor_from_vec(target, (m,))).square();
         // The mean over every hidden value of the global batch.
-        mean_over_terms(batch, error.mean::<Rank0, _>(), m)
+        let total = whole.iter().filter(|&&hidden| hidden).count();
+        mean_over_terms(batch, error.mean::<Rank0, _>(), m, total)
     }
 }
 

@@ -111,7 +111,7 @@ impl DigitsData {
                 ids: rows.iter().map(|&r| self.digits.label(r)).collect(),
                 classes: CLASSES,
             }),
-            shard: Default::default(),
+            ..Default::default()
         }
     }
 

@@ -105,7 +105,7 @@ pub fn batch_of<'a>(examples: impl IntoIterator<Item = &'a Example>) -> Batch {
             mask: MASK,
         }),
         labels: None,
-        shard: Default::default(),
+        ..Default::default()
     }
 }
 

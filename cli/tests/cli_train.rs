@@ -501,7 +501,11 @@ fn checkpoint_config(run: &Path) -> toml::Table {
     let bytes = std::fs::read(run.join("checkpoint.safetensors")).unwrap();
     let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
     let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
-    header["__metadata__"]["config"].as_str().unwrap().parse().unwrap()
+    header["__metadata__"]["config"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 #[test]
@@ -551,10 +555,9 @@ fn compare_trains_each_method_with_its_own_recipe() {
         assert_eq!(f32_of(c, "eps"), Some(1e-7));
         assert_eq!(c["tasks"].as_array().unwrap().len(), 2, "{c}");
     }
-    let summary: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(out.join("uw-seed0/summary.json")).unwrap(),
-    )
-    .unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("uw-seed0/summary.json")).unwrap())
+            .unwrap();
     assert_eq!(summary["tasks"], serde_json::json!(["align", "mixup"]));
     let md = String::from_utf8_lossy(&o.stdout);
     assert!(
@@ -565,14 +568,23 @@ fn compare_trains_each_method_with_its_own_recipe() {
     // Bad input: one line naming the method, the file or the table.
     for (args, names) in [
         (vec!["--methods", "sum", "--recipe", "summ=x.toml"], "summ"),
-        (vec!["--methods", "sum", "--recipe", "sum=/no/such.toml"], "/no/such.toml"),
-        (vec!["--methods", "sum", "--tasks", "align,nosuch"], "nosuch"),
+        (
+            vec!["--methods", "sum", "--recipe", "sum=/no/such.toml"],
+            "/no/such.toml",
+        ),
+        (
+            vec!["--methods", "sum", "--tasks", "align,nosuch"],
+            "nosuch",
+        ),
         (vec!["--methods", "sum", "--tasks", "mixup,cmlm"], "align"),
     ] {
         let o = compare(&args);
         assert_eq!(o.status.code(), Some(2), "{args:?}");
         let err = String::from_utf8_lossy(&o.stderr);
-        assert!(err.contains(names) && err.trim().lines().count() == 1, "{err}");
+        assert!(
+            err.contains(names) && err.trim().lines().count() == 1,
+            "{err}"
+        );
     }
     let schedule = d.join("holdout.toml");
     std::fs::write(&schedule, "[schedule]\nholdout = 8\n").unwrap();
@@ -580,7 +592,10 @@ fn compare_trains_each_method_with_its_own_recipe() {
     let o = compare(&["--methods", "sum", "--recipe", &recipe]);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("holdout.toml") && err.contains("[schedule]"), "{err}");
+    assert!(
+        err.contains("holdout.toml") && err.contains("[schedule]"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -48,6 +48,10 @@ pub struct Args {
     /// learning rate its validation chose).
     #[arg(long = "recipe", value_name = "METHOD=FILE")]
     recipes: Vec<String>,
+    /// A folder of methods' own recipes, one METHOD.toml each (e.g.
+    /// experiments/recipes/few): as --recipe for each method run that has one.
+    #[arg(long, value_name = "DIR")]
+    recipe_dir: Option<PathBuf>,
     /// The tasks, comma separated (default: the preset's); the preset's
     /// primary task must be among them.
     #[arg(long, value_delimiter = ',')]
@@ -59,7 +63,12 @@ pub struct Args {
 
 pub fn run(a: Args) -> anyhow::Result<()> {
     let methods = methods_by_name(&a.methods)?;
-    let recipes = Recipes::load(a.extra.as_deref(), &a.recipes, &methods)?;
+    let recipes = Recipes::load(
+        a.extra.as_deref(),
+        &a.recipes,
+        a.recipe_dir.as_deref(),
+        &methods,
+    )?;
     anyhow::ensure!(!a.seeds.is_empty(), "--seeds: give at least one seed");
     let config = TrainConfig::preset(&a.preset)?;
     let tasks = match a.tasks {
@@ -110,9 +119,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 let mut runs = vec![];
                 for &seed in &a.seeds {
                     let dir = a.out.join(format!("grid{aux}-seed{seed}"));
-                    let text =
-                        fixed_weights_run_file(&base, &tasks, &config.primary, seed, aux)
-                            + &recipes.fragment(m.name);
+                    let text = fixed_weights_run_file(&base, &tasks, &config.primary, seed, aux)
+                        + &recipes.fragment(m.name);
                     eprintln!("fixed weights, auxiliary {aux} (seed {seed}) ...");
                     runs.push(run_or_reuse(&dir, &text)?);
                 }

@@ -29,15 +29,30 @@ pub struct Recipes {
 }
 
 impl Recipes {
-    /// Reads `extra` (every method's recipe) and `own` (`METHOD=FILE`
-    /// pairs). A method of `own` must be a known one; one that is known
-    /// but not among `methods` is reported on stderr and left out.
-    pub fn load(extra: Option<&Path>, own: &[String], methods: &[Method]) -> Result<Recipes> {
+    /// Reads `extra` (every method's recipe), the `METHOD.toml` files of
+    /// `dir` for the methods run, and `own` (`METHOD=FILE` pairs). A method
+    /// of `own` must be a known one; one that is known but not among
+    /// `methods` is reported on stderr and left out.
+    pub fn load(
+        extra: Option<&Path>,
+        own: &[String],
+        dir: Option<&Path>,
+        methods: &[Method],
+    ) -> Result<Recipes> {
         let mut r = Recipes {
             shared: extra.map(read).transpose()?,
             own: BTreeMap::new(),
         };
-        for pair in own {
+        let run = |pair: &String| {
+            methods
+                .iter()
+                .any(|m| pair.starts_with(&format!("{}=", m.name)))
+        };
+        let in_dir = match dir {
+            Some(d) => pairs_in(d)?.into_iter().filter(run).collect(),
+            None => vec![],
+        };
+        for pair in in_dir.iter().chain(own) {
             let (name, file) = pair.split_once('=').ok_or_else(|| Error::InvalidSetting {
                 field: "recipe".into(),
                 value: pair.clone(),
@@ -97,6 +112,26 @@ impl Recipes {
             .collect();
         Some(settings.join(", "))
     }
+}
+
+/// `--recipe-dir DIR`: its `METHOD.toml` files as `METHOD=FILE` pairs
+/// (sorted); a `.toml` file named for no method is an error.
+pub fn pairs_in(dir: &Path) -> Result<Vec<String>> {
+    let mut pairs = vec![];
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let path = entry.map_err(|e| Error::io(dir, e))?.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+        methods_by_name(&[stem.to_string()]).map_err(|e| Error::Config {
+            path: path.clone(),
+            message: format!("a recipe folder's files are named METHOD.toml: {e}"),
+        })?;
+        pairs.push(format!("{stem}={}", path.display()));
+    }
+    pairs.sort();
+    Ok(pairs)
 }
 
 /// A value as a person writes it: strings without quotes, small learning
@@ -163,7 +198,7 @@ mod tests {
         );
         let uw = file("uw.toml", "[optimizer]\nlr = 2.5e-5\n");
         let pair = format!("uw={}", uw.display());
-        let r = Recipes::load(Some(&shared), &[pair], &by(&["sum", "uw"])).unwrap();
+        let r = Recipes::load(Some(&shared), &[pair], None, &by(&["sum", "uw"])).unwrap();
         // Without its own recipe a method gets the shared text unchanged
         // (so that earlier runs of the same run file are reused).
         assert_eq!(
@@ -178,10 +213,15 @@ mod tests {
         assert_eq!(r.describe("sum"), None);
         // Without a shared recipe, the method's own alone.
         let pair = format!("uw={}", uw.display());
-        let r = Recipes::load(None, &[pair], &by(&["uw"])).unwrap();
+        let r = Recipes::load(None, &[pair], None, &by(&["uw"])).unwrap();
         assert_eq!(r.fragment("uw"), "\n[optimizer]\nlr = 2.5e-5\n");
         // Both: only the method's keys change; the shared ones stay.
-        let r = Recipes::load(Some(&uw), &[format!("sum={}", shared.display())], &by(&["sum"]));
+        let r = Recipes::load(
+            Some(&uw),
+            &[format!("sum={}", shared.display())],
+            None,
+            &by(&["sum"]),
+        );
         let sum: toml::Table = r.unwrap().fragment("sum").parse().unwrap();
         assert_eq!(sum["optimizer"]["lr"].as_float(), Some(5e-5));
         assert_eq!(Recipes::default().fragment("sum"), "\n");
@@ -191,7 +231,7 @@ mod tests {
     fn bad_recipes_are_refused_naming_the_file_the_field_and_the_value() {
         let ok = file("ok.toml", "[optimizer]\nlr = 1e-4\n");
         let load = |pair: String| {
-            Recipes::load(None, &[pair], &METHODS)
+            Recipes::load(None, &[pair], None, &METHODS)
                 .unwrap_err()
                 .to_string()
         };
@@ -203,7 +243,10 @@ mod tests {
         assert!(e.contains("/no/such/recipe.toml"), "{e}");
         let schedule = file("schedule.toml", "[schedule]\nholdout = 8\n");
         let e = load(format!("meltr={}", schedule.display()));
-        assert!(e.contains("schedule.toml") && e.contains("[schedule]"), "{e}");
+        assert!(
+            e.contains("schedule.toml") && e.contains("[schedule]"),
+            "{e}"
+        );
         let top = file("top.toml", "epochs = 3\n");
         let e = load(format!("meltr={}", top.display()));
         assert!(e.contains("top.toml") && e.contains("epochs = 3"), "{e}");
@@ -213,20 +256,40 @@ mod tests {
         assert!(e.contains("line 3"), "{e}");
         let e = Recipes::load(
             None,
-            &[format!("sum={}", ok.display()), format!("sum={}", ok.display())],
+            &[
+                format!("sum={}", ok.display()),
+                format!("sum={}", ok.display()),
+            ],
+            None,
             &METHODS,
         )
         .unwrap_err()
         .to_string();
         assert!(e.contains("two recipes"), "{e}");
         // The shared recipe is checked the same way.
-        let e = Recipes::load(Some(&schedule), &[], &METHODS)
+        let e = Recipes::load(Some(&schedule), &[], None, &METHODS)
             .unwrap_err()
             .to_string();
         assert!(e.contains("[schedule]"), "{e}");
+        // A folder of METHOD.toml files: the methods run take theirs; a
+        // method's own --recipe besides is a second recipe.
+        let dir = std::env::temp_dir().join(format!("meltr-recipes-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("uw.toml"), "[optimizer]\nlr = 3e-5\n").unwrap();
+        std::fs::write(dir.join("dwa.toml"), "[optimizer]\nlr = 4e-5\n").unwrap();
+        std::fs::write(dir.join("notes.txt"), "not a recipe").unwrap();
+        let r = Recipes::load(None, &[], Some(&dir), &by(&["sum", "uw"])).unwrap();
+        assert_eq!(r.describe("uw").as_deref(), Some("lr 3e-5"));
+        assert_eq!(r.describe("dwa"), None);
+        let again = [format!("uw={}", ok.display())];
+        let e = Recipes::load(None, &again, Some(&dir), &by(&["uw"])).unwrap_err();
+        assert!(e.to_string().contains("two recipes"), "{e}");
+        std::fs::write(dir.join("uww.toml"), "[optimizer]\nlr = 3e-5\n").unwrap();
+        let e = Recipes::load(None, &[], Some(&dir), &by(&["uw"])).unwrap_err();
+        assert!(e.to_string().contains("uww.toml"), "{e}");
         // A known method that is not run is left out, not an error.
         let pair = format!("uw={}", ok.display());
-        let r = Recipes::load(None, &[pair], &by(&["sum"])).unwrap();
+        let r = Recipes::load(None, &[pair], None, &by(&["sum"])).unwrap();
         assert_eq!(r.fragment("uw"), "\n");
     }
 }

@@ -99,8 +99,7 @@ mod tests {
         for seed in [1, 2, 99] {
             let mut relabelled = batch.clone();
             // The set gives its first task the step's seed mixed with its index.
-            relabelled.labels.as_mut().unwrap().ids =
-                noise_labels(12, classes, task_seed(seed, 0));
+            relabelled.labels.as_mut().unwrap().ids = noise_labels(12, classes, task_seed(seed, 0));
             let got = noise.losses_at(&*model, &w, &batch, seed).unwrap()[0];
             let want = classify.losses_at(&*model, &w, &relabelled, 0).unwrap()[0];
             assert!((got - want).abs() <= 1e-6 * want.abs(), "{got} vs {want}");

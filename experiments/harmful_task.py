@@ -12,11 +12,15 @@ prints
 
 * the harmful task's weight relative to the mean weight of the other
   auxiliary tasks (1: treated like them; 0: ignored), at a few epochs,
-  mean over seeds; the first epoch at which it falls below one half
-  (per seed; "—" where it never does); and its last epoch's share of the
-  total weight;
+  median over seeds (a ratio of weights that may near zero: the median
+  is not carried off by one run); the first epoch at which it falls below
+  one half (per seed; "—" where it never does); and, in the last epoch,
+  its weight relative to the primary task's and its share of the total;
 * the test metric with and without the harmful task, and the paired
-  difference (mean ± 95 % t interval over seeds, wins/losses).
+  difference (mean ± 95 % t interval over seeds, wins/losses); and the
+  primary task's share of the total weight in the last epoch, without and
+  with (median over seeds): whether a method moves weight to the primary
+  because of the harmful task or anyway.
 """
 import glob
 import json
@@ -36,6 +40,12 @@ def mean_ci(v):
     return m, student_t.ppf(0.975, n - 1) * (var / n) ** 0.5
 
 
+def median(v):
+    v = sorted(v)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
 def runs(folder):
     """{method: {seed: summary}} of a compare folder's finished runs."""
     out = {}
@@ -43,6 +53,19 @@ def runs(folder):
         m = re.match(r"(.+)-seed(\d+)$", os.path.basename(os.path.dirname(f)))
         out.setdefault(m.group(1), {})[int(m.group(2))] = json.load(open(f))
     return out
+
+
+def primary_share(out, which, method, seeds):
+    """Median over seeds of the primary's share of the last epoch's weight."""
+    v = []
+    for s in seeds:
+        d = f"{out}/{which}/{method}-seed{s}"
+        r = json.load(open(f"{d}/summary.json"))
+        with open(f"{d}/log.jsonl") as log:
+            p = r["tasks"].index(json.loads(log.readline())["primary"])
+        w = r["epochs"][-1]["mean_weights"]
+        v.append(w[p] / sum(w))
+    return median(v)
 
 
 def main(out, harmful):
@@ -53,18 +76,19 @@ def main(out, harmful):
     at = [1, 5, 10, 20, 30, 40]
     lines = [
         f"Weight of `{harmful}` relative to the mean weight of the other auxiliary tasks, "
-        f"by epoch (mean over seeds; 1 = treated like them, 0 = ignored):",
+        f"by epoch (median over seeds; 1 = treated like them, 0 = ignored), and in the "
+        f"last epoch relative to the primary task's weight and as a share of the total (median):",
         "",
         "| method | seeds | " + " | ".join(f"epoch {e}" for e in at)
-        + " | first epoch below ½ (per seed) | share of the total weight, last epoch |",
-        "|---|---|" + "---|" * len(at) + "---|---|",
+        + " | first epoch below ½ (per seed) | vs the primary, last epoch | share of the total, last epoch |",
+        "|---|---|" + "---|" * len(at) + "---|---|---|",
     ]
     diffs = []
     for m in order:
         seeds = sorted(with_.get(m, {}))
         if not seeds:
             continue
-        ratios, first, share = [], [], []
+        ratios, first, share, vs_primary = [], [], [], []
         for s in seeds:
             r = with_[m][s]
             k = r["tasks"].index(harmful)
@@ -81,13 +105,14 @@ def main(out, harmful):
             first.append(str(below[0]) if below else "—")
             w = r["epochs"][-1]["mean_weights"]
             share.append(w[k] / sum(w) if sum(w) != 0 else float("nan"))
+            vs_primary.append(w[k] / w[primary] if w[primary] != 0 else float("nan"))
         cells = []
         for e in at:
             v = [p[e - 1] for p in ratios if len(p) >= e]
-            cells.append(f"{sum(v) / len(v):.2f}" if v else "")
+            cells.append(f"{median(v):.2f}" if v else "")
         lines.append(
             f"| {labels[m]} | {len(seeds)} | " + " | ".join(cells)
-            + f" | {', '.join(first)} | {sum(share) / len(share):.3f} |"
+            + f" | {', '.join(first)} | {median(vs_primary):.2f} | {median(share):.3f} |"
         )
         both = [s for s in seeds if s in without.get(m, {})]
         if both:
@@ -102,8 +127,8 @@ def main(out, harmful):
         f"Test {metric} without and with `{harmful}` (mean ± 95 % CI over the same seeds), "
         "and the paired difference with − without (wins/losses):",
         "",
-        "| method | seeds | without | with | with − without |",
-        "|---|---|---|---|---|",
+        "| method | seeds | without | with | with − without | primary's share of the weight, last epoch: without → with |",
+        "|---|---|---|---|---|---|",
     ]
     show = lambda m, h, sign=False: (f"{m:+.1f}" if sign else f"{m:.1f}") + (
         f" ± {h:.1f}" if h is not None else "")
@@ -113,7 +138,8 @@ def main(out, harmful):
         losses = sum(x < 0 for x in d)
         lines.append(
             f"| {labels[m]} | {len(both)} | {show(*mean_ci(b))} | {show(*mean_ci(a))} "
-            f"| {show(*mean_ci(d), sign=True)} ({wins}/{losses}) |"
+            f"| {show(*mean_ci(d), sign=True)} ({wins}/{losses}) "
+            f"| {primary_share(out, 'without', m, both):.2f} → {primary_share(out, 'with', m, both):.2f} |"
         )
     print("\n".join(lines))
 

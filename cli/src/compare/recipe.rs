@@ -2,13 +2,14 @@
 //! appended to the methods' run files. `--extra FILE` is every method's;
 //! `--recipe METHOD=FILE` (repeatable) is one method's own, laid over the
 //! shared one key by key, so that each method trains with the recipe its
-//! validation chose (its learning rate, say) in one comparison.
+//! validation chose (its learning rate, say) in one comparison;
+//! `--recipe-dir DIR` is a `--recipe` for each `DIR/METHOD.toml`.
 
 use super::methods::{methods_by_name, Method};
 use meltr::train::TrainConfig;
 use meltr::{Error, Result};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The tables a recipe may set; the methods set the others
 /// (`[meta_loss]`, `[strategy]`, `[schedule]`) and the top-level keys.
@@ -25,7 +26,7 @@ struct Fragment {
 #[derive(Debug, Clone, Default)]
 pub struct Recipes {
     shared: Option<Fragment>,
-    own: BTreeMap<String, (PathBuf, Fragment)>,
+    own: BTreeMap<String, Fragment>,
 }
 
 impl Recipes {
@@ -59,13 +60,12 @@ impl Recipes {
                 reason: "expected METHOD=FILE, e.g. sum=sum.toml".into(),
             })?;
             let method = methods_by_name(&[name.to_string()])?[0];
-            let path = PathBuf::from(file);
-            let fragment = read(&path)?;
+            let fragment = read(Path::new(file))?;
             if !methods.contains(&method) {
                 eprintln!("--recipe {pair}: {name} is not among --methods; not used");
                 continue;
             }
-            if r.own.insert(name.into(), (path, fragment)).is_some() {
+            if r.own.insert(name.into(), fragment).is_some() {
                 return Err(Error::InvalidSetting {
                     field: "recipe".into(),
                     value: pair.clone(),
@@ -80,7 +80,7 @@ impl Recipes {
     /// shared recipe or the method's own as written, or the method's own
     /// laid over the shared one.
     pub fn fragment(&self, method: &str) -> String {
-        let Some((_, own)) = self.own.get(method) else {
+        let Some(own) = self.own.get(method) else {
             let shared = self.shared.as_ref().map_or("", |s| s.text.as_str());
             return format!("\n{shared}");
         };
@@ -103,7 +103,7 @@ impl Recipes {
     /// What `method`'s own recipe sets, for the table's label
     /// (`lr 2.5e-5, warmup 0.1`); `None` without one.
     pub fn describe(&self, method: &str) -> Option<String> {
-        let (_, own) = self.own.get(method)?;
+        let own = self.own.get(method)?;
         let settings: Vec<String> = own
             .table
             .values()
@@ -177,6 +177,7 @@ fn read(path: &Path) -> Result<Fragment> {
 mod tests {
     use super::*;
     use crate::compare::methods::METHODS;
+    use std::path::PathBuf;
 
     fn file(name: &str, text: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("meltr-recipe-{}", std::process::id()));

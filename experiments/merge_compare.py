@@ -4,10 +4,9 @@
     python3 experiments/merge_compare.py REPORT_DIR > report.md
 
 REPORT_DIR holds one folder per method (`REPORT_DIR/<method>/compare.json`),
-each a comparison of that method alone with its own recipe: `meltr compare
---extra` gives every method of one call the same recipe, so methods whose
-learning rates were chosen separately are run in separate calls and joined
-here. The table is `meltr compare`'s (cli/src/compare/table.rs): mean test
+each a comparison of that method alone with its own recipe (the video
+protocol ran each method in a call of its own, before `meltr compare
+--recipe` could give each method of one call its own recipe). The table is `meltr compare`'s (cli/src/compare/table.rs): mean test
 metric with its 95 % t interval over seeds, and each method's paired
 difference against the plain sum and against the best method that is not
 MELTR by mean validation metric (never by test), with wins and losses.

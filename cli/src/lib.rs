@@ -26,6 +26,7 @@ use meltr_cmfm as _;
 use meltr_cmlm as _;
 use meltr_masked_pixels as _;
 use meltr_mixup as _;
+use meltr_noise_labels as _;
 use meltr_rotation as _;
 
 use clap::{Parser, Subcommand};

@@ -495,6 +495,109 @@ fn compare_writes_a_table_whose_rows_come_from_the_runs() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("nonsense"));
 }
 
+/// The resolved run configuration a run folder's checkpoint stores (its
+/// safetensors header's `config` metadata).
+fn checkpoint_config(run: &Path) -> toml::Table {
+    let bytes = std::fs::read(run.join("checkpoint.safetensors")).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    header["__metadata__"]["config"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn compare_trains_each_method_with_its_own_recipe() {
+    let d = dir("compare-recipe");
+    let out = d.join("cmp");
+    let shared = d.join("shared.toml");
+    std::fs::write(&shared, "[optimizer]\nlr = 2e-3\neps = 1e-7\n").unwrap();
+    let slow = d.join("slow.toml");
+    std::fs::write(&slow, "[optimizer]\nlr = 3e-4\n").unwrap();
+    let backbone = backbone();
+    let compare = |extra: &[&str]| {
+        let mut args = vec![
+            "compare",
+            "--preset",
+            "tiny",
+            "--seeds",
+            "0",
+            "--backbone",
+            s(&backbone),
+            "--out",
+            s(&out),
+        ];
+        args.extend_from_slice(extra);
+        meltr(&args)
+    };
+    let recipe = format!("uw={}", s(&slow));
+    let o = compare(&[
+        "--methods",
+        "sum,uw",
+        "--tasks",
+        "align,mixup",
+        "--extra",
+        s(&shared),
+        "--recipe",
+        &recipe,
+    ]);
+    ok(&o);
+    // What each run trained with, read back from its checkpoint: the shared
+    // recipe for the sum; for uw its own learning rate over the shared eps.
+    let sum = checkpoint_config(&out.join("sum-seed0"));
+    let uw = checkpoint_config(&out.join("uw-seed0"));
+    let f32_of = |c: &toml::Table, key: &str| c["optimizer"][key].as_float().map(|x| x as f32);
+    assert_eq!(f32_of(&sum, "lr"), Some(2e-3));
+    assert_eq!(f32_of(&uw, "lr"), Some(3e-4));
+    for c in [&sum, &uw] {
+        assert_eq!(f32_of(c, "eps"), Some(1e-7));
+        assert_eq!(c["tasks"].as_array().unwrap().len(), 2, "{c}");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("uw-seed0/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["tasks"], serde_json::json!(["align", "mixup"]));
+    let md = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        md.contains("| uncertainty weighting (Kendall et al. 2018) [lr 3e-4] |")
+            && md.contains("| plain multi-task sum |"),
+        "{md}"
+    );
+    // Bad input: one line naming the method, the file or the table.
+    for (args, names) in [
+        (vec!["--methods", "sum", "--recipe", "summ=x.toml"], "summ"),
+        (
+            vec!["--methods", "sum", "--recipe", "sum=/no/such.toml"],
+            "/no/such.toml",
+        ),
+        (
+            vec!["--methods", "sum", "--tasks", "align,nosuch"],
+            "nosuch",
+        ),
+        (vec!["--methods", "sum", "--tasks", "mixup,cmlm"], "align"),
+    ] {
+        let o = compare(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains(names) && err.trim().lines().count() == 1,
+            "{err}"
+        );
+    }
+    let schedule = d.join("holdout.toml");
+    std::fs::write(&schedule, "[schedule]\nholdout = 8\n").unwrap();
+    let recipe = format!("sum={}", s(&schedule));
+    let o = compare(&["--methods", "sum", "--recipe", &recipe]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("holdout.toml") && err.contains("[schedule]"),
+        "{err}"
+    );
+}
+
 #[test]
 fn the_same_commands_run_on_the_digits_and_report_accuracy() {
     let d = dir("digits");

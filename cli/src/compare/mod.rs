@@ -6,11 +6,13 @@
 use anyhow::Context;
 use meltr::backbone::save_backbone;
 mod methods;
+mod recipe;
 mod stats;
 mod table;
 
 use meltr::train::{starting_backbone, RunSummary, TrainConfig};
 use methods::{fixed_weights_run_file, methods_by_name, run_file, GRID};
+use recipe::Recipes;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use table::{markdown, rows, write};
@@ -41,6 +43,19 @@ pub struct Args {
     /// `[strategy]` or `[schedule]`, which the methods set).
     #[arg(long)]
     extra: Option<PathBuf>,
+    /// A method's own recipe, METHOD=FILE (repeatable): a fragment like
+    /// --extra's, laid over it key by key for that method only (e.g. the
+    /// learning rate its validation chose).
+    #[arg(long = "recipe", value_name = "METHOD=FILE")]
+    recipes: Vec<String>,
+    /// A folder of methods' own recipes, one METHOD.toml each (e.g.
+    /// experiments/recipes/few): as --recipe for each method run that has one.
+    #[arg(long, value_name = "DIR")]
+    recipe_dir: Option<PathBuf>,
+    /// The tasks, comma separated (default: the preset's); the preset's
+    /// primary task must be among them.
+    #[arg(long, value_delimiter = ',')]
+    tasks: Option<Vec<String>>,
     /// Output folder: one run folder per method and seed, compare.md, compare.json.
     #[arg(long, default_value = "runs/compare")]
     out: PathBuf,
@@ -48,15 +63,19 @@ pub struct Args {
 
 pub fn run(a: Args) -> anyhow::Result<()> {
     let methods = methods_by_name(&a.methods)?;
-    let extra = match &a.extra {
-        Some(p) => std::fs::read_to_string(p).with_context(|| p.display().to_string())?,
-        None => String::new(),
-    };
-    // After the methods' tables: the fragment holds tables only.
-    let extra = format!("\n{extra}");
+    let recipes = Recipes::load(
+        a.extra.as_deref(),
+        &a.recipes,
+        a.recipe_dir.as_deref(),
+        &methods,
+    )?;
     anyhow::ensure!(!a.seeds.is_empty(), "--seeds: give at least one seed");
-    std::fs::create_dir_all(&a.out).with_context(|| a.out.display().to_string())?;
     let config = TrainConfig::preset(&a.preset)?;
+    let tasks = match a.tasks {
+        Some(t) => checked_tasks(t, &config.primary)?,
+        None => config.task_names(),
+    };
+    std::fs::create_dir_all(&a.out).with_context(|| a.out.display().to_string())?;
     meltr::tensor::threads::use_default_threads(config.batch_size);
     let backbone = match a.backbone {
         Some(b) => b,
@@ -100,13 +119,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 let mut runs = vec![];
                 for &seed in &a.seeds {
                     let dir = a.out.join(format!("grid{aux}-seed{seed}"));
-                    let text = fixed_weights_run_file(
-                        &base,
-                        &config.task_names(),
-                        &config.primary,
-                        seed,
-                        aux,
-                    ) + &extra;
+                    let text = fixed_weights_run_file(&base, &tasks, &config.primary, seed, aux)
+                        + &recipes.fragment(m.name);
                     eprintln!("fixed weights, auxiliary {aux} (seed {seed}) ...");
                     runs.push(run_or_reuse(&dir, &text)?);
                 }
@@ -126,16 +140,21 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         let mut runs = vec![];
         for &seed in &a.seeds {
             let dir = a.out.join(format!("{}-seed{seed}", m.name));
-            let text =
-                run_file(&base, *m, &config.task_names(), &config.primary, seed, head) + &extra;
+            let text = run_file(&base, *m, &tasks, &config.primary, seed, head)
+                + &recipes.fragment(m.name);
             eprintln!("{} (seed {seed}) ...", m.label);
             runs.push(run_or_reuse(&dir, &text)?);
         }
         results.push((*m, runs));
     }
     let mut rows = rows(&results);
-    if let Some(r) = rows.iter_mut().find(|r| r.method == "grid") {
-        r.label = grid_note;
+    for r in &mut rows {
+        if r.method == "grid" {
+            r.label = grid_note.clone();
+        }
+        if let Some(own) = recipes.describe(&r.method) {
+            r.label += &format!(" [{own}]");
+        }
     }
     write(&rows, a.seeds.len(), &a.out)?;
     crate::print_out(&format!(
@@ -144,6 +163,20 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         a.out.display()
     ));
     Ok(())
+}
+
+/// `--tasks`: registered names, each once, the primary among them.
+fn checked_tasks(tasks: Vec<String>, primary: &str) -> anyhow::Result<Vec<String>> {
+    for (i, t) in tasks.iter().enumerate() {
+        meltr::aux_task::find_task(t)?;
+        anyhow::ensure!(!tasks[..i].contains(t), "--tasks: {t} is listed twice");
+    }
+    anyhow::ensure!(
+        tasks.iter().any(|t| t == primary),
+        "--tasks {}: the preset's primary task {primary} must be among them",
+        tasks.join(",")
+    );
+    Ok(tasks)
 }
 
 /// The mean over runs of the last epoch's headline validation metric.

@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Variants of one method against its baseline, seed by seed.
+
+    python3 experiments/ablation_table.py BASE_DIR METHOD VARIANT_DIR... > table.md
+
+Each directory is a `meltr compare` output on the same seeds and backbone;
+BASE_DIR's row METHOD is the baseline, each VARIANT_DIR's row METHOD a
+variant (its label says what its recipe changed). Prints each variant's
+test metric (mean ± 95 % t interval), mean validation metric, paired
+difference against the baseline (mean ± 95 % CI, wins/losses), the
+primary task's median share of the last epoch's weight, and the runs with
+a negative task weight or a vanished total weight (weight health).
+"""
+import json
+import os
+import sys
+
+from scipy.stats import t as student_t
+
+
+def mean_ci(v):
+    n = len(v)
+    m = sum(v) / n
+    if n < 2:
+        return m, None
+    var = sum((x - m) ** 2 for x in v) / (n - 1)
+    return m, student_t.ppf(0.975, n - 1) * (var / n) ** 0.5
+
+
+def show(m, h, sign=False):
+    s = f"{m:+.1f}" if sign else f"{m:.1f}"
+    return s if h is None else f"{s} ± {h:.1f}"
+
+
+def row(folder, method):
+    return next(r for r in json.load(open(f"{folder}/compare.json")) if r["method"] == method)
+
+
+def health(folder, method, seeds):
+    """(median primary share of the last epoch's weight, runs with a
+    negative weight, runs with a vanished total)."""
+    shares, negative, vanished = [], 0, 0
+    for s in seeds:
+        d = f"{folder}/{method}-seed{s}"
+        r = json.load(open(f"{d}/summary.json"))
+        with open(f"{d}/log.jsonl") as log:
+            p = r["tasks"].index(json.loads(log.readline())["primary"])
+        w = r["epochs"][-1]["mean_weights"]
+        shares.append(w[p] / sum(w))
+        negative += r["weight_health"]["negative"] > 0
+        vanished += r["weight_health"]["vanished"] > 0
+    shares.sort()
+    n = len(shares)
+    med = shares[n // 2] if n % 2 else (shares[n // 2 - 1] + shares[n // 2]) / 2
+    return med, negative, vanished
+
+
+def seeds_of(folder, method):
+    return sorted(int(d.rsplit("seed", 1)[1]) for d in os.listdir(folder)
+                  if d.startswith(f"{method}-seed") and os.path.exists(f"{folder}/{d}/summary.json"))
+
+
+def main(base, method, variants):
+    b = row(base, method)
+    seeds = seeds_of(base, method)
+    metric = b["metric"]
+    out = [
+        f"| {method} variant | test {metric} (mean ± 95 % CI, {len(b['test'])} seeds) | val {metric} "
+        f"| − baseline (wins/losses) | primary's share of the weight, last epoch | runs with a negative weight / a vanished total |",
+        "|---|---|---|---|---|---|",
+    ]
+    share, neg, van = health(base, method, seeds)
+    out.append(f"| baseline: {b['label']} | {show(*mean_ci(b['test']))} | {b['val_mean']:.1f} | — "
+               f"| {share:.2f} | {neg} / {van} |")
+    for v in variants:
+        r = row(v.rstrip("/"), method)
+        assert len(r["test"]) == len(b["test"]), f"{v}: seed counts differ"
+        d = [x - y for x, y in zip(r["test"], b["test"])]
+        wins, losses = sum(x > 0 for x in d), sum(x < 0 for x in d)
+        share, neg, van = health(v.rstrip("/"), method, seeds_of(v.rstrip("/"), method))
+        out.append(f"| {r['label']} | {show(*mean_ci(r['test']))} | {r['val_mean']:.1f} "
+                   f"| {show(*mean_ci(d), sign=True)} ({wins}/{losses}) | {share:.2f} | {neg} / {van} |")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], sys.argv[3:])

@@ -28,16 +28,7 @@ import os
 import re
 import sys
 
-from scipy.stats import t as student_t
-
-
-def mean_ci(v):
-    n = len(v)
-    m = sum(v) / n
-    if n < 2:
-        return m, None
-    var = sum((x - m) ** 2 for x in v) / (n - 1)
-    return m, student_t.ppf(0.975, n - 1) * (var / n) ** 0.5
+from ci_stats import mean_ci
 
 
 def median(v):

@@ -18,24 +18,10 @@ import os
 import re
 import sys
 
-from scipy.stats import t as student_t
+from ci_stats import mean_ci, show
 
 MELTR = {"meltr", "mix", "neumann", "cg", "unrolled"}
 ORDER = ["sum", "meltr", "mix", "unrolled", "neumann", "cg", "dwa", "gradnorm", "uw", "grid", "weighted", "linear", "primary"]
-
-
-def mean_ci(v):
-    n = len(v)
-    m = sum(v) / n
-    if n < 2:
-        return m, None
-    var = sum((x - m) ** 2 for x in v) / (n - 1)
-    return m, student_t.ppf(0.975, n - 1) * (var / n) ** 0.5
-
-
-def show(m, h, sign=False):
-    s = f"{m:+.1f}" if sign else f"{m:.1f}"
-    return s if h is None else f"{s} ± {h:.1f}"
 
 
 def main(report):

@@ -15,7 +15,7 @@ import json
 import os
 import sys
 
-from ci_stats import mean_ci, show
+from ci_stats import last_primary_share, mean_ci, show
 
 
 def row(folder, method):
@@ -27,12 +27,8 @@ def health(folder, method, seeds):
     negative weight, runs with a vanished total)."""
     shares, negative, vanished = [], 0, 0
     for s in seeds:
-        d = f"{folder}/{method}-seed{s}"
-        r = json.load(open(f"{d}/summary.json"))
-        with open(f"{d}/log.jsonl") as log:
-            p = r["tasks"].index(json.loads(log.readline())["primary"])
-        w = r["epochs"][-1]["mean_weights"]
-        shares.append(w[p] / sum(w))
+        share, r = last_primary_share(f"{folder}/{method}-seed{s}")
+        shares.append(share)
         negative += r["weight_health"]["negative"] > 0
         vanished += r["weight_health"]["vanished"] > 0
     shares.sort()

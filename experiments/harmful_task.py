@@ -28,7 +28,7 @@ import os
 import re
 import sys
 
-from ci_stats import mean_ci
+from ci_stats import last_primary_share, mean_ci
 
 
 def median(v):
@@ -48,15 +48,7 @@ def runs(folder):
 
 def primary_share(out, which, method, seeds):
     """Median over seeds of the primary's share of the last epoch's weight."""
-    v = []
-    for s in seeds:
-        d = f"{out}/{which}/{method}-seed{s}"
-        r = json.load(open(f"{d}/summary.json"))
-        with open(f"{d}/log.jsonl") as log:
-            p = r["tasks"].index(json.loads(log.readline())["primary"])
-        w = r["epochs"][-1]["mean_weights"]
-        v.append(w[p] / sum(w))
-    return median(v)
+    return median([last_primary_share(f"{out}/{which}/{method}-seed{s}")[0] for s in seeds])
 
 
 def main(out, harmful):

@@ -5,7 +5,7 @@
 //! dfdx adds a broadcast tensor, and its backward reduces `dy` over the
 //! rows through a strided index per element.
 
-use super::tape::{add_into, device_tensor, host_copy, put_grad, take_grad};
+use super::tape::{add_into, device_tensor, host_copy, with_output_grad};
 use super::Scratch;
 use dfdx::prelude::*;
 use dfdx::tensor::Cpu;
@@ -58,13 +58,17 @@ pub fn add_bias<S: Shape, B: Shape, T: Tape<f32, Cpu>>(
     if T::OWNS_TAPE && d > 0 && n > 0 {
         let (xg, bg, og) = (x.ghost(), b.ghost(), out.ghost());
         tape.add_backward_op(move |grads| {
-            let dy = take_grad(grads.get_or_alloc_mut(&og)?);
-            add_into(grads.get_or_alloc_mut(&xg)?, &dy);
-            let mut db = Scratch::zeros(d);
-            bias_backward_rows(&dy, &mut db);
-            add_into(grads.get_or_alloc_mut(&bg)?, &db);
-            put_grad(grads.get_or_alloc_mut(&og)?, dy);
-            Ok(())
+            with_output_grad(
+                grads,
+                |g| g.get_or_alloc_mut(&og),
+                |grads, dy| {
+                    add_into(grads.get_or_alloc_mut(&xg)?, dy);
+                    let mut db = Scratch::zeros(d);
+                    bias_backward_rows(dy, &mut db);
+                    add_into(grads.get_or_alloc_mut(&bg)?, &db);
+                    Ok(())
+                },
+            )
         });
     }
     out.put_tape(tape)

@@ -7,7 +7,7 @@
 //! subtraction, an exponential, a sum, a log, a subtraction), a product
 //! with the targets and a mean: one buffer per op, forward and backward.
 
-use super::tape::{device_tensor, host_copy, put_grad, take_grad};
+use super::tape::{device_tensor, host_copy, with_output_grad};
 use super::Scratch;
 use crate::tensor::Targets;
 use dfdx::prelude::*;
@@ -101,15 +101,19 @@ pub fn cross_entropy_with_logits<T: Tape<f32, Cpu>>(
         };
         let (xg, og) = (x.ghost(), out.ghost());
         tape.add_backward_op(move |grads| {
-            let dl = take_grad(grads.get_or_alloc_mut(&og)?);
-            let targets = match &kept {
-                Kept::Soft(s) => Targets::Soft(s),
-                Kept::Classes(c) => Targets::Classes(c),
-            };
-            let dx = grads.get_or_alloc_mut(&xg)?;
-            backward_rows(&p, k, &targets, dl[0] / n as f32, dx);
-            put_grad(grads.get_or_alloc_mut(&og)?, dl);
-            Ok(())
+            with_output_grad(
+                grads,
+                |g| g.get_or_alloc_mut(&og),
+                |grads, dl| {
+                    let targets = match &kept {
+                        Kept::Soft(s) => Targets::Soft(s),
+                        Kept::Classes(c) => Targets::Classes(c),
+                    };
+                    let dx = grads.get_or_alloc_mut(&xg)?;
+                    backward_rows(&p, k, &targets, dl[0] / n as f32, dx);
+                    Ok(())
+                },
+            )
         });
     }
     out.put_tape(tape)

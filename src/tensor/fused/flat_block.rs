@@ -5,7 +5,7 @@
 //! dfdx's `gather` (how a backbone reads its blocks otherwise) walks an
 //! index per element forward and again backward.
 
-use super::tape::{device_tensor, put_grad, take_grad};
+use super::tape::{device_tensor, with_output_grad};
 use dfdx::prelude::*;
 use dfdx::tensor::Cpu;
 
@@ -35,13 +35,17 @@ pub fn flat_block<S: Shape, T: Tape<f32, Cpu>>(
     if T::OWNS_TAPE && len > 0 {
         let (fg, og) = (flat.ghost(), out.ghost());
         tape.add_backward_op(move |grads| {
-            let dy = take_grad(grads.get_or_alloc_mut(&og)?);
-            let g = grads.get_or_alloc_mut(&fg)?;
-            for (g, d) in g[offset..offset + len].iter_mut().zip(dy.iter()) {
-                *g += d;
-            }
-            put_grad(grads.get_or_alloc_mut(&og)?, dy);
-            Ok(())
+            with_output_grad(
+                grads,
+                |g| g.get_or_alloc_mut(&og),
+                |grads, dy| {
+                    let g = grads.get_or_alloc_mut(&fg)?;
+                    for (g, d) in g[offset..offset + len].iter_mut().zip(dy) {
+                        *g += d;
+                    }
+                    Ok(())
+                },
+            )
         });
     }
     out.put_tape(tape)

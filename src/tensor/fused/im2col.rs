@@ -7,7 +7,7 @@
 //! of a digits step forward, another quarter backward), and needs the
 //! input concatenated with a zero row first.
 
-use super::tape::{device_tensor, host_copy, put_grad, take_grad};
+use super::tape::{device_tensor, host_copy, with_output_grad};
 use super::Scratch;
 use dfdx::prelude::*;
 use dfdx::tensor::Cpu;
@@ -62,10 +62,14 @@ pub fn im2col<T: Tape<f32, Cpu>>(
     if T::OWNS_TAPE {
         let (xg, og) = (x.ghost(), out.ghost());
         tape.add_backward_op(move |grads| {
-            let dout = take_grad(grads.get_or_alloc_mut(&og)?);
-            backward_rows(&dout, c, &table, grads.get_or_alloc_mut(&xg)?);
-            put_grad(grads.get_or_alloc_mut(&og)?, dout);
-            Ok(())
+            with_output_grad(
+                grads,
+                |g| g.get_or_alloc_mut(&og),
+                |grads, dout| {
+                    backward_rows(dout, c, &table, grads.get_or_alloc_mut(&xg)?);
+                    Ok(())
+                },
+            )
         });
     }
     out.put_tape(tape)

@@ -6,7 +6,7 @@
 //! ten element-wise ops, each allocating its output and walking it, with
 //! as many in the backward.
 
-use super::tape::{add_into, device_tensor, host_copy, put_grad, take_grad};
+use super::tape::{add_into, device_tensor, host_copy, with_output_grad};
 use super::Scratch;
 use crate::tensor::vector::{dot, sum, sum_sq_dev};
 use dfdx::prelude::*;
@@ -99,16 +99,20 @@ pub fn layer_norm<S: Shape, G: Shape, T: Tape<f32, Cpu>>(
     if T::OWNS_TAPE {
         let (xg, gg, bg, og) = (x.ghost(), gamma.ghost(), beta.ghost(), out.ghost());
         tape.add_backward_op(move |grads| {
-            let dy = take_grad(grads.get_or_alloc_mut(&og)?);
-            let mut dg = Scratch::zeros(d);
-            let mut db = Scratch::zeros(d);
-            let mut gdy = Scratch::take(d);
-            let dx = grads.get_or_alloc_mut(&xg)?;
-            backward_rows(&dy, &xhat, &std, &gv, dx, &mut dg, &mut db, &mut gdy);
-            add_into(grads.get_or_alloc_mut(&gg)?, &dg);
-            add_into(grads.get_or_alloc_mut(&bg)?, &db);
-            put_grad(grads.get_or_alloc_mut(&og)?, dy);
-            Ok(())
+            with_output_grad(
+                grads,
+                |g| g.get_or_alloc_mut(&og),
+                |grads, dy| {
+                    let mut dg = Scratch::zeros(d);
+                    let mut db = Scratch::zeros(d);
+                    let mut gdy = Scratch::take(d);
+                    let dx = grads.get_or_alloc_mut(&xg)?;
+                    backward_rows(dy, &xhat, &std, &gv, dx, &mut dg, &mut db, &mut gdy);
+                    add_into(grads.get_or_alloc_mut(&gg)?, &dg);
+                    add_into(grads.get_or_alloc_mut(&bg)?, &db);
+                    Ok(())
+                },
+            )
         });
     }
     out.put_tape(tape)

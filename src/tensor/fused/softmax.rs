@@ -6,7 +6,7 @@
 //! allocates and walks a buffer per op. The backbones' attention has no
 //! mask (every sequence is full length), so none is taken.
 
-use super::tape::{device_tensor, host_copy, put_grad, take_grad};
+use super::tape::{device_tensor, host_copy, with_output_grad};
 use super::Scratch;
 use crate::tensor::vector::dot;
 use dfdx::prelude::*;
@@ -63,10 +63,14 @@ pub fn scaled_softmax<S: Shape, T: Tape<f32, Cpu>>(
     if T::OWNS_TAPE && d > 0 {
         let (xg, og) = (x.ghost(), out.ghost());
         tape.add_backward_op(move |grads| {
-            let dy = take_grad(grads.get_or_alloc_mut(&og)?);
-            backward_rows(&y, &dy, scale, d, grads.get_or_alloc_mut(&xg)?);
-            put_grad(grads.get_or_alloc_mut(&og)?, dy);
-            Ok(())
+            with_output_grad(
+                grads,
+                |g| g.get_or_alloc_mut(&og),
+                |grads, dy| {
+                    backward_rows(&y, dy, scale, d, grads.get_or_alloc_mut(&xg)?);
+                    Ok(())
+                },
+            )
         });
     }
     out.put_tape(tape)

@@ -5,7 +5,7 @@
 //! handed out is a gradient buffer (`Gradients::get_or_alloc_mut`), which a
 //! kernel's backward reads and adds into in place. A backward op borrows
 //! one gradient at a time, so the output's gradient is moved out of the
-//! map while the inputs' are written ([`take_grad`], [`put_grad`]).
+//! map while the inputs' are written ([`with_output_grad`]).
 
 use super::Scratch;
 use dfdx::prelude::*;
@@ -32,14 +32,25 @@ pub(super) fn device_tensor<S: Shape>(dev: &Cpu, values: &[f32], shape: S) -> Te
     t
 }
 
-/// Moves a gradient's values out of dfdx's map (left empty until [`put_grad`]).
-pub(super) fn take_grad(buf: &mut Buf) -> Vec<f32> {
-    std::mem::take(&mut **buf)
-}
+/// dfdx's CPU error.
+type CpuErr = <Cpu as HasErr>::Err;
 
-/// Puts back what [`take_grad`] moved out.
-pub(super) fn put_grad(buf: &mut Buf, values: Vec<f32>) {
-    **buf = values;
+/// Runs `f` on the gradient map and the output's gradient `dy`, moved out
+/// of the map (found by `output`) so that `f` can borrow the inputs'
+/// gradients from it, and puts `dy` back whatever `f` returns.
+pub(super) fn with_output_grad<G, F>(
+    grads: &mut Gradients<f32, Cpu>,
+    output: G,
+    f: F,
+) -> Result<(), CpuErr>
+where
+    G: for<'g> Fn(&'g mut Gradients<f32, Cpu>) -> Result<&'g mut Buf, CpuErr>,
+    F: FnOnce(&mut Gradients<f32, Cpu>, &[f32]) -> Result<(), CpuErr>,
+{
+    let dy = std::mem::take(&mut **output(grads)?);
+    let done = f(grads, &dy);
+    **output(grads)? = dy;
+    done
 }
 
 /// `dst += src`, element by element.

@@ -194,7 +194,7 @@ fn set_params_round_trips_and_changes_the_output() {
 
 #[test]
 fn head_term_matches_central_differences_of_the_tangent() {
-    head_term_matches_central_differences(Output::Free);
+    head_term_matches_central_differences(Output::Free, None);
 }
 
 #[test]
@@ -226,14 +226,73 @@ fn the_mixed_heads_weights_are_positive_sum_to_k_and_its_head_term_matches_diffe
         .iter()
         .zip(&mg)
         .all(|(p, m)| (p - 2.0 * m).abs() <= 1e-6 * (1.0 + p.abs())));
-    head_term_matches_central_differences(Output::Mix);
+    head_term_matches_central_differences(Output::Mix, None);
 }
 
-fn head_term_matches_central_differences(output: Output) {
+#[test]
+fn a_bounded_mix_is_the_softmax_of_bounded_logits_and_its_head_term_matches_differences() {
+    let l = [0.8f32, 3.0, 0.2];
+    // Parameters scaled up: the free head's weights (the logits) grow far
+    // beyond the bound, where an unbounded mix saturates.
+    let mut big = Meltr::init(Preset::Allinone, 3, 9).unwrap();
+    let p: Vec<f32> = big.params().to_vec().iter().map(|v| v * 3.0).collect();
+    set(&mut big, &p).unwrap();
+    let free = big.eval(&l).unwrap().weights;
+    let spread = free.iter().cloned().fold(f32::MIN, f32::max)
+        - free.iter().cloned().fold(f32::MAX, f32::min);
+    assert!(spread > 8.0, "logits spread {spread}: not past the bound");
+    let s = 1.5f32;
+    big.set_output(Output::Mix);
+    big.set_mix_bound(Some(s)).unwrap();
+    let w = big.eval(&l).unwrap().weights;
+    let b: Vec<f32> = free.iter().map(|a| s * (a / s).tanh()).collect();
+    let z: f32 = b.iter().map(|b| b.exp()).sum();
+    for (w, b) in w.iter().zip(&b) {
+        assert!(
+            (w - 3.0 * b.exp() / z).abs() < 1e-5,
+            "{w} vs {}",
+            3.0 * b.exp() / z
+        );
+    }
+    let (hi, lo) = (
+        w.iter().cloned().fold(f32::MIN, f32::max),
+        w.iter().cloned().fold(f32::MAX, f32::min),
+    );
+    assert!(hi / lo <= (2.0 * s).exp() * 1.0001, "{w:?}");
+    assert!((w.iter().sum::<f32>() - 3.0).abs() < 1e-5);
+    // At initialisation the head's weights are a few hundredths: a bound
+    // of that size puts them on the curved part of the tanh.
+    head_term_matches_central_differences(Output::Mix, Some(0.02));
+}
+
+#[test]
+fn a_mix_bound_needs_the_mix_and_a_positive_value() {
+    let build = |extra: &str| -> Result<Box<dyn MetaLoss>, String> {
+        toml::from_str(&format!(
+            "type = \"meltr\"\npreset = \"allinone\"\ntasks = 3\n{extra}"
+        ))
+        .map_err(|e: toml::de::Error| e.to_string())
+    };
+    assert!(build("output = \"mix\"\nmix_bound = 2.0").is_ok());
+    for (extra, names) in [
+        ("mix_bound = 2.0", "output = \"mix\""),
+        ("output = \"mix\"\nmix_bound = -1.0", "-1"),
+        ("output = \"mix\"\nmix_bound = 0.0", "positive"),
+    ] {
+        let err = build(extra).err().expect(extra);
+        assert!(
+            err.contains("mix_bound") && err.contains(names),
+            "{extra}: {err}"
+        );
+    }
+}
+
+fn head_term_matches_central_differences(output: Output, bound: Option<f32>) {
     // Independent of the JAX vectors: perturb a few parameters and
     // difference the tangent D_l f[c] = c · ∇_l f computed in reverse mode.
     let mut h = Meltr::init(Preset::Allinone, 3, 9).unwrap();
     h.set_output(output);
+    h.set_mix_bound(bound).unwrap();
     let l = [0.8f32, 3.0, 0.2];
     let c = [1.0f32, -0.5, 0.25];
     let g = h.mixed_grad(&l, &c).unwrap().to_vec();

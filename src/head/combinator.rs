@@ -47,6 +47,7 @@ type Engine = GraphHead;
 /// seed = 0           # initialisation
 /// dropout = 0.0      # training-mode dropout in the encoder layer
 /// output = "free"    # free | mix (see [`Output`])
+/// # mix_bound = 2.0  # with mix: logits bounded to ±2, any two weights within e^4
 /// # weights = "head.safetensors"   # start from saved weights instead
 /// ```
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -61,6 +62,7 @@ pub struct Meltr {
     dropout_seed: Option<u64>,
     source: Option<PathBuf>,
     output: Output,
+    mix_bound: Option<f32>,
 }
 
 /// What the backbone trains on.
@@ -100,6 +102,8 @@ struct MeltrSpec {
     weights: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "is_free")]
     output: Output,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mix_bound: Option<f32>,
 }
 
 fn is_free(o: &Output) -> bool {
@@ -132,6 +136,16 @@ impl TryFrom<MeltrSpec> for Meltr {
         m.source = s.weights;
         m.output = s.output;
         m.set_dropout(s.dropout)?;
+        if let Some(b) = s.mix_bound {
+            if s.output != Output::Mix {
+                return Err(Error::InvalidSetting {
+                    field: "mix_bound".into(),
+                    value: b.to_string(),
+                    reason: "bounds the mix's logits: needs output = \"mix\"".into(),
+                });
+            }
+            m.set_mix_bound(Some(b))?;
+        }
         Ok(m)
     }
 }
@@ -145,6 +159,7 @@ impl From<Meltr> for MeltrSpec {
             dropout: m.dropout,
             weights: m.source,
             output: m.output,
+            mix_bound: m.mix_bound,
         }
     }
 }
@@ -179,6 +194,7 @@ impl Meltr {
             dropout_seed: None,
             source: None,
             output: Output::Free,
+            mix_bound: None,
         })
     }
 
@@ -217,20 +233,51 @@ impl Meltr {
         self.output = output;
     }
 
-    /// For `mix`: the softmax `p` of the head's own weights at `losses`.
-    fn mix(&self, losses: &[f32]) -> Result<Vec<f32>> {
-        let a = self.backward_free(losses, None)?.d_losses;
-        let top = a.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-        let e: Vec<f64> = a.iter().map(|x| ((x - top) as f64).exp()).collect();
-        let z: f64 = e.iter().sum();
-        Ok(e.iter().map(|x| (x / z) as f32).collect())
+    /// Bounds the mix's logits to `±s` (`s · tanh(a / s)`; see [`Output`]);
+    /// `None`: unbounded.
+    pub fn set_mix_bound(&mut self, bound: Option<f32>) -> Result<()> {
+        if let Some(b) = bound {
+            if !(b.is_finite() && b > 0.0) {
+                return Err(Error::InvalidSetting {
+                    field: "mix_bound".into(),
+                    value: b.to_string(),
+                    reason: "must be a positive number".into(),
+                });
+            }
+        }
+        self.mix_bound = bound;
+        Ok(())
     }
 
-    /// `Jᵀ x` for `w = K · softmax(a)`: `K p ⊙ (x − p·x)`.
-    fn mix_transpose(p: &[f32], x: &[f32]) -> Vec<f32> {
+    /// For `mix`: the softmax `p` of the head's own weights at `losses`
+    /// (bounded by `mix_bound`), and `∂b/∂a` of the bound (ones without one).
+    fn mix(&self, losses: &[f32]) -> Result<(Vec<f32>, Vec<f32>)> {
+        let a = self.backward_free(losses, None)?.d_losses;
+        let (b, slope): (Vec<f32>, Vec<f32>) = match self.mix_bound {
+            Some(s) => a
+                .iter()
+                .map(|x| {
+                    let t = (x / s).tanh();
+                    (s * t, 1.0 - t * t)
+                })
+                .unzip(),
+            None => (a, vec![1.0; losses.len()]),
+        };
+        let top = b.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+        let e: Vec<f64> = b.iter().map(|x| ((x - top) as f64).exp()).collect();
+        let z: f64 = e.iter().sum();
+        Ok((e.iter().map(|x| (x / z) as f32).collect(), slope))
+    }
+
+    /// `Jᵀ x` for `w = K · softmax(b(a))`: `K p ⊙ (x − p·x) ⊙ b'(a)`.
+    fn mix_transpose(p: &[f32], slope: &[f32], x: &[f32]) -> Vec<f32> {
         let k = p.len() as f32;
         let px: f32 = p.iter().zip(x).map(|(p, x)| p * x).sum();
-        p.iter().zip(x).map(|(p, x)| k * p * (x - px)).collect()
+        p.iter()
+            .zip(x)
+            .zip(slope)
+            .map(|((p, x), d)| k * p * (x - px) * d)
+            .collect()
     }
 
     fn backward_free(&self, losses: &[f32], direction: Option<&[f32]>) -> Result<HeadGrads> {
@@ -276,7 +323,7 @@ impl MetaLoss for Meltr {
         check_losses(losses, self.num_tasks())?;
         if self.output == Output::Mix {
             let k = losses.len() as f32;
-            let weights: Vec<f32> = self.mix(losses)?.iter().map(|p| k * p).collect();
+            let weights: Vec<f32> = self.mix(losses)?.0.iter().map(|p| k * p).collect();
             let value = weights.iter().zip(losses).map(|(w, l)| w * l).sum();
             return Ok(Evaluation { value, weights });
         }
@@ -326,7 +373,8 @@ impl MetaLoss for Meltr {
         if self.output == Output::Mix {
             check_losses(losses, self.num_tasks())?;
             check_direction(direction, losses.len())?;
-            let along = Self::mix_transpose(&self.mix(losses)?, direction);
+            let (p, slope) = self.mix(losses)?;
+            let along = Self::mix_transpose(&p, &slope, direction);
             let g = self.backward_free(losses, Some(&along))?;
             return Ok(g.d_params.expect("asked for"));
         }

@@ -20,8 +20,8 @@ import sys
 
 from ci_stats import mean_ci, show
 
-MELTR = {"meltr", "mix", "neumann", "cg", "unrolled"}
-ORDER = ["sum", "meltr", "mix", "unrolled", "neumann", "cg", "dwa", "gradnorm", "uw", "grid", "weighted", "linear", "primary"]
+MELTR = {"meltr", "mix", "bounded", "neumann", "cg", "unrolled"}
+ORDER = ["sum", "meltr", "mix", "bounded", "unrolled", "neumann", "cg", "dwa", "gradnorm", "uw", "grid", "weighted", "linear", "primary"]
 
 
 def main(report):

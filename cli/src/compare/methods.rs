@@ -15,7 +15,7 @@ pub struct Method {
 }
 
 /// Every method, in the table's order.
-pub const METHODS: [Method; 13] = [
+pub const METHODS: [Method; 14] = [
     Method {
         name: "primary",
         label: "primary task only",
@@ -64,6 +64,11 @@ pub const METHODS: [Method; 13] = [
     Method {
         name: "mix",
         label: "MELTR, AID-FP-Lite, mix without scale (output = \"mix\")",
+        meltr: true,
+    },
+    Method {
+        name: "bounded",
+        label: "MELTR, AID-FP-Lite, bounded mix (output = \"mix\", mix_bound = 2)",
         meltr: true,
     },
     Method {
@@ -141,6 +146,11 @@ pub fn run_file(
         "linear" => format!("[meta_loss]\ntype = \"learned_linear\"\ntasks = {k}\n[strategy]\ntype = \"identity\"\n"),
         "meltr" => meltr("type = \"identity\""),
         "mix" => meltr_with("type = \"identity\"", "output = \"mix\"\n"),
+        // The bound chosen on the digits' validation (docs/protocol-digits/bound.md).
+        "bounded" => meltr_with(
+            "type = \"identity\"",
+            "output = \"mix\"\nmix_bound = 2.0\n",
+        ),
         "neumann" => meltr("type = \"neumann\"\nterms = 3\nalpha = 0.001"),
         "cg" => meltr("type = \"conjugate_gradient\"\niters = 3\ndamping = 0.1"),
         "unrolled" => meltr("type = \"unrolled\"\nlr = 0.01"),

@@ -20,3 +20,9 @@ tasks=classify,rotation,mixup,masked_pixels
   --backbone "$OUT/without/backbone.safetensors" --out "$OUT/with" > "$OUT/with.md"
 python3 "$HERE/harmful_task.py" "$OUT" noise_labels > "$OUT/harmful.md"
 cat "$OUT/harmful.md"
+# The bounded mix against the unbounded one, and each one's worst margin
+# over primary-only (item 6's bound), on both task sets.
+for set in without with; do
+  python3 "$HERE/paired.py" "$OUT/$set" bounded mix --floor primary "$OUT/without" | tee "$OUT/paired-$set.txt"
+  python3 "$HERE/paired.py" "$OUT/$set" mix sum --floor primary "$OUT/without" | tail -1 | tee -a "$OUT/paired-$set.txt"
+done

@@ -21,7 +21,7 @@ use table::{markdown, rows, write};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Methods, comma separated: primary, sum, weighted, grid, uw, dwa,
-    /// gradnorm, linear, meltr, neumann, cg, unrolled.
+    /// gradnorm, linear, meltr, mix, bounded, neumann, cg, unrolled.
     #[arg(
         long,
         value_delimiter = ',',

@@ -142,8 +142,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         let mut runs = vec![];
         for &seed in &a.seeds {
             let dir = a.out.join(format!("{}-seed{seed}", m.name));
-            let text = run_file(&base, *m, &tasks, &config.primary, seed, head)
-                + &recipes.fragment(*m);
+            let text =
+                run_file(&base, *m, &tasks, &config.primary, seed, head) + &recipes.fragment(*m);
             eprintln!("{} (seed {seed}) ...", m.label);
             runs.push(run_or_reuse(&dir, &text)?);
         }

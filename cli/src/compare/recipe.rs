@@ -320,14 +320,21 @@ mod tests {
         // Without meta steps: the method's own schedule (no holdout), the
         // shared [optimizer] still applied.
         let sum = config("sum");
-        assert_eq!((sum.schedule.holdout, sum.schedule.meta_every), (0, few.meta_every));
+        assert_eq!(
+            (sum.schedule.holdout, sum.schedule.meta_every),
+            (0, few.meta_every)
+        );
         assert_eq!(sum.optimizer.lr, 5e-5);
         assert!(!r.fragment(one("sum")).contains("schedule"));
         // With: the shared keys over the preset's, the method's own over
         // both, key by key (ring stays the preset's).
         let unrolled = config("unrolled");
         assert_eq!(
-            (unrolled.schedule.holdout, unrolled.schedule.meta_every, unrolled.schedule.ring),
+            (
+                unrolled.schedule.holdout,
+                unrolled.schedule.meta_every,
+                unrolled.schedule.ring
+            ),
             (8, 5, few.ring)
         );
         for name in ["meltr", "linear"] {

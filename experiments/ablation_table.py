@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Variants of one method against its baseline, seed by seed.
 
-    python3 experiments/ablation_table.py BASE_DIR METHOD VARIANT_DIR... > table.md
+    python3 experiments/ablation_table.py BASE_DIR METHOD VARIANT_DIR[:METHOD]... > table.md
 
 Each directory is a `meltr compare` output on the same seeds and backbone;
 BASE_DIR's row METHOD is the baseline, each VARIANT_DIR's row METHOD a
-variant (its label says what its recipe changed). Prints each variant's
+variant (its label says what its recipe changed), or its row of the method
+named after a colon (a variant that is another method, e.g. `mix`). Prints each variant's
 test metric (mean ± 95 % t interval), mean validation metric, paired
 difference against the baseline (mean ± 95 % CI, wins/losses), the
 primary task's median share of the last epoch's weight, and the runs with
@@ -19,7 +20,20 @@ from ci_stats import last_primary_share, mean_ci, show
 
 
 def row(folder, method):
-    return next(r for r in json.load(open(f"{folder}/compare.json")) if r["method"] == method)
+    """A method's row of a compare folder's compare.json; for a folder of
+    `meltr train` runs (METHOD-seedN/summary.json, no compare.json) the same
+    fields from the summaries, labelled by the folder's label.txt."""
+    if os.path.exists(f"{folder}/compare.json"):
+        return next(r for r in json.load(open(f"{folder}/compare.json")) if r["method"] == method)
+    runs = [json.load(open(f"{folder}/{method}-seed{s}/summary.json")) for s in seeds_of(folder, method)]
+    key = "r1" if "r1" in runs[0]["final_test"] else "accuracy"
+    val = [r["epochs"][-1]["val"][key] for r in runs]
+    return {
+        "label": open(f"{folder}/label.txt").read().strip(),
+        "metric": "R@1" if key == "r1" else "accuracy",
+        "test": [r["final_test"][key] for r in runs],
+        "val_mean": sum(val) / len(val),
+    }
 
 
 def health(folder, method, seeds):
@@ -55,11 +69,14 @@ def main(base, method, variants):
     out.append(f"| baseline: {b['label']} | {show(*mean_ci(b['test']))} | {b['val_mean']:.1f} | — "
                f"| {share:.2f} | {neg} / {van} |")
     for v in variants:
-        r = row(v.rstrip("/"), method)
+        v, _, m = v.partition(":")
+        v, m = v.rstrip("/"), m or method
+        r = row(v, m)
         assert len(r["test"]) == len(b["test"]), f"{v}: seed counts differ"
+        assert seeds_of(v, m) == seeds, f"{v}: seeds differ"
         d = [x - y for x, y in zip(r["test"], b["test"])]
         wins, losses = sum(x > 0 for x in d), sum(x < 0 for x in d)
-        share, neg, van = health(v.rstrip("/"), method, seeds_of(v.rstrip("/"), method))
+        share, neg, van = health(v, m, seeds_of(v, m))
         out.append(f"| {r['label']} | {show(*mean_ci(r['test']))} | {r['val_mean']:.1f} "
                    f"| {show(*mean_ci(d), sign=True)} ({wins}/{losses}) | {share:.2f} | {neg} / {van} |")
     print("\n".join(out))

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What each method does with a harmful auxiliary task (issue 25, item 4).
 
-    python3 experiments/harmful_task.py OUT noise_labels > harmful.md
+    python3 experiments/harmful_task.py OUT noise_labels [--val] > harmful.md
 
 OUT holds two `meltr compare` folders on the same seeds and backbone:
 OUT/without (the preset's tasks) and OUT/with (the same plus the harmful
@@ -20,7 +20,9 @@ prints
   difference (mean ± 95 % t interval over seeds, wins/losses); and the
   primary task's share of the total weight in the last epoch, without and
   with (median over seeds): whether a method moves weight to the primary
-  because of the harmful task or anyway.
+  because of the harmful task or anyway;
+* with --val, the same comparison of the last epoch's validation metric
+  (what settings are chosen on), for a split that may not agree with test.
 """
 import glob
 import json
@@ -51,12 +53,14 @@ def primary_share(out, which, method, seeds):
     return median([last_primary_share(f"{out}/{which}/{method}-seed{s}")[0] for s in seeds])
 
 
-def main(out, harmful):
+def main(out, harmful, val=False):
     with_, without = runs(f"{out}/with"), runs(f"{out}/without")
     labels = {r["method"]: r["label"] for r in json.load(open(f"{out}/with/compare.json"))}
     order = list(labels)
     metric = json.load(open(f"{out}/with/compare.json"))[0]["metric"]
-    at = [1, 5, 10, 20, 30, 40]
+    # A few epochs, and the last (40 on digits, 32 on video-text few).
+    last = max(len(r["epochs"]) for per in with_.values() for r in per.values())
+    at = [e for e in [1, 5, 10, 20, 30, 40] if e < last] + [last]
     lines = [
         f"Weight of `{harmful}` relative to the mean weight of the other auxiliary tasks, "
         f"by epoch (median over seeds; 1 = treated like them, 0 = ignored), and in the "
@@ -104,7 +108,9 @@ def main(out, harmful):
             key = "accuracy" if "accuracy" in a[0] else "r1"
             a = [x[key] for x in a]
             b = [x[key] for x in b]
-            diffs.append((m, both, a, b))
+            va = [with_[m][s]["epochs"][-1]["val"][key] for s in both]
+            vb = [without[m][s]["epochs"][-1]["val"][key] for s in both]
+            diffs.append((m, both, a, b, va, vb))
     lines += [
         "",
         f"Test {metric} without and with `{harmful}` (mean ± 95 % CI over the same seeds), "
@@ -115,7 +121,7 @@ def main(out, harmful):
     ]
     show = lambda m, h, sign=False: (f"{m:+.1f}" if sign else f"{m:.1f}") + (
         f" ± {h:.1f}" if h is not None else "")
-    for m, both, a, b in diffs:
+    for m, both, a, b, _, _ in diffs:
         d = [x - y for x, y in zip(a, b)]
         wins = sum(x > 0 for x in d)
         losses = sum(x < 0 for x in d)
@@ -124,8 +130,23 @@ def main(out, harmful):
             f"| {show(*mean_ci(d), sign=True)} ({wins}/{losses}) "
             f"| {primary_share(out, 'without', m, both):.2f} → {primary_share(out, 'with', m, both):.2f} |"
         )
+    if val:
+        lines += [
+            "",
+            f"Validation {metric} (the last epoch's) without and with `{harmful}`, and the paired "
+            "difference with − without (wins/losses):",
+            "",
+            "| method | seeds | without | with | with − without |",
+            "|---|---|---|---|---|",
+        ]
+        for m, both, _, _, va, vb in diffs:
+            d = [x - y for x, y in zip(va, vb)]
+            lines.append(
+                f"| {labels[m]} | {len(both)} | {show(*mean_ci(vb))} | {show(*mean_ci(va))} "
+                f"| {show(*mean_ci(d), sign=True)} ({sum(x > 0 for x in d)}/{sum(x < 0 for x in d)}) |"
+            )
     print("\n".join(lines))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1], sys.argv[2], "--val" in sys.argv[3:])

@@ -586,14 +586,48 @@ fn compare_trains_each_method_with_its_own_recipe() {
             "{err}"
         );
     }
+    // A [schedule] goes to the methods with meta steps, laid over theirs
+    // key by key: the shared one's meta_every, meltr's own holdout.
     let schedule = d.join("holdout.toml");
     std::fs::write(&schedule, "[schedule]\nholdout = 8\n").unwrap();
+    let every = d.join("every.toml");
+    std::fs::write(&every, "[schedule]\nmeta_every = 2\n").unwrap();
+    let recipe = format!("meltr={}", s(&schedule));
+    let o = compare(&[
+        "--methods",
+        "sum,meltr",
+        "--extra",
+        s(&every),
+        "--recipe",
+        &recipe,
+    ]);
+    ok(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("every.toml: [schedule] is not used by sum (no meta steps)"),
+        "{err}"
+    );
+    let schedule_of = |run: &str| {
+        let c = checkpoint_config(&out.join(run));
+        let int = |key: &str| c["schedule"][key].as_integer().unwrap();
+        (int("holdout"), int("meta_every"), int("ring"))
+    };
+    // The tiny preset's ring is 4, its meta_every 3, its holdout 0.
+    assert_eq!(schedule_of("meltr-seed0"), (8, 2, 4));
+    assert_eq!(schedule_of("sum-seed0"), (0, 3, 4));
+    let md = String::from_utf8_lossy(&o.stdout);
+    assert!(md.contains("| MELTR, AID-FP-Lite [holdout 8] |"), "{md}");
+    // For a method without meta steps its own [schedule] is an error
+    // naming the file and the method.
     let recipe = format!("sum={}", s(&schedule));
     let o = compare(&["--methods", "sum", "--recipe", &recipe]);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("holdout.toml") && err.contains("[schedule]"),
+        err.contains("holdout.toml")
+            && err.contains("[schedule]")
+            && err.contains("sum (plain multi-task sum)")
+            && err.trim().lines().count() == 1,
         "{err}"
     );
 }

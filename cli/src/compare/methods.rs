@@ -12,6 +12,9 @@ pub struct Method {
     pub label: &'static str,
     /// Whether it trains a MELTR head.
     pub meltr: bool,
+    /// Whether it takes meta steps (a MELTR head or learned weights), so
+    /// that a recipe's `[schedule]` applies to it.
+    pub meta_steps: bool,
 }
 
 /// Every method, in the table's order.
@@ -20,51 +23,61 @@ pub const METHODS: [Method; 14] = [
         name: "primary",
         label: "primary task only",
         meltr: false,
+        meta_steps: false,
     },
     Method {
         name: "sum",
         label: "plain multi-task sum",
         meltr: false,
+        meta_steps: false,
     },
     Method {
         name: "weighted",
         label: "fixed weights (primary 1, others 0.3)",
         meltr: false,
+        meta_steps: false,
     },
     Method {
         name: "grid",
         label: "fixed weights, auxiliary weight chosen on validation from {0.1, 0.3, 1}",
         meltr: false,
+        meta_steps: false,
     },
     Method {
         name: "uw",
         label: "uncertainty weighting (Kendall et al. 2018)",
         meltr: false,
+        meta_steps: false,
     },
     Method {
         name: "dwa",
         label: "dynamic weight average (Liu et al. 2019)",
         meltr: false,
+        meta_steps: false,
     },
     Method {
         name: "gradnorm",
         label: "GradNorm (Chen et al. 2018)",
         meltr: false,
+        meta_steps: false,
     },
     Method {
         name: "linear",
         label: "learned linear (AID-FP-Lite)",
         meltr: false,
+        meta_steps: true,
     },
     Method {
         name: "meltr",
         label: "MELTR, AID-FP-Lite",
         meltr: true,
+        meta_steps: true,
     },
     Method {
         name: "mix",
         label: "MELTR, AID-FP-Lite, mix without scale (output = \"mix\")",
         meltr: true,
+        meta_steps: true,
     },
     Method {
         name: "bounded",
@@ -75,16 +88,19 @@ pub const METHODS: [Method; 14] = [
         name: "neumann",
         label: "MELTR, Neumann (3 terms, α = 0.001)",
         meltr: true,
+        meta_steps: true,
     },
     Method {
         name: "cg",
         label: "MELTR, conjugate gradient (3 iters)",
         meltr: true,
+        meta_steps: true,
     },
     Method {
         name: "unrolled",
         label: "MELTR, one-step unrolled",
         meltr: true,
+        meta_steps: true,
     },
 ];
 
@@ -231,4 +247,24 @@ fn tasks_and_body(
 /// Whether a method trains a MELTR head.
 pub fn is_meltr(method: &str) -> bool {
     METHODS.iter().any(|m| m.name == method && m.meltr)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_method_takes_meta_steps_unless_its_run_file_says_strategy_none() {
+        let tasks: Vec<String> = ["align", "mixup"].map(String::from).into();
+        for m in METHODS.iter().filter(|m| m.name != "grid") {
+            let text = run_file("preset = \"few\"\n", *m, &tasks, "align", 0, "univl");
+            let strategy = text.split("[strategy]").nth(1).expect("a strategy");
+            let none = strategy.trim_start().starts_with("type = \"none\"");
+            assert_eq!(m.meta_steps, !none, "{}: {text}", m.name);
+        }
+        let grid = fixed_weights_run_file("", &tasks, "align", 0, 0.3);
+        assert!(grid.contains("[strategy]\ntype = \"none\""));
+        let grid_method = methods_by_name(&["grid".into()]).unwrap()[0];
+        assert!(!grid_method.meta_steps);
+    }
 }

@@ -39,13 +39,15 @@ pub struct Args {
     #[arg(long)]
     backbone: Option<PathBuf>,
     /// A run-file fragment of tables appended to every method's run file:
-    /// the shared recipe (`[optimizer]`, `[meta]`; not `[meta_loss]`,
-    /// `[strategy]` or `[schedule]`, which the methods set).
+    /// the shared recipe (`[optimizer]`, `[meta]`, `[schedule]`; not
+    /// `[meta_loss]` or `[strategy]`, which the methods set). Its
+    /// `[schedule]` goes to the methods with meta steps only.
     #[arg(long)]
     extra: Option<PathBuf>,
     /// A method's own recipe, METHOD=FILE (repeatable): a fragment like
     /// --extra's, laid over it key by key for that method only (e.g. the
-    /// learning rate its validation chose).
+    /// learning rate its validation chose); a `[schedule]` only for a
+    /// method with meta steps.
     #[arg(long = "recipe", value_name = "METHOD=FILE")]
     recipes: Vec<String>,
     /// A folder of methods' own recipes, one METHOD.toml each (e.g.
@@ -120,7 +122,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 for &seed in &a.seeds {
                     let dir = a.out.join(format!("grid{aux}-seed{seed}"));
                     let text = fixed_weights_run_file(&base, &tasks, &config.primary, seed, aux)
-                        + &recipes.fragment(m.name);
+                        + &recipes.fragment(*m);
                     eprintln!("fixed weights, auxiliary {aux} (seed {seed}) ...");
                     runs.push(run_or_reuse(&dir, &text)?);
                 }
@@ -140,8 +142,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         let mut runs = vec![];
         for &seed in &a.seeds {
             let dir = a.out.join(format!("{}-seed{seed}", m.name));
-            let text = run_file(&base, *m, &tasks, &config.primary, seed, head)
-                + &recipes.fragment(m.name);
+            let text =
+                run_file(&base, *m, &tasks, &config.primary, seed, head) + &recipes.fragment(*m);
             eprintln!("{} (seed {seed}) ...", m.label);
             runs.push(run_or_reuse(&dir, &text)?);
         }

@@ -4,22 +4,47 @@
 //! shared one key by key, so that each method trains with the recipe its
 //! validation chose (its learning rate, say) in one comparison;
 //! `--recipe-dir DIR` is a `--recipe` for each `DIR/METHOD.toml`.
+//!
+//! A `[schedule]` (holdout, meta_every, ring) is laid over the method's
+//! own, key by key, like the other tables. It only means something to a
+//! method that takes meta steps: in a method's own recipe it is an error
+//! for one that takes none (`sum`, `uw`, ...), naming the method and the
+//! file; in the shared recipe it is left out of those methods' run files,
+//! with a note on stderr, so that one `--extra` serves a whole comparison.
 
 use super::methods::{methods_by_name, Method};
 use meltr::train::TrainConfig;
 use meltr::{Error, Result};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The tables a recipe may set; the methods set the others
-/// (`[meta_loss]`, `[strategy]`, `[schedule]`) and the top-level keys.
-pub const RECIPE_TABLES: [&str; 2] = ["optimizer", "meta"];
+/// (`[meta_loss]`, `[strategy]`) and the top-level keys.
+pub const RECIPE_TABLES: [&str; 3] = ["optimizer", "meta", "schedule"];
+
+/// The table only methods with meta steps use.
+const SCHEDULE: &str = "schedule";
 
 /// A recipe file, read and checked.
 #[derive(Debug, Clone)]
 struct Fragment {
+    path: PathBuf,
     text: String,
     table: toml::Table,
+}
+
+impl Fragment {
+    /// The fragment as `method` takes it: without `[schedule]` for a
+    /// method without meta steps (the text unchanged otherwise, so that
+    /// earlier runs of the same run file are reused).
+    fn for_method(&self, method: Method) -> String {
+        if method.meta_steps || !self.table.contains_key(SCHEDULE) {
+            return self.text.clone();
+        }
+        let mut table = self.table.clone();
+        table.remove(SCHEDULE);
+        toml::to_string(&table).expect("tables serialise")
+    }
 }
 
 /// The shared recipe and the methods' own.
@@ -44,6 +69,20 @@ impl Recipes {
             shared: extra.map(read).transpose()?,
             own: BTreeMap::new(),
         };
+        if let Some(shared) = r.shared.as_ref().filter(|s| s.table.contains_key(SCHEDULE)) {
+            let without: Vec<&str> = methods
+                .iter()
+                .filter(|m| !m.meta_steps)
+                .map(|m| m.name)
+                .collect();
+            if !without.is_empty() {
+                eprintln!(
+                    "--extra {}: [schedule] is not used by {} (no meta steps)",
+                    shared.path.display(),
+                    without.join(", ")
+                );
+            }
+        }
         let run = |pair: &String| {
             methods
                 .iter()
@@ -65,6 +104,16 @@ impl Recipes {
                 eprintln!("--recipe {pair}: {name} is not among --methods; not used");
                 continue;
             }
+            if !method.meta_steps && fragment.table.contains_key(SCHEDULE) {
+                return Err(Error::Config {
+                    path: file.into(),
+                    message: format!(
+                        "[schedule] is the meta steps' schedule, and {name} ({}) takes none; \
+                         give it to a method with meta steps (meltr, mix, unrolled, ...)",
+                        method.label
+                    ),
+                });
+            }
             if r.own.insert(name.into(), fragment).is_some() {
                 return Err(Error::InvalidSetting {
                     field: "recipe".into(),
@@ -79,15 +128,18 @@ impl Recipes {
     /// The text appended to `method`'s run files (after its tables): the
     /// shared recipe or the method's own as written, or the method's own
     /// laid over the shared one.
-    pub fn fragment(&self, method: &str) -> String {
-        let Some(own) = self.own.get(method) else {
-            let shared = self.shared.as_ref().map_or("", |s| s.text.as_str());
-            return format!("\n{shared}");
+    pub fn fragment(&self, method: Method) -> String {
+        let Some(own) = self.own.get(method.name) else {
+            let shared = self.shared.as_ref().map(|s| s.for_method(method));
+            return format!("\n{}", shared.unwrap_or_default());
         };
         let Some(shared) = &self.shared else {
             return format!("\n{}", own.text);
         };
         let mut merged = shared.table.clone();
+        if !method.meta_steps {
+            merged.remove(SCHEDULE);
+        }
         for (table, keys) in &own.table {
             let keys = keys.as_table().expect("checked: tables only");
             match merged.get_mut(table) {
@@ -170,7 +222,11 @@ fn read(path: &Path) -> Result<Fragment> {
         }
     }
     TrainConfig::from_toml(&text, path)?;
-    Ok(Fragment { text, table })
+    Ok(Fragment {
+        path: path.into(),
+        text,
+        table,
+    })
 }
 
 #[cfg(test)]
@@ -191,6 +247,10 @@ mod tests {
         methods_by_name(&names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
     }
 
+    fn one(name: &str) -> Method {
+        by(&[name])[0]
+    }
+
     #[test]
     fn a_methods_own_recipe_is_laid_over_the_shared_one_key_by_key() {
         let shared = file(
@@ -203,10 +263,10 @@ mod tests {
         // Without its own recipe a method gets the shared text unchanged
         // (so that earlier runs of the same run file are reused).
         assert_eq!(
-            r.fragment("sum"),
+            r.fragment(one("sum")),
             "\n[optimizer]\nlr = 5e-5\nschedule = \"linear\"\n[meta]\nlr = 1e-3\n"
         );
-        let own: toml::Table = r.fragment("uw").parse().unwrap();
+        let own: toml::Table = r.fragment(one("uw")).parse().unwrap();
         assert_eq!(own["optimizer"]["lr"].as_float(), Some(2.5e-5));
         assert_eq!(own["optimizer"]["schedule"].as_str(), Some("linear"));
         assert_eq!(own["meta"]["lr"].as_float(), Some(1e-3));
@@ -215,7 +275,7 @@ mod tests {
         // Without a shared recipe, the method's own alone.
         let pair = format!("uw={}", uw.display());
         let r = Recipes::load(None, &[pair], None, &by(&["uw"])).unwrap();
-        assert_eq!(r.fragment("uw"), "\n[optimizer]\nlr = 2.5e-5\n");
+        assert_eq!(r.fragment(one("uw")), "\n[optimizer]\nlr = 2.5e-5\n");
         // Both: only the method's keys change; the shared ones stay.
         let r = Recipes::load(
             Some(&uw),
@@ -223,9 +283,75 @@ mod tests {
             None,
             &by(&["sum"]),
         );
-        let sum: toml::Table = r.unwrap().fragment("sum").parse().unwrap();
+        let sum: toml::Table = r.unwrap().fragment(one("sum")).parse().unwrap();
         assert_eq!(sum["optimizer"]["lr"].as_float(), Some(5e-5));
-        assert_eq!(Recipes::default().fragment("sum"), "\n");
+        assert_eq!(Recipes::default().fragment(one("sum")), "\n");
+    }
+
+    #[test]
+    fn a_schedule_is_laid_over_the_methods_own_for_methods_with_meta_steps_only() {
+        let shared = file(
+            "shared-schedule.toml",
+            "[optimizer]\nlr = 5e-5\n[schedule]\nholdout = 8\nmeta_every = 5\n",
+        );
+        let own = file("holdout-32.toml", "[schedule]\nholdout = 32\n");
+        let methods = by(&["sum", "linear", "meltr", "unrolled"]);
+        let pairs = [
+            format!("meltr={}", own.display()),
+            format!("linear={}", own.display()),
+        ];
+        let r = Recipes::load(Some(&shared), &pairs, None, &methods).unwrap();
+        // The whole run file each method trains with, as `compare` writes it.
+        let config = |name: &str| {
+            let tasks: Vec<String> = ["align", "cmlm", "mixup"].map(String::from).into();
+            let text = super::super::methods::run_file(
+                "preset = \"few\"\n",
+                one(name),
+                &tasks,
+                "align",
+                0,
+                "univl",
+            ) + &r.fragment(one(name));
+            TrainConfig::from_toml(&text, Path::new("run.toml"))
+                .unwrap_or_else(|e| panic!("{name}: {e}\n{text}"))
+        };
+        let few = TrainConfig::preset("few").unwrap().schedule;
+        assert_ne!((few.holdout, few.meta_every), (8, 5), "a preset that tells");
+        // Without meta steps: the method's own schedule (no holdout), the
+        // shared [optimizer] still applied.
+        let sum = config("sum");
+        assert_eq!(
+            (sum.schedule.holdout, sum.schedule.meta_every),
+            (0, few.meta_every)
+        );
+        assert_eq!(sum.optimizer.lr, 5e-5);
+        assert!(!r.fragment(one("sum")).contains("schedule"));
+        // With: the shared keys over the preset's, the method's own over
+        // both, key by key (ring stays the preset's).
+        let unrolled = config("unrolled");
+        assert_eq!(
+            (
+                unrolled.schedule.holdout,
+                unrolled.schedule.meta_every,
+                unrolled.schedule.ring
+            ),
+            (8, 5, few.ring)
+        );
+        for name in ["meltr", "linear"] {
+            let c = config(name);
+            assert_eq!(
+                (c.schedule.holdout, c.schedule.meta_every, c.schedule.ring),
+                (32, 5, few.ring),
+                "{name}"
+            );
+            assert_eq!(c.optimizer.lr, 5e-5);
+        }
+        assert_eq!(r.describe("meltr").as_deref(), Some("holdout 32"));
+        // A method without meta steps keeps the shared text verbatim when
+        // there is no [schedule] to leave out (earlier runs are reused).
+        let plain = file("plain.toml", "[optimizer]\nlr = 5e-5\n");
+        let r = Recipes::load(Some(&plain), &[], None, &methods).unwrap();
+        assert_eq!(r.fragment(one("sum")), "\n[optimizer]\nlr = 5e-5\n");
     }
 
     #[test]
@@ -242,10 +368,19 @@ mod tests {
         assert!(e.contains("METHOD=FILE"), "{e}");
         let e = load("sum=/no/such/recipe.toml".into());
         assert!(e.contains("/no/such/recipe.toml"), "{e}");
-        let schedule = file("schedule.toml", "[schedule]\nholdout = 8\n");
-        let e = load(format!("meltr={}", schedule.display()));
+        let strategy = file("strategy.toml", "[strategy]\ntype = \"neumann\"\n");
+        let e = load(format!("meltr={}", strategy.display()));
         assert!(
-            e.contains("schedule.toml") && e.contains("[schedule]"),
+            e.contains("strategy.toml") && e.contains("[strategy]"),
+            "{e}"
+        );
+        // A [schedule] for a method without meta steps names both.
+        let schedule = file("schedule.toml", "[schedule]\nholdout = 8\n");
+        let e = load(format!("uw={}", schedule.display()));
+        assert!(
+            e.contains("schedule.toml")
+                && e.contains("[schedule]")
+                && e.contains("uw (uncertainty weighting"),
             "{e}"
         );
         let top = file("top.toml", "epochs = 3\n");
@@ -268,10 +403,10 @@ mod tests {
         .to_string();
         assert!(e.contains("two recipes"), "{e}");
         // The shared recipe is checked the same way.
-        let e = Recipes::load(Some(&schedule), &[], None, &METHODS)
+        let e = Recipes::load(Some(&strategy), &[], None, &METHODS)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("[schedule]"), "{e}");
+        assert!(e.contains("[strategy]"), "{e}");
         // A folder of METHOD.toml files: the methods run take theirs; a
         // method's own --recipe besides is a second recipe.
         let dir = std::env::temp_dir().join(format!("meltr-recipes-{}", std::process::id()));
@@ -291,6 +426,6 @@ mod tests {
         // A known method that is not run is left out, not an error.
         let pair = format!("uw={}", ok.display());
         let r = Recipes::load(None, &[pair], None, &by(&["sum"])).unwrap();
-        assert_eq!(r.fragment("uw"), "\n");
+        assert_eq!(r.fragment(one("uw")), "\n");
     }
 }

@@ -7,8 +7,14 @@
 //! towards the uniform distribution (in expectation) plus fresh noise each
 //! step. Added to a task set, it asks which ways of combining the losses
 //! learn to ignore it, and how fast (the paper's figure 4 claim).
+//!
+//! The crate holds the harmful tasks with random targets: this one for a
+//! backbone with a class head, [`noise_align`] for a video-text one.
 
 use meltr::prelude::*;
+
+pub mod noise_align;
+pub use noise_align::{noise_pairing, NoiseAlign};
 
 /// Random-label classification; see the crate docs.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

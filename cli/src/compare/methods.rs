@@ -83,6 +83,7 @@ pub const METHODS: [Method; 14] = [
         name: "bounded",
         label: "MELTR, AID-FP-Lite, bounded mix (output = \"mix\", mix_bound = 2)",
         meltr: true,
+        meta_steps: true,
     },
     Method {
         name: "neumann",

@@ -8,7 +8,10 @@
 #     examples held out of the backbone's updates, instead of on the ring
 #     of recent training batches (a [schedule] recipe over the chosen one);
 #   - mix: the head's weights normalised to a fixed total, K · softmax
-#     (the `mix` method, output = "mix"), at meltr's chosen recipe.
+#     (the `mix` method, output = "mix"), at meltr's chosen recipe;
+#   - one [meta] setting at a time: gamma 0, the regulariser's direct term
+#     off (reference_compat), the head's learning rate 1e-4 and 1e-2, no
+#     weight decay.
 # The plain sum at its chosen recipe rides along in the baseline call, and
 # the plain sum on the 96 examples holdout-32 trains the backbone on is a
 # control for it. Last, the head's weights epoch by epoch.
@@ -34,6 +37,17 @@ B="$OUT/without/backbone.safetensors"
   > "$OUT/ablations/holdout-32.md"
 "$M" compare --preset few --methods mix --seeds "$SEEDS" --backbone "$B" \
   --recipe "mix=$RECIPES/meltr.toml" --out "$OUT/ablations/mix" > "$OUT/ablations/mix.md"
+# One [meta] setting of the head changed at a time, over the chosen recipe.
+meta_variant() { # name, a [meta] line
+  { cat "$RECIPES/meltr.toml"; printf '\n[meta]\n%s\n' "$2"; } > "$OUT/ablations/$1.toml"
+  "$M" compare --preset few --methods meltr --seeds "$SEEDS" --backbone "$B" \
+    --recipe "meltr=$OUT/ablations/$1.toml" --out "$OUT/ablations/$1" > "$OUT/ablations/$1.md"
+}
+meta_variant gamma-0 "gamma = 0.0"
+meta_variant no-direct-term "reference_compat = true"
+meta_variant meta-lr-1e-4 "lr = 1e-4"
+meta_variant meta-lr-1e-2 "lr = 1e-2"
+meta_variant no-weight-decay "weight_decay = 0.0"
 # A control for holdout-32: the plain sum trained on the same 96 examples
 # (the first 96; 3 backbone steps an epoch, 96 in all, the linear decay
 # over them), with no held-out loss: its run file with train_limit = 96.
@@ -64,5 +78,9 @@ done
   echo
   python3 "$HERE/weight_trajectory.py" "$OUT/without:meltr" \
     "$OUT/ablations/holdout-32:meltr" "$OUT/ablations/mix:mix"
+  echo
+  python3 "$HERE/ablation_table.py" "$OUT/without" meltr "$OUT/ablations/gamma-0" \
+    "$OUT/ablations/no-direct-term" "$OUT/ablations/meta-lr-1e-4" \
+    "$OUT/ablations/meta-lr-1e-2" "$OUT/ablations/no-weight-decay"
 } > "$OUT/ablations.md"
 cat "$OUT/ablations.md"

@@ -79,9 +79,17 @@ pub struct DatasetRegistration {
     pub name: &'static str,
     /// One line for listings.
     pub summary: &'static str,
-    /// Builds it from a seed (the synthetic world uses it; real data ignores it).
+    /// Builds it from a seed (the synthetic world uses it; real data
+    /// ignores it), with its default settings.
     pub build: fn(seed: u64) -> Result<Arc<dyn Dataset>>,
+    /// Builds it from a seed and a run file's `[data_settings]` as JSON
+    /// (settings it does not know are an error naming them); `None`: it
+    /// takes no settings, and a run file that gives some is refused.
+    pub build_with_settings: Option<SettingsBuild>,
 }
+
+/// A data set's constructor from a seed and its settings (JSON).
+pub type SettingsBuild = fn(seed: u64, settings: &serde_json::Value) -> Result<Arc<dyn Dataset>>;
 
 inventory::collect!(DatasetRegistration);
 
@@ -93,8 +101,19 @@ pub fn registered_datasets() -> Vec<&'static DatasetRegistration> {
     v
 }
 
-/// The data set `name`, or an error listing the known ones.
+/// The data set `name` with its default settings, or an error listing
+/// the known ones.
 pub fn dataset_by_name(name: &str, seed: u64) -> Result<Arc<dyn Dataset>> {
+    dataset_with_settings(name, seed, &serde_json::Value::Null)
+}
+
+/// The data set `name` built with `settings` (a run file's
+/// `[data_settings]`; `null`: the defaults).
+pub fn dataset_with_settings(
+    name: &str,
+    seed: u64,
+    settings: &serde_json::Value,
+) -> Result<Arc<dyn Dataset>> {
     let all = registered_datasets();
     let reg = all
         .iter()
@@ -107,7 +126,15 @@ pub fn dataset_by_name(name: &str, seed: u64) -> Result<Arc<dyn Dataset>> {
                 all.iter().map(|r| r.name).collect::<Vec<_>>().join(", ")
             ),
         })?;
-    (reg.build)(seed)
+    match (settings, reg.build_with_settings) {
+        (serde_json::Value::Null, _) => (reg.build)(seed),
+        (settings, Some(build)) => build(seed, settings),
+        (settings, None) => Err(Error::InvalidSetting {
+            field: "data_settings".into(),
+            value: settings.to_string(),
+            reason: format!("the data set `{name}` takes no settings"),
+        }),
+    }
 }
 
 /// SplitMix64 finaliser: a well-mixed 64-bit hash of `x` (every seed the

@@ -15,7 +15,7 @@ pub struct TrainArgs {
     #[arg(long, conflicts_with = "preset")]
     config: Option<PathBuf>,
     /// A built-in run: quick (default), few (128 training examples), tiny;
-    /// digits, digits-tiny.
+    /// digits, digits-large (500 labelled images), digits-tiny.
     #[arg(long)]
     preset: Option<String>,
     /// A pretrained backbone checkpoint (overrides the run file's).

@@ -701,6 +701,56 @@ fn the_same_commands_run_on_the_digits_and_report_accuracy() {
 }
 
 #[test]
+fn a_run_files_data_settings_reach_the_digits_split() {
+    let d = dir("data-settings");
+    let steps_of = |extra: &str, name: &str| {
+        let run = d.join(format!("{name}.toml"));
+        std::fs::write(
+            &run,
+            format!("preset = \"digits-tiny\"\nepochs = 1\nbatch_size = 10\n{extra}"),
+        )
+        .unwrap();
+        let out = d.join(name);
+        ok(&meltr(&["train", "--config", s(&run), "--out", s(&out), "--quiet"]));
+        let log = std::fs::read_to_string(out.join("log.jsonl")).unwrap();
+        log.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|l| l["kind"] == "step")
+            .count()
+    };
+    // 10 per class by default: 100 examples, 10 steps of 10; 25 per class:
+    // 250 examples, 25 steps.
+    assert_eq!(steps_of("", "default"), 10);
+    let large = steps_of("[data_settings]\ntrain_per_class = 25\n", "large");
+    assert_eq!(large, 25);
+
+    // An impossible size, an unknown key, and settings for a data set that
+    // takes none are one-line errors naming the file, the field and the value.
+    let cases = [
+        (
+            "digits-tiny",
+            "train_per_class = 70",
+            "data_settings.train_per_class + val_per_class = 70 + 15",
+        ),
+        ("digits-tiny", "train_per_clas = 25", "train_per_clas"),
+        ("tiny", "train_per_class = 25", "the data set `video_text` takes no settings"),
+    ];
+    for (preset, setting, field) in cases {
+        let run = d.join("bad.toml");
+        std::fs::write(
+            &run,
+            format!("preset = \"{preset}\"\n[data_settings]\n{setting}\n"),
+        )
+        .unwrap();
+        let o = meltr(&["train", "--config", s(&run), "--out", s(&d.join("bad")), "--quiet"]);
+        assert_eq!(o.status.code(), Some(2), "{setting}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("bad.toml") && err.contains(field), "{err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
+}
+
+#[test]
 #[cfg(not(feature = "mpi"))]
 fn started_by_mpirun_without_the_mpi_feature_is_an_error_that_says_so() {
     let d = dir("no-mpi");

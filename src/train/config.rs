@@ -1,9 +1,10 @@
 //! A fine-tuning run file: a named preset (`quick`, the default, `few`,
-//! `tiny` on the video-text world; `digits`, `digits-tiny` on handwritten
-//! digits) with any field overridden. Errors name the file, the field and
-//! the line.
+//! `tiny` on the video-text world; `digits`, `digits-large`, `digits-tiny`
+//! on handwritten digits) with any field overridden. Errors name the file,
+//! the field and the line.
 //!
-//! In the settings tables (`[optimizer]`, `[meta]`, `[schedule]`) a run file
+//! In the settings tables (`[optimizer]`, `[meta]`, `[schedule]`,
+//! `[data_settings]`) a run file
 //! overrides single keys and keeps the preset's others; `[meta_loss]` and
 //! `[strategy]` name a `type`, and a run file that has them replaces them
 //! whole (`run_file.rs` lays a file over its preset, for pretraining too).
@@ -34,16 +35,25 @@
 use super::recipe::OptimizerConfig;
 use super::run_file::RunFile;
 use crate::aux_task::{find_task, TaskSpec};
+use crate::dataset::{dataset_with_settings, Dataset};
 use crate::error::{Error, Result};
 use crate::hypergrad::{HypergradStrategy, MetaSchedule, MetaSettings};
 use crate::meta_loss::MetaLoss;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Names of the fine-tuning run-file presets (`preset = ...` in a
 /// training run file; not the head's size preset of `[meta_loss]`).
-pub const TRAIN_PRESETS: [&str; 5] = ["quick", "few", "tiny", "digits", "digits-tiny"];
+pub const TRAIN_PRESETS: [&str; 6] = [
+    "quick",
+    "few",
+    "tiny",
+    "digits",
+    "digits-large",
+    "digits-tiny",
+];
 
 fn preset_text(name: &str) -> Result<&'static str> {
     match name {
@@ -51,6 +61,7 @@ fn preset_text(name: &str) -> Result<&'static str> {
         "few" => Ok(include_str!("presets/few.toml")),
         "tiny" => Ok(include_str!("presets/tiny.toml")),
         "digits" => Ok(include_str!("presets/digits.toml")),
+        "digits-large" => Ok(include_str!("presets/digits-large.toml")),
         "digits-tiny" => Ok(include_str!("presets/digits-tiny.toml")),
         other => Err(Error::InvalidSetting {
             field: "preset".into(),
@@ -80,6 +91,11 @@ pub struct TrainConfig {
     /// Seed of the data set (the synthetic world's; real data ignores it).
     #[serde(alias = "world_seed")]
     pub data_seed: u64,
+    /// The data set's own settings (`[data_settings]`; for `digits` the
+    /// split sizes, `train_per_class`, `val_per_class`, `test_rows`),
+    /// handed to its registration as JSON.
+    #[serde(default, skip_serializing_if = "toml::Table::is_empty")]
+    pub data_settings: toml::Table,
     /// Use only the first N training examples (default: all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train_limit: Option<usize>,
@@ -177,7 +193,7 @@ impl TrainConfig {
         let mut file = RunFile::parse(text, path)?;
         let name = file.take_preset()?.unwrap_or_else(|| "quick".into());
         let preset = preset_text(&name)?.parse().expect("presets parse");
-        let settings_tables = ["optimizer", "meta", "schedule"];
+        let settings_tables = ["optimizer", "meta", "schedule", "data_settings"];
         let mut c: TrainConfig =
             file.over(preset, &settings_tables, &[("world_seed", "data_seed")])?;
         c.source = Some(path.into());
@@ -189,6 +205,16 @@ impl TrainConfig {
     pub fn load(path: &Path) -> Result<TrainConfig> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         Self::from_toml(&text, path)
+    }
+
+    /// The run's data set: `data` built with `data_seed` and `[data_settings]`.
+    pub fn dataset(&self) -> Result<Arc<dyn Dataset>> {
+        let settings = if self.data_settings.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::to_value(&self.data_settings).map_err(|e| Error::Backend(e.to_string()))?
+        };
+        dataset_with_settings(&self.data, self.data_seed, &settings)
     }
 
     /// Index of the primary task.
@@ -272,6 +298,21 @@ impl TrainConfig {
                 format!("{:?}", self.data),
                 format!("known data sets: {}", names.join(", ")),
             );
+        }
+        if !self.data_settings.is_empty() {
+            self.dataset().map_err(|e| Error::Config {
+                path: path.into(),
+                message: e.to_string(),
+            })?;
+            if self.pretrain_preset != "none" && self.backbone.is_none() {
+                return bad(
+                    "data_settings",
+                    serde_json::to_string(&self.data_settings).unwrap_or_default(),
+                    "pretraining splits the data its own way: set pretrain_preset = \"none\" \
+                     or give a backbone"
+                        .into(),
+                );
+            }
         }
         if self.tasks.is_empty() {
             return bad("tasks", "[]".into(), "list at least one task".into());
@@ -379,6 +420,31 @@ mod tests {
 
     fn run(text: &str) -> Result<TrainConfig> {
         TrainConfig::from_toml(text, Path::new("run.toml"))
+    }
+
+    #[test]
+    fn data_settings_merge_key_by_key_and_reach_the_data_set() {
+        use crate::dataset::Split;
+        // The 10-per-class preset has none: the data set's defaults.
+        let digits = TrainConfig::preset("digits").unwrap();
+        assert!(digits.data_settings.is_empty());
+        assert_eq!(digits.dataset().unwrap().len(Split::Train), 100);
+        let large = TrainConfig::preset("digits-large").unwrap();
+        let n = large.data_settings["train_per_class"].as_integer().unwrap() as usize;
+        let data = large.dataset().unwrap();
+        assert_eq!((data.len(Split::Train), data.len(Split::Val)), (10 * n, 150));
+        let c = run("preset = \"digits-large\"\n[data_settings]\nval_per_class = 12\n").unwrap();
+        let data = c.dataset().unwrap();
+        assert_eq!((data.len(Split::Train), data.len(Split::Val)), (10 * n, 120));
+        // Written out and read back unchanged (what a checkpoint compares).
+        assert_eq!(run(&c.to_toml()).unwrap().data_settings, c.data_settings);
+        let e = run("preset = \"digits\"\ndata_settings = { val_per_class = 80 }\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("run.toml") && e.contains("train_per_class + val_per_class = 10 + 80"),
+            "{e}"
+        );
     }
 
     #[test]

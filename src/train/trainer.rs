@@ -19,7 +19,7 @@ use super::tally::{EpochTally, WeightHealth};
 use super::task_model::TaskModel;
 use crate::aux_task::TaskSet;
 use crate::backbone::{backbone_from_kind, load_backbone, Backbone, Batch};
-use crate::dataset::{dataset_by_name, Dataset, Split};
+use crate::dataset::{Dataset, Split};
 use crate::distributed::{Communicator, SingleProcess};
 use crate::error::{Error, Result};
 use crate::head::Meltr;
@@ -106,7 +106,7 @@ struct EpochDone {
 impl Trainer {
     /// A fresh run from a (pretrained) backbone, on the run file's data set.
     pub fn new(config: TrainConfig, model: Box<dyn Backbone>) -> Result<Trainer> {
-        let data = dataset_by_name(&config.data, config.data_seed)?;
+        let data = config.dataset()?;
         Trainer::with_data(config, model, data)
     }
 
@@ -572,7 +572,7 @@ pub fn starting_backbone(config: &TrainConfig) -> Result<Box<dyn Backbone>> {
         return load_backbone(path);
     }
     if config.pretrain_preset == "none" {
-        let data = dataset_by_name(&config.data, config.data_seed)?;
+        let data = config.dataset()?;
         let kind = config.model.as_deref().unwrap_or(data.backbone_kind());
         return backbone_from_kind(kind, &serde_json::Value::Null, config.seed);
     }

@@ -6,7 +6,6 @@
 //! command compares a GPU build with the CPU one.
 
 use meltr::backbone::backbone_from_kind;
-use meltr::dataset::dataset_by_name;
 use meltr::head::{Meltr, Preset};
 use meltr::hypergrad::{MetaLearner, MetaSettings};
 use meltr::meta_loss::MetaLoss;
@@ -121,7 +120,7 @@ fn step(a: StepArgs) -> anyhow::Result<String> {
         _ => Phases::All,
     };
     // Timing needs no trained weights: a fresh backbone of the data set's kind.
-    let data = dataset_by_name(&config.data, config.data_seed)?;
+    let data = config.dataset()?;
     let settings = match &a.backbone_settings {
         Some(text) => serde_json::from_str(text)
             .map_err(|e| anyhow::anyhow!("--backbone-settings: not JSON ({e}): {text}"))?,

@@ -10,7 +10,7 @@
 
 use meltr::aux_task::TaskSet;
 use meltr::backbone::Backbone;
-use meltr::dataset::{dataset_by_name, Split};
+use meltr::dataset::Split;
 use meltr::error::{Error, Result};
 use meltr::hypergrad::{MetaLearner, MetaOutcome, PassCount};
 use meltr::meta_loss::{MetaLoss, Sum};
@@ -166,7 +166,7 @@ pub fn profile_step(
     tasks.check_served(&*model)?;
     let (mut head, strategy) = config.build()?;
     let mut learner = MetaLearner::new(&*head, Some(strategy), config.meta.clone());
-    let data = dataset_by_name(&config.data, config.data_seed)?;
+    let data = config.dataset()?;
     let len = data.len(Split::Train);
     let batch_of = |i: usize| {
         let n = config.batch_size;

@@ -32,7 +32,7 @@ pub struct Args {
     #[arg(long, value_delimiter = ',', default_value = "0,1,2")]
     seeds: Vec<u64>,
     /// The shared run settings: a built-in preset (quick, few, tiny;
-    /// digits, digits-tiny).
+    /// digits, digits-large, digits-tiny).
     #[arg(long, default_value = "quick")]
     preset: String,
     /// A pretrained backbone; pretrained with the preset's `pretrain_preset` if absent.

@@ -10,7 +10,8 @@
 //! The split is fixed by row order: the last 1,000 rows are the test split;
 //! of the 797 rows before them, the first 10 of each class are the train
 //! split (100), the next 15 of each class the validation split (150), and
-//! the other 547 the unlabelled pretraining pool.
+//! the other 547 the unlabelled pretraining pool. A run file's
+//! `[data_settings]` ([`SplitSizes`]) changes these sizes.
 //!
 //! ```
 //! use meltr::backbone::{parts::ClassLogits, Backbone};
@@ -32,7 +33,7 @@ pub mod data;
 mod model;
 mod net;
 
-pub use data::{Digits, SplitRows};
+pub use data::{Digits, SplitRows, SplitSizes};
 pub use model::{
     im2col_rows, ImageResNet, ResNetConfig, KIND, MASK_VALUE_INIT, MAX_BLOCKS, MAX_WIDTH,
 };
@@ -70,15 +71,16 @@ pub struct DigitsData {
 }
 
 impl DigitsData {
-    /// The built-in file, split.
+    /// The built-in file, split with the default sizes.
     pub fn new() -> Result<DigitsData> {
-        Ok(DigitsData::from_digits(Digits::builtin()?))
+        DigitsData::from_digits(Digits::builtin()?, &SplitSizes::default())
     }
 
-    /// Any digits file, split by the same rule ([`SplitRows::of`]).
-    pub fn from_digits(digits: Digits) -> DigitsData {
-        let rows = SplitRows::of(digits.labels());
-        DigitsData { digits, rows }
+    /// Any digits file, split by the same rule ([`SplitRows::of`]) at
+    /// these sizes (an error when the file cannot give them).
+    pub fn from_digits(digits: Digits, sizes: &SplitSizes) -> Result<DigitsData> {
+        let rows = SplitRows::of(digits.labels(), sizes)?;
+        Ok(DigitsData { digits, rows })
     }
 
     /// The images and labels, in file order.
@@ -192,13 +194,17 @@ inventory::submit!(BackboneRegistration {
 
 inventory::submit!(DatasetRegistration {
     name: "digits",
-    summary: "UCI handwritten digits (8x8): 100 labelled train images, 547 unlabelled, 1000 test",
+    summary: "UCI handwritten digits (8x8): 100 labelled train images, 547 unlabelled, 1000 test (sizes: [data_settings])",
     build: |_seed| Ok(Arc::new(DigitsData::new()?)),
+    build_with_settings: Some(|_seed, settings| {
+        let sizes = SplitSizes::from_settings(settings)?;
+        Ok(Arc::new(DigitsData::from_digits(Digits::builtin()?, &sizes)?))
+    }),
 });
 
 #[cfg(test)]
 mod tests {
-    use super::data::{BUILTIN_PATH, TRAIN_PER_CLASS};
+    use super::data::BUILTIN_PATH;
     use super::*;
     use crate::backbone::{backbone_from_kind, load_backbone, save_backbone};
     use crate::dataset::dataset_by_name;
@@ -208,7 +214,7 @@ mod tests {
     fn the_builtin_file_loads_with_the_documented_split() {
         let d = Digits::builtin().unwrap();
         assert_eq!(d.len(), 1797);
-        let data = DigitsData::from_digits(d);
+        let data = DigitsData::from_digits(d, &SplitSizes::default()).unwrap();
         let r = data.rows();
         assert_eq!(
             (r.train.len(), r.val.len(), r.pool.len(), r.test.len()),
@@ -224,7 +230,7 @@ mod tests {
                     .filter(|&&i| data.digits().label(i) == c)
                     .count()
             };
-            assert_eq!(count(&r.train), TRAIN_PER_CLASS, "class {c}");
+            assert_eq!(count(&r.train), 10, "class {c}");
             assert_eq!(count(&r.val), 15, "class {c}");
         }
         // Pixel values are scaled to [0, 1] and the first image is a 0.

@@ -126,6 +126,7 @@ inventory::submit!(DatasetRegistration {
     name: "video_text",
     summary: "synthetic video-text world: captioned clips, text-to-video retrieval",
     build: |seed| Ok(Arc::new(VideoTextData::new(seed))),
+    build_with_settings: None,
 });
 
 #[cfg(test)]

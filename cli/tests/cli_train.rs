@@ -711,7 +711,14 @@ fn a_run_files_data_settings_reach_the_digits_split() {
         )
         .unwrap();
         let out = d.join(name);
-        ok(&meltr(&["train", "--config", s(&run), "--out", s(&out), "--quiet"]));
+        ok(&meltr(&[
+            "train",
+            "--config",
+            s(&run),
+            "--out",
+            s(&out),
+            "--quiet",
+        ]));
         let log = std::fs::read_to_string(out.join("log.jsonl")).unwrap();
         log.lines()
             .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
@@ -733,7 +740,11 @@ fn a_run_files_data_settings_reach_the_digits_split() {
             "data_settings.train_per_class + val_per_class = 70 + 15",
         ),
         ("digits-tiny", "train_per_clas = 25", "train_per_clas"),
-        ("tiny", "train_per_class = 25", "the data set `video_text` takes no settings"),
+        (
+            "tiny",
+            "train_per_class = 25",
+            "the data set `video_text` takes no settings",
+        ),
     ];
     for (preset, setting, field) in cases {
         let run = d.join("bad.toml");
@@ -742,7 +753,14 @@ fn a_run_files_data_settings_reach_the_digits_split() {
             format!("preset = \"{preset}\"\n[data_settings]\n{setting}\n"),
         )
         .unwrap();
-        let o = meltr(&["train", "--config", s(&run), "--out", s(&d.join("bad")), "--quiet"]);
+        let o = meltr(&[
+            "train",
+            "--config",
+            s(&run),
+            "--out",
+            s(&d.join("bad")),
+            "--quiet",
+        ]);
         assert_eq!(o.status.code(), Some(2), "{setting}");
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains("bad.toml") && err.contains(field), "{err}");

@@ -432,10 +432,16 @@ mod tests {
         let large = TrainConfig::preset("digits-large").unwrap();
         let n = large.data_settings["train_per_class"].as_integer().unwrap() as usize;
         let data = large.dataset().unwrap();
-        assert_eq!((data.len(Split::Train), data.len(Split::Val)), (10 * n, 150));
+        assert_eq!(
+            (data.len(Split::Train), data.len(Split::Val)),
+            (10 * n, 150)
+        );
         let c = run("preset = \"digits-large\"\n[data_settings]\nval_per_class = 12\n").unwrap();
         let data = c.dataset().unwrap();
-        assert_eq!((data.len(Split::Train), data.len(Split::Val)), (10 * n, 120));
+        assert_eq!(
+            (data.len(Split::Train), data.len(Split::Val)),
+            (10 * n, 120)
+        );
         // Written out and read back unchanged (what a checkpoint compares).
         assert_eq!(run(&c.to_toml()).unwrap().data_settings, c.data_settings);
         let e = run("preset = \"digits\"\ndata_settings = { val_per_class = 80 }\n")

@@ -325,12 +325,15 @@ mod tests {
 
     #[test]
     fn larger_splits_take_the_next_rows_of_each_class() {
-        let sizes = SplitSizes::from_settings(&serde_json::json!({ "train_per_class": 50 }))
-            .unwrap();
+        let sizes =
+            SplitSizes::from_settings(&serde_json::json!({ "train_per_class": 50 })).unwrap();
         assert_eq!((sizes.val_per_class, sizes.test_rows), (15, 1000));
         let big = SplitRows::of(builtin_labels(), &sizes).unwrap();
         let small = SplitRows::of(builtin_labels(), &SplitSizes::default()).unwrap();
-        assert_eq!((big.train.len(), big.val.len(), big.pool.len()), (500, 150, 147));
+        assert_eq!(
+            (big.train.len(), big.val.len(), big.pool.len()),
+            (500, 150, 147)
+        );
         check_split(builtin_labels(), &sizes, &big);
         // The 10-per-class train split is the start of the 50-per-class one.
         assert!(small.train.iter().all(|i| big.train.contains(i)));
@@ -348,27 +351,42 @@ mod tests {
         let labels = builtin_labels();
         let cases = [
             (
-                SplitSizes { train_per_class: 65, ..Default::default() },
+                SplitSizes {
+                    train_per_class: 65,
+                    ..Default::default()
+                },
                 "data_settings.train_per_class + val_per_class = 65 + 15",
                 "needs 80 rows before the last 1000 (test) rows; class 4 has 79",
             ),
             (
-                SplitSizes { train_per_class: 0, ..Default::default() },
+                SplitSizes {
+                    train_per_class: 0,
+                    ..Default::default()
+                },
                 "data_settings.train_per_class = 0",
                 "at least 1",
             ),
             (
-                SplitSizes { val_per_class: 0, ..Default::default() },
+                SplitSizes {
+                    val_per_class: 0,
+                    ..Default::default()
+                },
                 "data_settings.val_per_class = 0",
                 "at least 1",
             ),
             (
-                SplitSizes { test_rows: 1797, ..Default::default() },
+                SplitSizes {
+                    test_rows: 1797,
+                    ..Default::default()
+                },
                 "data_settings.test_rows = 1797",
                 "the file has 1797 rows",
             ),
             (
-                SplitSizes { test_rows: 0, ..Default::default() },
+                SplitSizes {
+                    test_rows: 0,
+                    ..Default::default()
+                },
                 "data_settings.test_rows = 0",
                 "between 1 and 1796",
             ),
@@ -381,7 +399,10 @@ mod tests {
         let e = SplitSizes::from_settings(&serde_json::json!({ "train_per_clas": 50 }))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("data_settings") && e.contains("train_per_clas"), "{e}");
+        assert!(
+            e.contains("data_settings") && e.contains("train_per_clas"),
+            "{e}"
+        );
         let e = SplitSizes::from_settings(&serde_json::json!({ "test_rows": "all" }))
             .unwrap_err()
             .to_string();

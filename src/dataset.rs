@@ -80,16 +80,23 @@ pub struct DatasetRegistration {
     /// One line for listings.
     pub summary: &'static str,
     /// Builds it from a seed (the synthetic world uses it; real data
-    /// ignores it), with its default settings.
-    pub build: fn(seed: u64) -> Result<Arc<dyn Dataset>>,
-    /// Builds it from a seed and a run file's `[data_settings]` as JSON
-    /// (settings it does not know are an error naming them); `None`: it
-    /// takes no settings, and a run file that gives some is refused.
-    pub build_with_settings: Option<SettingsBuild>,
+    /// ignores it) and a run file's `[data_settings]` as JSON (`null`: the
+    /// defaults; a data set without settings refuses any, [`no_settings`]).
+    pub build: fn(seed: u64, settings: &serde_json::Value) -> Result<Arc<dyn Dataset>>,
 }
 
-/// A data set's constructor from a seed and its settings (JSON).
-pub type SettingsBuild = fn(seed: u64, settings: &serde_json::Value) -> Result<Arc<dyn Dataset>>;
+/// For a data set that takes no settings: an error naming them unless
+/// they are `null`.
+pub fn no_settings(name: &str, settings: &serde_json::Value) -> Result<()> {
+    if settings.is_null() {
+        return Ok(());
+    }
+    Err(Error::InvalidSetting {
+        field: "data_settings".into(),
+        value: settings.to_string(),
+        reason: format!("the data set `{name}` takes no settings"),
+    })
+}
 
 inventory::collect!(DatasetRegistration);
 
@@ -126,15 +133,7 @@ pub fn dataset_with_settings(
                 all.iter().map(|r| r.name).collect::<Vec<_>>().join(", ")
             ),
         })?;
-    match (settings, reg.build_with_settings) {
-        (serde_json::Value::Null, _) => (reg.build)(seed),
-        (settings, Some(build)) => build(seed, settings),
-        (settings, None) => Err(Error::InvalidSetting {
-            field: "data_settings".into(),
-            value: settings.to_string(),
-            reason: format!("the data set `{name}` takes no settings"),
-        }),
-    }
+    (reg.build)(seed, settings)
 }
 
 /// SplitMix64 finaliser: a well-mixed 64-bit hash of `x` (every seed the

@@ -229,7 +229,8 @@ pub fn check_task<T: Task>(ratio: f32) {
     let set = TaskSet::new(vec![task]);
     let mut served = 0;
     for d in registered_datasets() {
-        let data = (d.build)(1).unwrap_or_else(|e| panic!("data set {}: {e}", d.name));
+        let data = (d.build)(1, &serde_json::Value::Null)
+            .unwrap_or_else(|e| panic!("data set {}: {e}", d.name));
         let model = backbone_from_kind(data.backbone_kind(), &serde_json::Value::Null, 1)
             .unwrap_or_else(|e| panic!("{e}"));
         if set.check_served(&*model).is_err() {

@@ -55,7 +55,7 @@ mod tests {
     use super::*;
     use meltr::aux_task::{build_task, task_seed, TaskSet};
     use meltr::backbone::backbone_from_kind;
-    use meltr::dataset::{registered_datasets, Split};
+    use meltr::dataset::{dataset_by_name, Split};
     use meltr_classify as _;
     use proptest::prelude::*;
 
@@ -90,11 +90,7 @@ mod tests {
     fn the_loss_is_classify_s_on_the_same_images_with_the_random_labels() {
         // An independent reference: the `classify` task, whose targets are
         // the batch's labels, given the noise labels as the batch's labels.
-        let reg = registered_datasets()
-            .into_iter()
-            .find(|d| d.name == "digits")
-            .expect("digits is built in");
-        let data = (reg.build)(0).unwrap();
+        let data = dataset_by_name("digits", 0).unwrap();
         let model = backbone_from_kind(data.backbone_kind(), &Default::default(), 3).unwrap();
         let w = model.params().clone();
         let batch = data.batch(Split::Train, &(0..12).collect::<Vec<_>>());

@@ -79,7 +79,7 @@ mod tests {
     use super::*;
     use meltr::aux_task::{build_task, task_seed, TaskSet};
     use meltr::backbone::backbone_from_kind;
-    use meltr::dataset::{registered_datasets, Split};
+    use meltr::dataset::{dataset_by_name, Split};
     use meltr_align as _;
     use proptest::prelude::*;
 
@@ -119,11 +119,7 @@ mod tests {
         // An independent reference: the `align` task (matching pairs on
         // the diagonal) on a batch whose clips are reordered so that
         // caption i sits beside clip `pairing[i]`.
-        let reg = registered_datasets()
-            .into_iter()
-            .find(|d| d.name == "video_text")
-            .expect("video_text is built in");
-        let data = (reg.build)(0).unwrap();
+        let data = dataset_by_name("video_text", 0).unwrap();
         let model = backbone_from_kind(data.backbone_kind(), &Default::default(), 3).unwrap();
         let w = model.params().clone();
         let n = 12;

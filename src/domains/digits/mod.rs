@@ -195,11 +195,10 @@ inventory::submit!(BackboneRegistration {
 inventory::submit!(DatasetRegistration {
     name: "digits",
     summary: "UCI handwritten digits (8x8): 100 labelled train images, 547 unlabelled, 1000 test (sizes: [data_settings])",
-    build: |_seed| Ok(Arc::new(DigitsData::new()?)),
-    build_with_settings: Some(|_seed, settings| {
+    build: |_seed, settings| {
         let sizes = SplitSizes::from_settings(settings)?;
         Ok(Arc::new(DigitsData::from_digits(Digits::builtin()?, &sizes)?))
-    }),
+    },
 });
 
 #[cfg(test)]

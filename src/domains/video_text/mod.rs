@@ -27,7 +27,7 @@ pub use model::{BackboneConfig, VideoText, KIND};
 pub use net::{cross_text_row, cross_video_row, Rows, VtNet, CROSS_LEN};
 
 use crate::backbone::{Backbone, BackboneRegistration, Batch};
-use crate::dataset::{Dataset, DatasetRegistration, Scoring, Split};
+use crate::dataset::{no_settings, Dataset, DatasetRegistration, Scoring, Split};
 use crate::error::{Error, Result};
 use std::sync::{Arc, OnceLock};
 use world::{batch_of, Example, World};
@@ -125,8 +125,10 @@ inventory::submit!(BackboneRegistration {
 inventory::submit!(DatasetRegistration {
     name: "video_text",
     summary: "synthetic video-text world: captioned clips, text-to-video retrieval",
-    build: |seed| Ok(Arc::new(VideoTextData::new(seed))),
-    build_with_settings: None,
+    build: |seed, settings| {
+        no_settings("video_text", settings)?;
+        Ok(Arc::new(VideoTextData::new(seed)))
+    },
 });
 
 #[cfg(test)]

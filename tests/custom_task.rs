@@ -62,7 +62,7 @@ fn train_with_the_task_as_a_table_in_a_training_run_file() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
-mod common;
+use crate::common;
 
 #[test]
 fn the_task_is_exact_over_ranks_with_no_collective_code_of_its_own() {

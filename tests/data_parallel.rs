@@ -3,7 +3,7 @@
 //! rank holds the same parameters; the messages are counted. The built-in
 //! tasks' equivalence is `cli/tests/data_parallel_tasks.rs`.
 
-mod common;
+use crate::common;
 
 use common::ranks::{max_rel_diff, step_records, train_on_ranks, Trained};
 use meltr::distributed::{Communicator, LocalGroup};

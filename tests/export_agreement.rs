@@ -17,7 +17,7 @@
 //! (checked in f64), and such inputs must be rare (< 1 %).
 #![cfg(feature = "viewer")]
 
-mod export_support;
+use crate::export_support;
 
 use export_support::{random_losses, rel, rel_vec, relu_margin};
 use meltr::export::{export_component, ExportOptions};

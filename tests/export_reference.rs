@@ -2,7 +2,7 @@
 //! reference (tests/common): value and per-task weights, every preset.
 #![cfg(feature = "viewer")]
 
-mod export_support;
+use crate::export_support;
 
 use export_support::*;
 use meltr::export::{export_component, ExportOptions, Simd};

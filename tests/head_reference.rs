@@ -6,7 +6,7 @@
 //! `∂/∂φ D_l f[c]` for six cases over every preset. Rerun it with
 //! `python3 tests/reference/head/gen_head_vectors.py`.
 
-mod common;
+use crate::common;
 
 use common::{f64s, formula_weights, u};
 use meltr::head::{Dims, HeadWeights, Meltr, HEADS, PARAM_NAMES};

@@ -6,7 +6,7 @@
 //! `H = Σ_k s_k A_k`, `∂/∂θ_j ∇_w f = σ(θ_j) A_j (w − t_j)`, and the exact
 //! hypergradient is `direct_j − σ(θ_j) ⟨A_j (w − t_j), H⁻¹ v⟩`.
 
-mod common;
+use crate::common;
 
 use common::quadratic::{dot, matvec, solve, Quadratic};
 use meltr::hypergrad::{

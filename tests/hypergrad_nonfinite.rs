@@ -1,7 +1,7 @@
 //! A meta step that meets a non-finite value anywhere changes nothing (head,
 //! optimiser) and is counted; the next clean step proceeds normally.
 
-mod common;
+use crate::common;
 
 use common::quadratic::Quadratic;
 use meltr::head::{Meltr, Preset};

@@ -5,7 +5,7 @@
 //! same numbers come from first-order pieces only (central differences in
 //! f32 for `c = J v`, forward-mode through the head).
 
-mod common;
+use crate::common;
 
 use common::mlp::Mlp;
 use common::{f64s, formula_weights, head_sized_error};

@@ -2,7 +2,7 @@
 //! 50x50 surface renders within the 5 s target.
 #![cfg(feature = "viewer")]
 
-mod export_support;
+use crate::export_support;
 
 use meltr::export::{export_component, ExportOptions};
 use meltr::head::{init_weights, Preset};

@@ -1,7 +1,7 @@
 //! Corrupted and mismatched files: truncated, bit-flipped, wrong-shape and
 //! wrong-kind inputs to every command that reads one end with exit code 2
 //! and a one-line error naming the file and what is wrong, and change no
-//! file. `cargo test -p meltr-cli --test corrupted_files -- --nocapture`
+//! file. `cargo test -p meltr-cli --test cli corrupted_files -- --nocapture`
 //! prints each case's error.
 
 use std::collections::BTreeMap;

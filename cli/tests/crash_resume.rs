@@ -4,9 +4,7 @@
 //! folder loads.
 #![cfg(unix)]
 
-mod common;
-
-use common::{finish, train};
+use crate::common::{finish, train};
 use meltr::train::Checkpoint;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

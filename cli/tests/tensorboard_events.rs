@@ -5,9 +5,7 @@
 //! file with no step written twice. Skips with a message where Python's
 //! `tensorboard` is missing, except under CI (`CI=true`), where that fails.
 
-mod common;
-
-use common::{finish, train};
+use crate::common::{finish, train};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -103,17 +103,18 @@ impl<'m, T: Tape<f32, Dev>> ResNetNet<'m, T> {
             .shape
     }
 
-    /// Adds the `(o,)` bias block `name` to every row of `x`.
-    fn add_bias(&self, x: Feats<T>, name: &str) -> Feats<T> {
-        let shape = *x.shape();
-        let b = self.p.param_shaped(name, (shape.1,));
+    /// `x Wᵀ + b` for a weight `w` (`o x i`) and the `(o,)` bias block `name`.
+    fn affine(&self, x: Feats<T>, w: Feats<T>, name: &str) -> Feats<T> {
+        let b = self.p.param_shaped(name, (w.shape().0,));
         #[cfg(not(feature = "cuda"))]
         {
-            crate::tensor::fused::add_bias(x, b)
+            crate::tensor::fused::linear(x, w, b)
         }
         #[cfg(feature = "cuda")]
         {
-            x + b.broadcast_like::<_, Axis<0>>(&shape)
+            let xw = x.matmul(w.permute());
+            let shape = *xw.shape();
+            xw + b.broadcast_like::<_, Axis<0>>(&shape)
         }
     }
 
@@ -126,7 +127,7 @@ impl<'m, T: Tape<f32, Dev>> ResNetNet<'m, T> {
             (s[0], s[1])
         };
         let w = self.p.param_shaped(&wname, (o, i));
-        self.add_bias(x.matmul(w.permute()), &format!("{name}.bias"))
+        self.affine(x, w, &format!("{name}.bias"))
     }
 
     /// The im2col of channel-last rows `x` (`b * 64` rows of `c`):
@@ -164,7 +165,7 @@ impl<'m, T: Tape<f32, Dev>> ResNetNet<'m, T> {
             .param_shaped(&wname, (o, c, 9))
             .permute::<_, Axes3<0, 2, 1>>()
             .reshape_like(&(o, 9 * c));
-        self.add_bias(cols.matmul(w.permute()), &format!("{name}.bias"))
+        self.affine(cols, w, &format!("{name}.bias"))
     }
 
     /// One residual block: `relu(x + conv2(relu(conv1(x))))`.

@@ -209,6 +209,59 @@ mod tests {
         );
     }
 
+    /// Four losses of a fresh backbone on one pretraining batch, and the
+    /// gradient of their sum (its norm and three entries), as f32 bits.
+    fn losses_and_gradient(config: BackboneConfig) -> Vec<u32> {
+        use crate::aux_task::symmetric_info_nce;
+        use crate::backbone::parts::{
+            MaskedFramePrediction, MaskedTokenLogits, RotationLogits, TextEmbedding,
+            VisualEmbedding,
+        };
+        use crate::backbone::Loss;
+        use crate::tensor::{cross_entropy_with_logits, Targets};
+        use dfdx::prelude::*;
+        let model = VideoText::new(config, 0);
+        let batch = World::new(0).pretrain_batch(0, 4);
+        let (text, visual) = (batch.text().unwrap(), batch.visual().unwrap());
+        let net = model.net_taped(model.params());
+        let t = net.part::<TextEmbedding>(text).unwrap();
+        let v = net.part::<VisualEmbedding>(visual).unwrap();
+        let align = symmetric_info_nce(&batch, t, v, 0.1).unwrap();
+        let positions = vec![0, 5, 21, 47, 66];
+        let ids: Vec<usize> = positions.iter().map(|&p| text.tokens[p]).collect();
+        let logits = net
+            .part::<MaskedTokenLogits>((text, visual, &positions))
+            .unwrap();
+        let mlm = cross_entropy_with_logits(logits, Targets::Classes(&ids));
+        let masked: Vec<bool> = (0..4 * world::FRAMES).map(|i| i % 3 == 1).collect();
+        let (pred, target) = net
+            .part::<MaskedFramePrediction>((text, visual, &masked))
+            .unwrap();
+        let frame = (pred - target).square().mean();
+        let rotation = net.part::<RotationLogits>(visual).unwrap();
+        let rotation = cross_entropy_with_logits(rotation, Targets::Classes(&[0, 1, 2, 3]));
+        let losses: [&Loss<_>; 4] = [&align, &mlm, &frame, &rotation];
+        let mut bits: Vec<u32> = losses.iter().map(|l| l.array().to_bits()).collect();
+        let g = net.gradient(align + mlm + frame + rotation);
+        let gv = g.to_vec();
+        bits.push(g.norm().to_bits());
+        bits.extend([0, gv.len() / 2, gv.len() - 1].map(|i| gv[i].to_bits()));
+        bits
+    }
+
+    #[test]
+    fn width_32_gives_the_numbers_of_the_compile_time_width() {
+        // Computed at b2ea695, when the width was the constant D_MODEL = 32.
+        let pinned: [u32; 8] = [
+            1069520792, 1083125045, 1051592392, 1068136625, 1098880416, 1043006711, 3159942428,
+            3154716960,
+        ];
+        let got = losses_and_gradient(BackboneConfig::default());
+        let floats = |b: &[u32]| b.iter().map(|&x| f32::from_bits(x)).collect::<Vec<_>>();
+        println!("{got:?} = {:?}", floats(&got));
+        assert_eq!(got, pinned, "{:?} vs {:?}", floats(&got), floats(&pinned));
+    }
+
     #[test]
     fn batches_of_the_data_set_are_the_worlds_examples() {
         let data = VideoTextData::new(1);

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 /// written before the width was a setting have this one).
 pub const DEFAULT_WIDTH: usize = 32;
 /// The largest `width` [`BackboneConfig::validate`] accepts.
-pub const MAX_WIDTH: usize = 1024;
+pub const MAX_WIDTH: usize = 512;
 
 /// A backbone's width and which optional heads it has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,10 +6,11 @@
 //! convolution with padding 1 is an im2col: every pixel's nine taps are
 //! gathered side by side into a `(b * 64, 9 * c)` matrix (taps outside the
 //! image read zeros; the table is [`super::model::im2col_rows`]) and
-//! multiplied by the weight. The CPU build gathers with the fused
-//! [`crate::tensor::fused::im2col`]; under `cuda`, dfdx's `gather` reads a
-//! zero row appended to the input. (dfdx 0.13's own `conv2d` needs its
-//! nightly feature.)
+//! multiplied by the weight. The CPU build gathers and multiplies in one
+//! op, [`crate::tensor::fused::im2col_matmul`], which keeps no column
+//! matrix for the backward; under `cuda`, dfdx's `gather` reads a zero row
+//! appended to the input. (dfdx 0.13's own `conv2d` needs its nightly
+//! feature.)
 //!
 //! A taped tensor carries its tape; to use a tensor twice, take
 //! `x.retaped::<T>()` for the extra use and keep the original in the result.
@@ -157,14 +158,21 @@ impl<'m, T: Tape<f32, Dev>> ResNetNet<'m, T> {
             let s = self.shape(&wname);
             (s[0], s[1])
         };
-        let cols = self.im2col(x);
         // (o, c, 9) -> (o, 9, c) -> (o, 9c): the im2col's column order.
         let w = self
             .p
             .param_shaped(&wname, (o, c, 9))
             .permute::<_, Axes3<0, 2, 1>>()
             .reshape_like(&(o, 9 * c));
-        self.add_bias(cols.matmul(w.permute()), &format!("{name}.bias"))
+        // The CPU build's one op keeps no column matrix for the backward.
+        #[cfg(not(feature = "cuda"))]
+        let y = {
+            let table = self.model.im2col_table(x.shape().0 / PIXELS);
+            crate::tensor::fused::im2col_matmul(x, table, 9, w)
+        };
+        #[cfg(feature = "cuda")]
+        let y = self.im2col(x).matmul(w.permute());
+        self.add_bias(y, &format!("{name}.bias"))
     }
 
     /// One residual block: `relu(x + conv2(relu(conv1(x))))`.

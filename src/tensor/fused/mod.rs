@@ -20,6 +20,7 @@
 //! ```
 
 mod bias;
+mod conv;
 mod cross_entropy;
 mod flat_block;
 mod im2col;
@@ -31,6 +32,7 @@ mod tape;
 mod testing;
 
 pub use bias::add_bias;
+pub use conv::im2col_matmul;
 pub use cross_entropy::cross_entropy_with_logits;
 pub use flat_block::flat_block;
 pub use im2col::im2col;

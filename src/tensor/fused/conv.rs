@@ -194,7 +194,11 @@ mod tests {
     fn values_and_gradients_are_those_of_im2col_then_matmul_to_the_bit() {
         for (n, c, o, seed) in [(1, 1, 1, 1), (5, 3, 2, 2), (64, 8, 16, 3), (200, 16, 32, 4)] {
             let (f, g) = (run(true, n, c, o, seed), run(false, n, c, o, seed));
-            for (what, a, b) in [("values", &f[0], &g[0]), ("dx", &f[1], &g[1]), ("dw", &f[2], &g[2])] {
+            for (what, a, b) in [
+                ("values", &f[0], &g[0]),
+                ("dx", &f[1], &g[1]),
+                ("dw", &f[2], &g[2]),
+            ] {
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(a), bits(b), "{what} at n {n}, c {c}, o {o}");
             }
@@ -239,7 +243,10 @@ mod tests {
         let (vx, vw) = (random(n * c, 14, 1.0), random(o * 9 * c, 15, 1.0));
         let eps = 1e-3f64;
         let moved = |v: &[f32], d: &[f32], s: f64| -> Vec<f64> {
-            v.iter().zip(d).map(|(&a, &b)| a as f64 + s * b as f64).collect()
+            v.iter()
+                .zip(d)
+                .map(|(&a, &b)| a as f64 + s * b as f64)
+                .collect()
         };
         let dot = |a: &[f32], b: &[f32]| -> f64 {
             a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum()
@@ -251,7 +258,10 @@ mod tests {
             / (2.0 * eps);
         for (what, fd, exact) in [("x", fd_x, dot(&dx, &vx)), ("w", fd_w, dot(&dw, &vw))] {
             let rel = (fd - exact).abs() / fd.abs().max(1e-6);
-            assert!(rel < 1e-4, "d/d{what}: central difference {fd}, gradient {exact}");
+            assert!(
+                rel < 1e-4,
+                "d/d{what}: central difference {fd}, gradient {exact}"
+            );
         }
     }
 }

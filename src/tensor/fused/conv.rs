@@ -1,13 +1,16 @@
 //! A convolution as im2col then a matrix product, as one op that keeps
-//! neither the im2col matrix nor its gradient.
+//! neither a large im2col matrix nor its gradient.
 //!
 //! As two ops (`im2col`, then dfdx's `matmul`), the tape holds every
 //! convolution's `(rows, taps · c)` column matrix from the forward pass to
 //! its backward, and dfdx's gradient map keeps the matrix's gradient until
 //! the whole backward ends: for the digits classifier at width 64, batch
 //! 128, four tasks, that is sixteen 19 MB matrices at once (design §8).
-//! This op keeps only its inputs; its backward gathers the columns again
-//! into a pooled buffer, which then holds their gradient. The products run
+//! This op keeps its inputs, and the column matrix only when it is small
+//! (at most [`KEEP_COLUMNS`] values: re-gathering would cost more time
+//! than the memory is worth); otherwise its backward gathers the columns
+//! again into a pooled buffer. That buffer then holds the columns'
+//! gradient, given back when the backward op ends. The products run
 //! through `gemm` with the very arguments dfdx 0.13's CPU `matmul` passes
 //! (`dfdx-0.13.0/src/tensor_ops/matmul/cpu_kernel.rs`), so values and
 //! gradients are those of the two ops to the bit.
@@ -18,6 +21,12 @@ use super::Scratch;
 use dfdx::prelude::*;
 use dfdx::tensor::Cpu;
 use std::sync::Arc;
+
+/// The largest column matrix (values) kept from the forward pass for the
+/// backward: 1 Mi values, 4 MiB (the default digits run, batch 20 at width
+/// 16, keeps each of its own, 0.7 MiB; at width 64, batch 128, each is 19
+/// MiB and gathered again).
+pub const KEEP_COLUMNS: usize = 1 << 20;
 
 /// `c (m × n) = a (m × k) · b (k × n)`, or `c += …` with `accum`, on
 /// row/column strides `[row, col]` of each: dfdx 0.13's `MatMulImpl<f32>`
@@ -69,6 +78,17 @@ pub fn im2col_matmul<T: Tape<f32, Cpu>>(
     taps: usize,
     w: Tensor<(usize, usize), f32, Cpu, T>,
 ) -> Tensor<(usize, usize), f32, Cpu, T> {
+    im2col_matmul_keeping(x, table, taps, w, KEEP_COLUMNS)
+}
+
+/// [`im2col_matmul`], keeping column matrices of at most `keep` values.
+fn im2col_matmul_keeping<T: Tape<f32, Cpu>>(
+    x: Tensor<(usize, usize), f32, Cpu, T>,
+    table: Arc<[usize]>,
+    taps: usize,
+    w: Tensor<(usize, usize), f32, Cpu, T>,
+    keep: usize,
+) -> Tensor<(usize, usize), f32, Cpu, T> {
     let (x, w) = (x.contiguous(), w.contiguous());
     let c = x.shape().1;
     let (o, k) = *w.shape();
@@ -91,8 +111,8 @@ pub fn im2col_matmul<T: Tape<f32, Cpu>>(
     };
     let wv = host_copy(&w);
     let mut y = Scratch::take(rows * o);
+    let a = cols(&x);
     {
-        let a = cols(&x);
         // SAFETY: `a` is rows × k, `wv` is o × k (read as k × o through
         // strides [1, k]), `y` is rows × o; distinct buffers.
         unsafe {
@@ -111,6 +131,7 @@ pub fn im2col_matmul<T: Tape<f32, Cpu>>(
     drop(wv);
     let out = device_tensor(x.device(), &y, (rows, o));
     drop(y);
+    let kept = (T::OWNS_TAPE && a.len() <= keep).then_some(a);
     if T::OWNS_TAPE && rows > 0 && o > 0 && k > 0 {
         let (xg, wg, og) = (x.ghost(), w.ghost(), out.ghost());
         tape.add_backward_op(move |grads| {
@@ -118,7 +139,7 @@ pub fn im2col_matmul<T: Tape<f32, Cpu>>(
                 grads,
                 |g| g.get_or_alloc_mut(&og),
                 |grads, dy| {
-                    let mut a = cols(&x);
+                    let mut a = kept.unwrap_or_else(|| cols(&x));
                     let wv = host_copy(&w);
                     // dW (o × k, read as k × o through strides [1, k]) += aᵀ dy.
                     let dw = grads.get_or_alloc_mut(&wg)?;
@@ -169,7 +190,7 @@ mod tests {
 
     /// Value and gradients of `Σ r ⊙ (im2col(x) · wᵀ)`, by this op or by
     /// the two ops it replaces (the reference).
-    fn run(fused: bool, n: usize, c: usize, o: usize, seed: u64) -> [Vec<f32>; 3] {
+    fn run(fused: Option<usize>, n: usize, c: usize, o: usize, seed: u64) -> [Vec<f32>; 3] {
         let dev = Cpu::default();
         let taps = 9;
         let table: Arc<[usize]> = (0..n * taps)
@@ -180,8 +201,8 @@ mod tests {
         let r = dev.tensor_from_vec(random(n * o, seed + 2, 1.0), (n, o));
         let xt: Tensor<_, f32, Cpu, OwnedTape<f32, Cpu>> = x.leaky_trace();
         let wt = w.leaky_trace();
-        let y = if fused {
-            im2col_matmul(xt, table, taps, wt)
+        let y = if let Some(keep) = fused {
+            im2col_matmul_keeping(xt, table, taps, wt, keep)
         } else {
             im2col(xt, table, taps).matmul(wt.permute())
         };
@@ -193,14 +214,21 @@ mod tests {
     #[test]
     fn values_and_gradients_are_those_of_im2col_then_matmul_to_the_bit() {
         for (n, c, o, seed) in [(1, 1, 1, 1), (5, 3, 2, 2), (64, 8, 16, 3), (200, 16, 32, 4)] {
-            let (f, g) = (run(true, n, c, o, seed), run(false, n, c, o, seed));
-            for (what, a, b) in [
-                ("values", &f[0], &g[0]),
-                ("dx", &f[1], &g[1]),
-                ("dw", &f[2], &g[2]),
-            ] {
-                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                assert_eq!(bits(a), bits(b), "{what} at n {n}, c {c}, o {o}");
+            // Columns kept, and gathered again.
+            for keep in [usize::MAX, 0] {
+                let (f, g) = (run(Some(keep), n, c, o, seed), run(None, n, c, o, seed));
+                for (what, a, b) in [
+                    ("values", &f[0], &g[0]),
+                    ("dx", &f[1], &g[1]),
+                    ("dw", &f[2], &g[2]),
+                ] {
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(
+                        bits(a),
+                        bits(b),
+                        "{what} at n {n}, c {c}, o {o}, keep {keep}"
+                    );
+                }
             }
         }
     }
@@ -237,7 +265,8 @@ mod tests {
         let x = dev.tensor_from_vec(xs.clone(), (n, c));
         let w = dev.tensor_from_vec(ws.clone(), (o, 9 * c));
         let r = dev.tensor_from_vec(rs.clone(), (n, o));
-        let y = im2col_matmul(x.leaky_trace(), table.clone(), 9, w.leaky_trace());
+        // Gathered again in the backward (the kept path is held to it above).
+        let y = im2col_matmul_keeping(x.leaky_trace(), table.clone(), 9, w.leaky_trace(), 0);
         let g = (y * r).sum::<Rank0, _>().backward();
         let (dx, dw) = (g.get(&x).as_vec(), g.get(&w).as_vec());
         let (vx, vw) = (random(n * c, 14, 1.0), random(o * 9 * c, 15, 1.0));

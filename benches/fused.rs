@@ -164,6 +164,27 @@ fn kernels(p: &Pair) {
         },
     );
 
+    // A 3x3 convolution as one op against the two it replaces (the fused
+    // im2col, then dfdx's matmul): batch 32 at width 16, batch 128 at 64.
+    for (imgs, ch, name) in [(32usize, 16usize, "conv 32x16"), (128, 64, "conv 128x64")] {
+        let px = imgs * 64;
+        let table: Arc<[usize]> = meltr::domains::digits::im2col_rows(imgs).into();
+        let xc = dev.tensor_from_vec(values(px * ch, 7), (px, ch));
+        let wc = dev.tensor_from_vec(values(ch * 9 * ch, 8), (ch, 9 * ch));
+        p.time(
+            name,
+            || {
+                let y = fused::im2col_matmul(xc.leaky_trace(), table.clone(), 9, wc.leaky_trace());
+                y.square().sum::<Rank0, _>().backward();
+            },
+            || {
+                let cols = fused::im2col(xc.leaky_trace(), table.clone(), 9);
+                let y = cols.matmul(wc.leaky_trace().permute());
+                y.square().sum::<Rank0, _>().backward();
+            },
+        );
+    }
+
     // Cross-entropy: a contrastive batch (32 x 32, the diagonal).
     let logits = dev.tensor_from_vec(values(32 * 32, 6), (32, 32));
     let diag: Vec<usize> = (0..32).collect();

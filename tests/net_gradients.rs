@@ -1,33 +1,34 @@
 //! The backbone's forward pieces differentiate correctly: for several
 //! scalar functions of the net, the gradient agrees with a central
 //! difference of the function along a random direction restricted to a
-//! parameter block (f32; best of steps 1e-2, 1e-3, 1e-4 ·‖w‖/‖v‖; 3 % tolerance).
+//! parameter block (f32; best of steps 1e-2, 1e-3, 1e-4 ·‖w‖/‖v‖; 3 % tolerance),
+//! at the default width and at another (the shapes follow the setting).
 
 use dfdx::prelude::*;
-use meltr::backbone::{Backbone, Batch, Free, Loss, Taped, TapedNet};
+use meltr::backbone::{Backbone, Batch, Feats, Free, Loss, Taped, TapedNet};
 use meltr::domains::video_text::world::{World, MAX_TOKENS};
-use meltr::domains::video_text::{BackboneConfig, VideoText, VtNet, D_MODEL};
+use meltr::domains::video_text::{BackboneConfig, VideoText, VtNet};
 use meltr::tensor::{Dev, ParamVec};
 use rand::{Rng, SeedableRng};
 
 type F = fn(&VtNet<'_, Taped>, &Batch) -> Loss<Taped>;
 type G = fn(&VtNet<'_, Free>, &Batch) -> Loss<Free>;
 
-fn weights<T: Tape<f32, Dev>>(
-    net: &VtNet<'_, T>,
-    rows: usize,
-) -> Tensor<(usize, Const<D_MODEL>), f32, Dev> {
+fn weights<T: Tape<f32, Dev>>(net: &VtNet<'_, T>, rows: usize) -> Feats<Free> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+    let d = net.width();
     net.constant(
-        (0..rows * D_MODEL)
-            .map(|_| rng.gen_range(-1.0..1.0))
-            .collect(),
-        (rows, Const::<D_MODEL>),
+        (0..rows * d).map(|_| rng.gen_range(-1.0..1.0)).collect(),
+        (rows, d),
     )
 }
 
-fn check(what: &str, block: &str, f: F, g: G) {
-    let model = VideoText::new(BackboneConfig::default(), 5);
+fn check(width: usize, what: &str, block: &str, f: F, g: G) {
+    let config = BackboneConfig {
+        width,
+        ..Default::default()
+    };
+    let model = VideoText::new(config, 5);
     let batch = World::new(2).pretrain_batch(1, 4);
     let net = VtNet::taped(&model, model.params());
     let grad = net.gradient(f(&net, &batch));
@@ -52,10 +53,12 @@ fn check(what: &str, block: &str, f: F, g: G) {
         })
         .min_by(|a, b| a.1.total_cmp(&b.1))
         .unwrap();
-    println!("{what:<28} along {block:<32} fd {fd:12.6} grad {exact:12.6} rel {rel:.2e}");
+    println!(
+        "width {width} {what:<28} along {block:<32} fd {fd:12.6} grad {exact:12.6} rel {rel:.2e}"
+    );
     assert!(
         rel < 0.03,
-        "{what}: along {block}: fd {fd} vs gradient {exact}"
+        "width {width}: {what}: along {block}: fd {fd} vs gradient {exact}"
     );
 }
 
@@ -122,7 +125,9 @@ fn net_pieces_match_central_differences() {
             both!(sims),
         ),
     ];
-    for (what, block, (f, g)) in cases {
-        check(what, block, f, g);
+    for width in [32, 48] {
+        for (what, block, (f, g)) in cases {
+            check(width, what, block, f, g);
+        }
     }
 }

@@ -12,10 +12,12 @@ head term, meta update); the plain backbone step (video_text batch 32,
 digits batch 20); the MELTR step and the AID-FP-Lite meta step (video_text
 batch 32); the epoch-time ratio (step_meltr + meta/meta_every) / step_plain
 at meta_every 3 and 10; then scaling in the batch (8..256: video_text plain
-step and meta step, digits plain step), in the digits classifier's width
-(x1/x2/x4 = 16/32/64, each over the batch sizes; meltr's
-`--backbone-settings`, the twin's --width) and in K (univl head, K 2..16:
-value+weights and head term).
+step and meta step, digits plain step), in the backbones' width (plain
+step, x1/x2/x4 = video_text 32/64/128 and digits 16/32/64, each over the
+batch sizes; meltr's `--backbone-settings`, the twin's --width) and in K
+(univl head, K 2..16: value+weights and head term). Where both sides
+report their backbone's parameter count (`n_params`) and the counts
+differ, the row is listed after the table and the exit status is 1.
 
 meltr's side runs the binary (--meltr, default target/release/meltr):
 
@@ -59,6 +61,7 @@ HEAD_WHAT = [("forward", "forward"), ("value_weights", "value+weights"),
 SECTIONS = ["head", "step", "meta", "ratio", "batch", "width", "k"]
 VT_K = 5  # quick.toml's five tasks
 DIGITS_K, DIGITS_BATCH = 4, 20  # digits.toml
+VT_WIDTHS = [32, 64, 128]  # the video-text model's width (d_model) x1, x2, x4
 DIGITS_WIDTHS = [16, 32, 64]  # the digits classifier's width x1, x2, x4
 META_EVERY = (3, 10)
 
@@ -233,6 +236,7 @@ def meltr_step(r, backbone, batch, k, reps, only, key, width=None):
         return cell(res)
     c = cell(res, res["data"].get(key), key)
     c["extra"] = {"meta_every": res["data"].get("meta_every")}
+    c["n_params"] = res["data"].get("n_params")
     return c
 
 
@@ -249,10 +253,13 @@ def twin_cell(r, argv):
     res = r.twin_run(argv)
     if res is None or "data" not in res:
         return cell(res)
-    return cell(res, res["data"].get("ms"), "ms")
+    c = cell(res, res["data"].get("ms"), "ms")
+    c["n_params"] = res["data"].get("n_params")
+    return c
 
 
 MISSING = []  # (cmd, key) of outputs that lacked a value
+MISMATCHED = []  # (row label, meltr's n_params, the twin's) where they differ
 
 
 def cell(res, ms=None, key=None):
@@ -308,6 +315,9 @@ def build_rows(r, args):
         if width is not None:
             argv += ["--width", str(width)]
         t = twin_cell(r, argv)
+        counts = (m.get("n_params"), t.get("n_params"))
+        if None not in counts and counts[0] != counts[1]:
+            MISMATCHED.append((label,) + counts)
         rows.append(row(section, label, m, t, backbone=backbone, batch=batch, k=k, kind=kind,
                         width=width))
         return m, t
@@ -361,8 +371,10 @@ def build_rows(r, args):
         for b in batches:
             plain("digits", b, DIGITS_K, "scaling: batch")
     if "width" in want:
-        # The digits classifier's width x1, x2, x4 (the video-text model's
-        # widths are compile-time constants), across the batch sizes.
+        # Each backbone's width x1, x2, x4, across the batch sizes.
+        for wd in VT_WIDTHS:
+            for b in batches:
+                plain("video_text", b, VT_K, "scaling: width", width=wd)
         for wd in DIGITS_WIDTHS:
             for b in batches:
                 plain("digits", b, DIGITS_K, "scaling: width", width=wd)
@@ -553,6 +565,10 @@ def main(argv=None):
         print(f"\n{len(MISSING)} output(s) lacked the value read:")
         for cmd, key in MISSING:
             print(f"- no `{key}` in the output of: {' '.join(cmd)}")
+    if MISMATCHED:
+        print(f"\n{len(MISMATCHED)} row(s) compare backbones of different sizes:")
+        for label, mine, twin in MISMATCHED:
+            print(f"- {label}: meltr has {mine} parameters, the twin {twin}")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"threads": args.threads,
@@ -566,7 +582,7 @@ def main(argv=None):
         progress(f"wrote {args.csv}")
     if args.plot:
         plot(rows, args.plot)
-    return 1 if r.failures or MISSING else 0
+    return 1 if r.failures or MISSING or MISMATCHED else 0
 
 
 if __name__ == "__main__":

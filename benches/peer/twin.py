@@ -6,7 +6,8 @@ Same architectures, sizes and task losses as meltr (float32, CPU, jit):
 * the MELTR head (src/head/network.rs, presets in src/head/preset.rs;
   the structure of tests/reference/head/gen_head_vectors.py, in float32);
 * the video-text backbone (src/domains/video_text/{model,net}.rs: text,
-  video and cross encoder layers, D_MODEL 32, 2 heads, FF 64) with its five
+  video and cross encoder layers, width (D_MODEL) 32 by default or --width,
+  2 heads, FF 2 x width) with its five
   tasks (plugins/{align,cmlm,cmfm,mixup,rotation});
 * the digits ResNet (src/domains/digits/{model,net}.rs, width 16, 2 blocks)
   with classify, rotation, mixup (classes) and masked_pixels.
@@ -97,11 +98,12 @@ PRESETS = {  # name: (h1, d, f), reference K
 }
 MAX_TASKS = 16
 
-# Video-text backbone (src/domains/video_text/mod.rs, world/*.rs)
+# Video-text backbone (src/domains/video_text/{mod,model}.rs, world/*.rs);
+# the width is meltr's `width` setting (--width sets these three).
 D_MODEL = 32
 VT_HEADS = 2
 HEAD_DIM = D_MODEL // VT_HEADS
-FF_WIDTH = 64
+FF_WIDTH = 2 * D_MODEL
 ROTATIONS = 4
 MAX_TOKENS = 20
 VOCAB_SIZE = 80
@@ -173,8 +175,10 @@ def main(argv=None):
                        help="number of tasks: the first K of the run's task "
                             "list (default: all; video_text 5, digits 4)")
         p.add_argument("--width", type=int, default=None,
-                       help=f"digits only: channels of every feature map "
-                            f"(default {DG_WIDTH}; meltr's `width` setting)")
+                       help=f"the backbone's `width` setting: digits, channels "
+                            f"of every feature map (default {DG_WIDTH}); "
+                            f"video_text, d_model, a multiple of {VT_HEADS} "
+                            f"(default {D_MODEL}; feed-forward 2 x width)")
         if name != "step":
             p.add_argument("--head-preset", choices=sorted(PRESETS), default=None,
                            help="head size (default: univl for video_text, "
@@ -878,13 +882,25 @@ def backbone(g, name, k):
     }
 
 
+def set_width(backbone, width):
+    """The backbone's `width` setting, as meltr's BackboneConfig /
+    ResNetConfig take it (the model functions read these globals)."""
+    global DG_WIDTH, D_MODEL, HEAD_DIM, FF_WIDTH
+    if backbone == "digits":
+        if width < 1:
+            raise SystemExit("--width: a positive width")
+        DG_WIDTH = width
+    else:
+        if width < VT_HEADS or width % VT_HEADS:
+            raise SystemExit(f"--width: a positive multiple of the {VT_HEADS} attention "
+                             f"heads for video_text")
+        D_MODEL, HEAD_DIM, FF_WIDTH = width, width // VT_HEADS, 2 * width
+
+
 def measure_backbone(g, args):
-    global DG_WIDTH
     jax, jnp, np = g["jax"], g["jnp"], g["np"]
     if args.width is not None:
-        if args.backbone != "digits" or args.width < 1:
-            raise SystemExit("--width: a positive width, for the digits backbone only")
-        DG_WIDTH = args.width
+        set_width(args.backbone, args.width)
     bb = backbone(g, args.backbone, args.k)
     b = args.batch or DEFAULT_BATCH[args.backbone]
     if b < 2:
@@ -896,8 +912,7 @@ def measure_backbone(g, args):
     n_params = sum(int(np.prod(v.shape)) for v in w.values())
     batch_train = bb["batch"](b, args.seed + 1)
     params = {"backbone": args.backbone, "batch": b, "k": k, "tasks": bb["tasks"]}
-    if args.backbone == "digits":
-        params["width"] = DG_WIDTH
+    params["width"] = DG_WIDTH if args.backbone == "digits" else D_MODEL
     extra = {"n_params": n_params}
 
     if args.cmd == "step":

@@ -112,6 +112,11 @@ pub fn backbone_from_bytes(
             name: name.clone(),
             expected: p.block.shape.clone(),
         })?;
+        if v.shape() != p.block.shape.as_slice() {
+            if let Some(reason) = model.explain_shape(name, v.shape()) {
+                return Err(bad(reason));
+            }
+        }
         if v.shape() != p.block.shape.as_slice() || v.dtype() != Dtype::F32 {
             return Err(Error::TensorShape {
                 path: path.into(),

@@ -102,6 +102,16 @@ pub trait Backbone: std::fmt::Debug {
         Vec::new()
     }
 
+    /// Why a backbone file's tensor `name` has shape `found` instead of
+    /// this backbone's, when one of the file's settings explains it (e.g.
+    /// tensors of another width than its `width` setting): one line naming
+    /// the setting and its value. `None` by default: the loader's error
+    /// then names the tensor.
+    fn explain_shape(&self, name: &str, found: &[usize]) -> Option<String> {
+        let _ = (name, found);
+        None
+    }
+
     /// Called once after every step: a backbone that caches device buffers
     /// frees them here now and then. Does nothing by default.
     fn release_buffers(&self) {}

@@ -42,7 +42,8 @@ pub struct StepArgs {
     #[arg(long)]
     tasks_count: Option<usize>,
     /// The backbone's settings as JSON (default: its kind's defaults), e.g.
-    /// `{"width": 32}` for the digits classifier: to time other sizes.
+    /// `{"width": 64}` (both built-in backbones have a width): to time
+    /// other sizes.
     #[arg(long)]
     backbone_settings: Option<String>,
     /// Run one phase alone, so that the process's peak memory is that
@@ -127,6 +128,7 @@ fn step(a: StepArgs) -> anyhow::Result<String> {
         None => serde_json::Value::Null,
     };
     let model = backbone_from_kind(data.backbone_kind(), &settings, config.seed)?;
+    let n_params = model.layout().num_params();
     let profile = profile_step(&config, model, a.reps, phases)?;
     Ok(if a.json {
         let mut v = serde_json::to_value(&profile)?;
@@ -142,6 +144,7 @@ fn step(a: StepArgs) -> anyhow::Result<String> {
             v[key] = serde_json::json!(x.is_finite().then_some(x));
         }
         v["threads"] = threads.into();
+        v["n_params"] = n_params.into();
         serde_json::to_string_pretty(&v)?
     } else {
         format!("{threads} thread(s)\n{}", profile.table())

@@ -6,10 +6,11 @@
 //! convolution with padding 1 is an im2col: every pixel's nine taps are
 //! gathered side by side into a `(b * 64, 9 * c)` matrix (taps outside the
 //! image read zeros; the table is [`super::model::im2col_rows`]) and
-//! multiplied by the weight. The CPU build gathers with the fused
-//! [`crate::tensor::fused::im2col`]; under `cuda`, dfdx's `gather` reads a
-//! zero row appended to the input. (dfdx 0.13's own `conv2d` needs its
-//! nightly feature.)
+//! multiplied by the weight. The CPU build gathers and multiplies in one
+//! op, [`crate::tensor::fused::im2col_matmul`], which keeps no column
+//! matrix for the backward; under `cuda`, dfdx's `gather` reads a zero row
+//! appended to the input. (dfdx 0.13's own `conv2d` needs its nightly
+//! feature.)
 //!
 //! A taped tensor carries its tape; to use a tensor twice, take
 //! `x.retaped::<T>()` for the extra use and keep the original in the result.
@@ -103,18 +104,17 @@ impl<'m, T: Tape<f32, Dev>> ResNetNet<'m, T> {
             .shape
     }
 
-    /// `x Wᵀ + b` for a weight `w` (`o x i`) and the `(o,)` bias block `name`.
-    fn affine(&self, x: Feats<T>, w: Feats<T>, name: &str) -> Feats<T> {
-        let b = self.p.param_shaped(name, (w.shape().0,));
+    /// Adds the `(o,)` bias block `name` to every row of `x`.
+    fn add_bias(&self, x: Feats<T>, name: &str) -> Feats<T> {
+        let shape = *x.shape();
+        let b = self.p.param_shaped(name, (shape.1,));
         #[cfg(not(feature = "cuda"))]
         {
-            crate::tensor::fused::linear(x, w, b)
+            crate::tensor::fused::add_bias(x, b)
         }
         #[cfg(feature = "cuda")]
         {
-            let xw = x.matmul(w.permute());
-            let shape = *xw.shape();
-            xw + b.broadcast_like::<_, Axis<0>>(&shape)
+            x + b.broadcast_like::<_, Axis<0>>(&shape)
         }
     }
 
@@ -127,7 +127,7 @@ impl<'m, T: Tape<f32, Dev>> ResNetNet<'m, T> {
             (s[0], s[1])
         };
         let w = self.p.param_shaped(&wname, (o, i));
-        self.affine(x, w, &format!("{name}.bias"))
+        self.add_bias(x.matmul(w.permute()), &format!("{name}.bias"))
     }
 
     /// The im2col of channel-last rows `x` (`b * 64` rows of `c`):
@@ -158,14 +158,21 @@ impl<'m, T: Tape<f32, Dev>> ResNetNet<'m, T> {
             let s = self.shape(&wname);
             (s[0], s[1])
         };
-        let cols = self.im2col(x);
         // (o, c, 9) -> (o, 9, c) -> (o, 9c): the im2col's column order.
         let w = self
             .p
             .param_shaped(&wname, (o, c, 9))
             .permute::<_, Axes3<0, 2, 1>>()
             .reshape_like(&(o, 9 * c));
-        self.affine(cols, w, &format!("{name}.bias"))
+        // The CPU build's one op keeps no column matrix for the backward.
+        #[cfg(not(feature = "cuda"))]
+        let y = {
+            let table = self.model.im2col_table(x.shape().0 / PIXELS);
+            crate::tensor::fused::im2col_matmul(x, table, 9, w)
+        };
+        #[cfg(feature = "cuda")]
+        let y = self.im2col(x).matmul(w.permute());
+        self.add_bias(y, &format!("{name}.bias"))
     }
 
     /// One residual block: `relu(x + conv2(relu(conv1(x))))`.

@@ -5,23 +5,35 @@
 //! encoder layer), a cross-modal encoder (one layer over caption tokens
 //! followed by frames), retrieval projections, and the heads the pretext
 //! tasks need (masked-token logits, frame prediction, rotation classifier;
-//! each optional). All parameters live in one flat [`ParamVec`] described
-//! by a [`Layout`].
+//! each optional). Every token representation is `width` wide
+//! ([`BackboneConfig::width`], 32 by default), with [`super::HEADS`]
+//! attention heads and feed-forward layers twice as wide. All parameters
+//! live in one flat [`ParamVec`] described by a [`Layout`].
 
 use super::net::VtNet;
 use super::world::{FRAMES, FRAME_LEN, MAX_TOKENS, VOCAB_SIZE};
-use super::{D_MODEL, FF_WIDTH, ROTATIONS};
+use super::{HEADS, ROTATIONS};
 use crate::backbone::{Backbone, BlockIndices, BufferCache, Free, Layout, Net, PartId, TapedNet};
+use crate::error::{Error, Result};
 use crate::tensor::Dev;
 use crate::tensor::ParamVec;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-/// Which optional heads a backbone has.
+/// The width a backbone has unless its settings say otherwise (files
+/// written before the width was a setting have this one).
+pub const DEFAULT_WIDTH: usize = 32;
+/// The largest `width` [`BackboneConfig::validate`] accepts.
+pub const MAX_WIDTH: usize = 512;
+
+/// A backbone's width and which optional heads it has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BackboneConfig {
+    /// Width of every token representation (`d_model`): a multiple of
+    /// [`HEADS`]; each feed-forward layer is `2 * width` wide.
+    pub width: usize,
     /// Masked-token logits (`heads.mlm`).
     pub mlm_head: bool,
     /// Masked-frame predictor (`heads.frame`).
@@ -33,6 +45,7 @@ pub struct BackboneConfig {
 impl Default for BackboneConfig {
     fn default() -> Self {
         BackboneConfig {
+            width: DEFAULT_WIDTH,
             mlm_head: true,
             frame_head: true,
             rotation_head: true,
@@ -41,9 +54,25 @@ impl Default for BackboneConfig {
 }
 
 impl BackboneConfig {
+    /// Errors, naming `backbone.width`, on a width of 0, past
+    /// [`MAX_WIDTH`], or not a multiple of the [`HEADS`] attention heads.
+    pub fn validate(&self) -> Result<()> {
+        let w = self.width;
+        if w == 0 || w > MAX_WIDTH || w % HEADS != 0 {
+            return Err(Error::InvalidSetting {
+                field: "backbone.width".into(),
+                value: w.to_string(),
+                reason: format!(
+                    "must be a multiple of the {HEADS} attention heads in {HEADS}..={MAX_WIDTH}"
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// The parameter layout of a backbone with this configuration.
     pub fn layout(&self) -> Layout {
-        let d = D_MODEL;
+        let d = self.width;
         let mut l = Layout::new();
         let linear = |l: &mut Layout, name: &str, i: usize, o: usize| {
             l.push(format!("{name}.weight"), &[o, i]);
@@ -55,8 +84,8 @@ impl BackboneConfig {
             }
             l.push(format!("{name}.norm1.weight"), &[d]);
             l.push(format!("{name}.norm1.bias"), &[d]);
-            linear(l, &format!("{name}.ff1"), d, FF_WIDTH);
-            linear(l, &format!("{name}.ff2"), FF_WIDTH, d);
+            linear(l, &format!("{name}.ff1"), d, 2 * d);
+            linear(l, &format!("{name}.ff2"), 2 * d, d);
             l.push(format!("{name}.norm2.weight"), &[d]);
             l.push(format!("{name}.norm2.bias"), &[d]);
         };
@@ -101,7 +130,9 @@ pub struct VideoText {
 }
 
 impl VideoText {
-    /// A freshly initialised backbone on the default device.
+    /// A freshly initialised backbone on the default device. Panics on
+    /// settings that [`BackboneConfig::validate`] refuses (the registry's
+    /// builder checks them first and returns the error).
     pub fn new(config: BackboneConfig, seed: u64) -> VideoText {
         VideoText::with_device(crate::tensor::device(), config, seed)
     }
@@ -111,6 +142,9 @@ impl VideoText {
     /// uniform in ±1/√fan_in (PyTorch's default), embeddings uniform in
     /// ±0.1, biases 0, norm scales 1.
     pub fn with_device(dev: Dev, config: BackboneConfig, seed: u64) -> VideoText {
+        if let Err(e) = config.validate() {
+            panic!("{e}");
+        }
         let cache = BufferCache::enable(&dev);
         let layout = config.layout();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -146,7 +180,7 @@ impl VideoText {
         &self.dev
     }
 
-    /// Which optional heads it has.
+    /// Its width and which optional heads it has.
     pub fn settings(&self) -> &BackboneConfig {
         &self.config
     }
@@ -214,6 +248,19 @@ impl Backbone for VideoText {
             p if p.is::<MaskedTokenLogits>() => vec![TEXT, VIDEO, CROSS, "heads.mlm.weight"],
             p if p.is::<MaskedFramePrediction>() => vec![TEXT, VIDEO, CROSS, "heads.frame.weight"],
             _ => vec![],
+        }
+    }
+
+    fn explain_shape(&self, name: &str, found: &[usize]) -> Option<String> {
+        // Every block's shape follows from the width, and the loader reads
+        // this one first.
+        let w = self.config.width;
+        match (name, found) {
+            ("text.token_embedding", &[VOCAB_SIZE, got]) if got != w => Some(format!(
+                "backbone.width = {w} in its settings, but its tensors are {got} wide \
+                 (`{name}` has shape {found:?})"
+            )),
+            _ => None,
         }
     }
 

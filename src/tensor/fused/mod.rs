@@ -20,11 +20,13 @@
 //! ```
 
 mod bias;
+mod conv;
 mod cross_entropy;
 mod flat_block;
 mod im2col;
 mod layer_norm;
 mod linear;
+mod matmul;
 mod scratch;
 mod softmax;
 mod tape;
@@ -32,11 +34,12 @@ mod tape;
 mod testing;
 
 pub use bias::add_bias;
+pub use conv::im2col_matmul;
 pub use cross_entropy::cross_entropy_with_logits;
 pub use flat_block::flat_block;
 pub use im2col::im2col;
 pub use layer_norm::layer_norm;
-pub use linear::linear;
+pub use linear::linear_of_constant;
 pub use scratch::Scratch;
 pub use softmax::scaled_softmax;
 pub use tape::host_copy;

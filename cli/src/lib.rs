@@ -39,7 +39,7 @@ struct Cli {
     #[command(subcommand)]
     command: Command,
     /// Threads for the matrix products: a number, or auto (one for steps
-    /// of fewer than 128 examples, every core from 128).
+    /// of fewer than 512 examples, every core from 512).
     #[arg(long, global = true, default_value = "auto", value_parser = parse_threads)]
     threads: Threads,
 }

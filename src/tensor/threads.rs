@@ -11,9 +11,10 @@
 use crate::error::{Error, Result};
 
 /// Examples per step from which the matrix products are split over every
-/// core (docs/design.md §8: below it one thread was as fast or faster on
-/// both built-in backbones).
-pub const PARALLEL_FROM_BATCH: usize = 128;
+/// core (docs/design.md §8: on an idle 2-core machine one thread was faster
+/// on both built-in backbones up to 256 examples; at 512 two threads won on
+/// the digits classifier, and at 1024 they drew on the video-text model).
+pub const PARALLEL_FROM_BATCH: usize = 512;
 
 /// The default thread count for steps of `batch` examples: one below
 /// [`PARALLEL_FROM_BATCH`], every core from it.

@@ -30,6 +30,16 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// `meltr train --config run --out out --quiet`, refused with usage's exit
+/// status and a one-line error, which it returns.
+fn train_refused(run: &Path, out: &Path) -> String {
+    let o = meltr(&["train", "--config", s(run), "--out", s(out), "--quiet"]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(2), "{}: {err}", run.display());
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    err
+}
+
 /// A tiny pretrained backbone shared by the tests of this file.
 fn backbone() -> PathBuf {
     static ONCE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
@@ -292,18 +302,8 @@ fn bad_run_files_name_the_file_field_and_line() {
     for (i, (text, needle)) in cases.iter().enumerate() {
         let p = d.join(format!("bad{i}.toml"));
         std::fs::write(&p, text).unwrap();
-        let o = meltr(&[
-            "train",
-            "--config",
-            s(&p),
-            "--out",
-            s(&d.join("o")),
-            "--quiet",
-        ]);
-        assert_eq!(o.status.code(), Some(2), "{text}");
-        let err = String::from_utf8_lossy(&o.stderr);
+        let err = train_refused(&p, &d.join("o"));
         assert!(err.contains(needle), "{text}: {err}");
-        assert_eq!(err.trim().lines().count(), 1, "{err}");
     }
     let o = meltr(&["train", "--config", "/no/such/run.toml", "--quiet"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("/no/such/run.toml"));
@@ -684,16 +684,7 @@ fn the_same_commands_run_on_the_digits_and_report_accuracy() {
         format!("preset = \"tiny\"\nbackbone = {:?}\n", s(&backbone)),
     )
     .unwrap();
-    let o = meltr(&[
-        "train",
-        "--config",
-        s(&run),
-        "--out",
-        s(&d.join("wrong")),
-        "--quiet",
-    ]);
-    assert_eq!(o.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = train_refused(&run, &d.join("wrong"));
     assert!(
         err.contains("task `align` needs the backbone's `text_embedding`"),
         "{err}"
@@ -753,18 +744,11 @@ fn a_run_files_data_settings_reach_the_digits_split() {
             format!("preset = \"{preset}\"\n[data_settings]\n{setting}\n"),
         )
         .unwrap();
-        let o = meltr(&[
-            "train",
-            "--config",
-            s(&run),
-            "--out",
-            s(&d.join("bad")),
-            "--quiet",
-        ]);
-        assert_eq!(o.status.code(), Some(2), "{setting}");
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(err.contains("bad.toml") && err.contains(field), "{err}");
-        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        let err = train_refused(&run, &d.join("bad"));
+        assert!(
+            err.contains("bad.toml") && err.contains(field),
+            "{setting}: {err}"
+        );
     }
 }
 

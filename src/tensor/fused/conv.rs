@@ -16,7 +16,7 @@
 //! gradients are those of the two ops to the bit.
 
 use super::im2col::{backward_rows, forward_rows};
-use super::matmul::matmul;
+use super::matmul::{linear_forward, linear_weight_grad, matmul};
 use super::tape::{device_tensor, host_copy, with_output_grad};
 use super::Scratch;
 use dfdx::prelude::*;
@@ -72,22 +72,7 @@ fn im2col_matmul_keeping<T: Tape<f32, Cpu>>(
     let wv = host_copy(&w);
     let mut y = Scratch::take(rows * o);
     let a = cols(&x);
-    {
-        // SAFETY: `a` is rows × k, `wv` is o × k (read as k × o through
-        // strides [1, k]), `y` is rows × o; distinct buffers.
-        unsafe {
-            matmul(
-                (rows, k, o),
-                false,
-                a.as_ptr(),
-                [k, 1],
-                wv.as_ptr(),
-                [1, k],
-                y.as_mut_ptr(),
-                [o, 1],
-            )
-        };
-    }
+    linear_forward(&a, &wv, (rows, k, o), &mut y);
     drop(wv);
     let out = device_tensor(x.device(), &y, (rows, o));
     drop(y);
@@ -101,22 +86,7 @@ fn im2col_matmul_keeping<T: Tape<f32, Cpu>>(
                 |grads, dy| {
                     let mut a = kept.unwrap_or_else(|| cols(&x));
                     let wv = host_copy(&w);
-                    // dW (o × k, read as k × o through strides [1, k]) += aᵀ dy.
-                    let dw = grads.get_or_alloc_mut(&wg)?;
-                    // SAFETY: `a` is rows × k read through [1, k] as k × rows,
-                    // `dy` is rows × o, `dw` is o × k; distinct buffers.
-                    unsafe {
-                        matmul(
-                            (k, rows, o),
-                            true,
-                            a.as_ptr(),
-                            [1, k],
-                            dy.as_ptr(),
-                            [o, 1],
-                            dw.as_mut_ptr(),
-                            [1, k],
-                        )
-                    };
+                    linear_weight_grad(dy, &a, (rows, k, o), grads.get_or_alloc_mut(&wg)?);
                     // The columns' gradient, dy w, in their buffer. dfdx adds
                     // it to a zeroed gradient; written over, it is the same
                     // but for the sign of exact zeros.

@@ -11,53 +11,11 @@
 //! linear layers over taped rows the same way was measured and not kept:
 //! the host copies cost what the fused add saved (design §8).
 
-use super::matmul::matmul;
+use super::matmul::{linear_forward, linear_weight_grad};
 use super::tape::{device_tensor, host_copy, with_output_grad};
 use super::Scratch;
 use dfdx::prelude::*;
 use dfdx::tensor::Cpu;
-
-// The products are dfdx's for `x.matmul(w.permute())` and its backward
-// (`dfdx-0.13.0/src/tensor_ops/matmul/cpu_kernel.rs`), argument for
-// argument: `x` is `(n, i)` with strides `[i, 1]`, `wᵀ` is `(i, o)` with
-// strides `[1, i]`, `y` and `dy` are `(n, o)` with strides `[o, 1]`.
-
-/// `y = x Wᵀ` for `x` (`n × i`) and `w` (`o × i`), into `y` (`n × o`).
-pub fn forward_rows(x: &[f32], w: &[f32], (n, i, o): (usize, usize, usize), y: &mut [f32]) {
-    assert!(x.len() == n * i && w.len() == o * i && y.len() == n * o);
-    // SAFETY: dense views of slices whose lengths are checked above.
-    unsafe {
-        matmul(
-            (n, i, o),
-            false,
-            x.as_ptr(),
-            [i, 1],
-            w.as_ptr(),
-            [1, i],
-            y.as_mut_ptr(),
-            [o, 1],
-        )
-    }
-}
-
-/// `dw += dyᵀ x` (`o × i`) for `dy` (`n × o`) and `x` (`n × i`).
-pub fn weight_grad_rows(dy: &[f32], x: &[f32], (n, i, o): (usize, usize, usize), dw: &mut [f32]) {
-    assert!(dy.len() == n * o && x.len() == n * i && dw.len() == o * i);
-    // SAFETY: `xᵀ` and `dwᵀ` are transposed views of dense slices, `dy`
-    // a dense one; lengths checked above.
-    unsafe {
-        matmul(
-            (i, n, o),
-            true,
-            x.as_ptr(),
-            [1, i],
-            dy.as_ptr(),
-            [o, 1],
-            dw.as_mut_ptr(),
-            [1, i],
-        )
-    }
-}
 
 /// `x Wᵀ + b` for constant rows `x` (host values, `n × i`; no gradient),
 /// `w` (`o × i`) and `b` (`o`), on the CPU, as one op on `w`'s tape; see
@@ -80,7 +38,7 @@ pub fn linear_of_constant<T: Tape<f32, Cpu>>(
     let mut tape = wt.merge(bt);
     let (wv, bv) = (host_copy(&w), host_copy(&b));
     let mut y = Scratch::take(n * o);
-    forward_rows(&x, &wv, (n, i, o), &mut y);
+    linear_forward(&x, &wv, (n, i, o), &mut y);
     super::bias::forward_rows(&mut y, &bv);
     let out = device_tensor(w.device(), &y, (n, o));
     drop((y, wv, bv));
@@ -91,7 +49,7 @@ pub fn linear_of_constant<T: Tape<f32, Cpu>>(
                 grads,
                 |g| g.get_or_alloc_mut(&og),
                 |grads, dy| {
-                    weight_grad_rows(dy, &x, (n, i, o), grads.get_or_alloc_mut(&wg)?);
+                    linear_weight_grad(dy, &x, (n, i, o), grads.get_or_alloc_mut(&wg)?);
                     let mut db = Scratch::zeros(o);
                     super::bias::bias_backward_rows(dy, &mut db);
                     super::tape::add_into(grads.get_or_alloc_mut(&bg)?, &db);
@@ -175,13 +133,13 @@ mod tests {
         let at: Vec<f64> = x.iter().chain(&w).map(|&v| v as f64).collect();
         let want = central_difference(loss, &at, 1e-4);
         let mut dw = vec![-0.25; o * i];
-        weight_grad_rows(&r, &x, (n, i, o), &mut dw);
+        linear_weight_grad(&r, &x, (n, i, o), &mut dw);
         // The backward adds into what the buffer held.
         let got: Vec<f32> = dw.iter().map(|v| v + 0.25).collect();
         let want: Vec<f32> = want[n * i..].iter().map(|&v| v as f32).collect();
         assert_close(&got, &want, 1e-5, "central differences");
         let mut y = vec![f32::NAN; n * o];
-        forward_rows(&x, &w, (n, i, o), &mut y);
+        linear_forward(&x, &w, (n, i, o), &mut y);
         let y0: f64 = y.iter().zip(&r).map(|(y, r)| (y * r) as f64).sum();
         assert!((y0 - loss(&at)).abs() < 1e-4, "{y0} vs {}", loss(&at));
     }

@@ -43,3 +43,57 @@ pub(super) unsafe fn matmul(
         gemm::Parallelism::Rayon(rayon::current_num_threads()),
     )
 }
+
+// A linear layer's two products (the fused linear layer's, and the fused
+// convolution's over its columns), as dfdx's for `x.matmul(w.permute())`
+// and its backward
+// (`dfdx-0.13.0/src/tensor_ops/matmul/cpu_kernel.rs`), argument for
+// argument: `x` is `(n, i)` with strides `[i, 1]`, `wᵀ` is `(i, o)` with
+// strides `[1, i]`, `y` and `dy` are `(n, o)` with strides `[o, 1]`.
+
+/// `y = x Wᵀ` for `x` (`n × i`) and `w` (`o × i`), into `y` (`n × o`).
+pub(super) fn linear_forward(
+    x: &[f32],
+    w: &[f32],
+    (n, i, o): (usize, usize, usize),
+    y: &mut [f32],
+) {
+    assert!(x.len() == n * i && w.len() == o * i && y.len() == n * o);
+    // SAFETY: dense views of slices whose lengths are checked above.
+    unsafe {
+        matmul(
+            (n, i, o),
+            false,
+            x.as_ptr(),
+            [i, 1],
+            w.as_ptr(),
+            [1, i],
+            y.as_mut_ptr(),
+            [o, 1],
+        )
+    }
+}
+
+/// `dw += dyᵀ x` (`o × i`) for `dy` (`n × o`) and `x` (`n × i`).
+pub(super) fn linear_weight_grad(
+    dy: &[f32],
+    x: &[f32],
+    (n, i, o): (usize, usize, usize),
+    dw: &mut [f32],
+) {
+    assert!(dy.len() == n * o && x.len() == n * i && dw.len() == o * i);
+    // SAFETY: `xᵀ` and `dwᵀ` are transposed views of dense slices, `dy`
+    // a dense one; lengths checked above.
+    unsafe {
+        matmul(
+            (i, n, o),
+            true,
+            x.as_ptr(),
+            [1, i],
+            dy.as_ptr(),
+            [o, 1],
+            dw.as_mut_ptr(),
+            [1, i],
+        )
+    }
+}

@@ -2,8 +2,8 @@
 //! the sandbox against the native head, and the time to compute a 50×50
 //! surface (figure 7). Plain timing loop (median of runs), no harness:
 //!
-//!     cargo bench --bench export            # every preset
-//!     cargo bench --bench export -- univl   # one preset
+//!     cargo bench -p meltr-benches --bench export            # every preset
+//!     cargo bench -p meltr-benches --bench export -- univl   # one preset
 //!
 //! Targets (issue 6): sandbox ≤ 2× native per evaluation; surface ≤ 5 s.
 

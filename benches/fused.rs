@@ -4,8 +4,8 @@
 //! side's fastest round is kept (a shared machine slows rounds, never
 //! speeds them up), so the printed ratio is the kernel's gain.
 //!
-//! `cargo bench --bench fused`, or without a release build:
-//! `cargo test --workspace --bench fused --no-run` then run the printed
+//! `cargo bench -p meltr-benches --bench fused`, or without a release build:
+//! `cargo test -p meltr-benches --bench fused --no-run` then run the printed
 //! binary (`--rounds N`, default 15).
 
 #![cfg_attr(feature = "cuda", allow(unused))]

@@ -1,6 +1,6 @@
 //! Forward, forward+backward and head-term cost of each preset's head.
 //!
-//! `cargo bench --bench head` (K = the reference code's K for each preset).
+//! `cargo bench -p meltr-benches --bench head` (K = the reference code's K for each preset).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use meltr::head::{Meltr, Preset};

@@ -1,5 +1,7 @@
 //! A run's record on rank 0: `log.jsonl`, one JSON line per event (one
-//! `write` each, so a kill never leaves half a line), the same numbers in
+//! `write` each; SIGKILL can still cut a write at a page boundary, so a
+//! killed run's log may end with part of a line, which readers skip and a
+//! resumed run cuts off), the same numbers in
 //! a TensorBoard event file with `tensorboard = true`, and `summary.json`
 //! at the end. A resumed run's log is cut back to its length at the
 //! checkpoint, so the interrupted epoch's lines are not repeated.

@@ -16,7 +16,8 @@
 //! | `epoch`    | the epoch's last step | `epoch/seconds`, `epoch/meta_seconds`, `val/<metric>`, `test/<metric>` |
 //!
 //! Each record is one `write` to an unbuffered file, as `log.jsonl`'s lines
-//! are: a crash loses at most the record being written. A resumed run reads
+//! are: a crash loses at most the record being written (possibly leaving
+//! part of it, which TensorBoard's reader stops at). A resumed run reads
 //! the file back and cuts it after the last whole record at or before the
 //! checkpoint's step, then appends: no step is written twice.
 

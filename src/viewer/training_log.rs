@@ -5,7 +5,10 @@
 //! `weights` of K numbers (`∂f/∂l_k`, one per task); `losses` (K numbers),
 //! when present, gives the typical loss values. Other lines (epoch
 //! summaries, blank lines) are skipped; a line that is not JSON is an error
-//! naming its number.
+//! naming its number, except an unterminated last line: a run that was
+//! killed, or is still writing, can end its log with part of a line (Linux
+//! cuts a `write` at a page boundary when SIGKILL arrives), so that one is
+//! skipped.
 //!
 //! ```
 //! let log = "{\"step\": 0, \"weights\": [1.0, 0.5], \"losses\": [2.0, 3.0]}\n\
@@ -49,12 +52,17 @@ impl TrainingLog {
             weights: vec![vec![]; k],
             losses: vec![vec![]; k],
         };
-        for (i, line) in text.lines().enumerate() {
+        let lines: Vec<&str> = text.lines().collect();
+        let torn = !text.ends_with('\n');
+        for (i, line) in lines.iter().enumerate() {
             if line.trim().is_empty() {
                 continue;
             }
-            let v: serde_json::Value =
-                serde_json::from_str(line).map_err(|e| bad(i + 1, e.to_string()))?;
+            let v: serde_json::Value = match serde_json::from_str(line) {
+                Ok(v) => v,
+                Err(_) if torn && i + 1 == lines.len() => continue,
+                Err(e) => return Err(bad(i + 1, e.to_string())),
+            };
             let (Some(step), Some(w)) = (
                 v.get("step").and_then(|s| s.as_u64()),
                 v.get("weights").and_then(|w| w.as_array()),
@@ -114,5 +122,39 @@ impl TrainingLog {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "{\"step\": 0, \"weights\": [1.0, 0.5]}";
+    const B: &str = "{\"step\": 3, \"weights\": [0.9, 0.6]}";
+
+    fn parse(text: &str) -> Result<TrainingLog> {
+        TrainingLog::parse(text, 2, "log.jsonl".as_ref())
+    }
+
+    #[test]
+    fn a_killed_runs_partial_last_line_is_skipped() {
+        let torn = &B[..B.len() / 2];
+        let log = parse(&format!("{A}\n{torn}")).unwrap();
+        assert_eq!(log.steps, vec![0]);
+        // A whole last record without its newline still counts.
+        let log = parse(&format!("{A}\n{B}")).unwrap();
+        assert_eq!(log.steps, vec![0, 3]);
+    }
+
+    #[test]
+    fn a_broken_line_before_the_end_is_an_error_naming_it() {
+        let torn = &B[..B.len() / 2];
+        let e = parse(&format!("{A}\n{torn}\n{B}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("log.jsonl") && e.contains("line 2"), "{e}");
+        // Terminated, a partial line is not a kill's cut: an error too.
+        let e = parse(&format!("{A}\n{torn}\n")).unwrap_err().to_string();
+        assert!(e.contains("line 2"), "{e}");
     }
 }
